@@ -1,0 +1,505 @@
+/*-------------------------------------------------------------------------
+ * src/context/context.c
+ *	  The caller's identity: how it is carried, established and read.
+ *
+ * The context travels in the setting taskforce.context, so that SET LOCAL
+ * scoping, RESET, DISCARD ALL and parallel workers all behave as they do
+ * for any setting.  Its check hook is the gate: in a backend it accepts a
+ * value only if this backend has just signed it and armed it for one use,
+ * so no SET, set_config, function SET clause or replayed value can produce
+ * a context.  A parallel worker accepts its leader's value when the
+ * signature verifies and the value is bound to that leader.  The hook
+ * decodes the value once into a flat block; the readers only copy from it.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "compat.h"
+#include "context/context.h"
+#include "context/secret.h"
+
+#define CONTEXT_SETTING "taskforce.context"
+#define MAX_ROLES 64
+#define MAX_NAME_BYTES 256
+
+/* A decoded context: fixed fields, then varlena values at the given offsets. */
+typedef struct TfContext
+{
+	TimestampTz established_at;
+	TimestampTz expires_at;
+	TfContextScope scope;
+	int32		tenant_off;
+	int32		user_off;
+	int32		roles_off;
+	int32		method_off;
+	int32		by_off;
+	char		data[FLEXIBLE_ARRAY_MEMBER];
+} TfContext;
+
+static char *context_setting = NULL;
+static int	max_context_ttl = 3600;
+
+/* The decoded form of the current setting value, owned by the GUC machinery. */
+static const TfContext *active_context = NULL;
+
+/* The one value this backend will accept next; set only while establishing. */
+static char *armed_value = NULL;
+
+/* Forgets the armed value. */
+static void
+disarm(void)
+{
+	if (armed_value != NULL)
+	{
+		pfree(armed_value);
+		armed_value = NULL;
+	}
+}
+
+/* Appends a varlena to the block at *pos, returning its offset. */
+static int32
+place_varlena(char *data, Size *pos, const struct varlena *v)
+{
+	int32		off = (int32) *pos;
+
+	memcpy(data + off, v, VARSIZE(v));
+	*pos += MAXALIGN(VARSIZE(v));
+	return off;
+}
+
+/* Builds the flat block for claims in GUC-owned memory; NULL if out of memory. */
+static TfContext *
+build_context(const TfContextClaims *claims)
+{
+	text	   *tenant = cstring_to_text(claims->tenant_id);
+	text	   *user = cstring_to_text(claims->user_id);
+	text	   *method = cstring_to_text(claims->auth_method);
+	text	   *by = cstring_to_text(claims->established_by);
+	Datum	   *elems = palloc(sizeof(Datum) * Max(claims->nroles, 1));
+	ArrayType  *roles;
+	Size		size;
+	Size		pos = 0;
+	TfContext  *ctx;
+	int			i;
+
+	for (i = 0; i < claims->nroles; i++)
+		elems[i] = PointerGetDatum(cstring_to_text(claims->roles[i]));
+	roles = construct_array(elems, claims->nroles, TEXTOID, -1, false, TYPALIGN_INT);
+
+	size = offsetof(TfContext, data) + MAXALIGN(VARSIZE(tenant)) +
+		MAXALIGN(VARSIZE(user)) + MAXALIGN(VARSIZE(roles)) +
+		MAXALIGN(VARSIZE(method)) + MAXALIGN(VARSIZE(by));
+	ctx = tf_guc_malloc(size);
+	if (ctx == NULL)
+		return NULL;
+	memset(ctx, 0, size);
+	ctx->established_at = claims->issued_at;
+	ctx->expires_at = claims->expires_at;
+	ctx->scope = claims->scope;
+	ctx->tenant_off = place_varlena(ctx->data, &pos, (struct varlena *) tenant);
+	ctx->user_off = place_varlena(ctx->data, &pos, (struct varlena *) user);
+	ctx->roles_off = place_varlena(ctx->data, &pos, (struct varlena *) roles);
+	ctx->method_off = place_varlena(ctx->data, &pos, (struct varlena *) method);
+	ctx->by_off = place_varlena(ctx->data, &pos, (struct varlena *) by);
+	return ctx;
+}
+
+/* Returns the pid of the backend whose signed values this process may accept. */
+static int32
+owning_backend_pid(void)
+{
+	if (!InitializingParallelWorker)
+		return MyProcPid;
+	if (MyProc != NULL && MyProc->lockGroupLeader != NULL)
+		return MyProc->lockGroupLeader->pid;
+	return -1;
+}
+
+/*
+ * Admits a new value for taskforce.context.  The empty value (no context)
+ * is always allowed; anything else must be the value this backend armed,
+ * or, while a parallel worker starts, a value its leader signed.
+ */
+static bool
+check_context(char **newval, void **extra, GucSource source)
+{
+	const char *value = *newval;
+	const uint8 *key;
+	size_t		key_len;
+	MemoryContext scratch;
+	MemoryContext saved;
+	TfContextClaims claims;
+	bool		valid;
+	TfContext  *ctx = NULL;
+
+	if (value == NULL || value[0] == '\0')
+		return true;
+
+	if (!InitializingParallelWorker)
+	{
+		bool		armed_here = armed_value != NULL && strcmp(armed_value, value) == 0;
+
+		disarm();
+		if (!armed_here)
+		{
+			GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+			GUC_check_errmsg("taskforce.context cannot be set directly");
+			GUC_check_errhint("Establish a context with taskforce.act_as() or a taskforce authentication function.");
+			return false;
+		}
+	}
+
+	if (!tf_secret_get(&key, &key_len))
+	{
+		GUC_check_errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
+		GUC_check_errmsg("taskforce has no secret to verify the context with");
+		GUC_check_errhint("Add taskforce to shared_preload_libraries, or set taskforce.context_secret.");
+		return false;
+	}
+
+	scratch = AllocSetContextCreate(CurrentMemoryContext, "taskforce context check",
+									ALLOCSET_SMALL_SIZES);
+	saved = MemoryContextSwitchTo(scratch);
+	valid = tf_token_verify(value, key, key_len, &claims) &&
+		claims.backend_pid == owning_backend_pid() &&
+		(InitializingParallelWorker || claims.backend_start == MyStartTimestamp);
+	if (valid)
+		ctx = build_context(&claims);
+	MemoryContextSwitchTo(saved);
+	MemoryContextDelete(scratch);
+
+	if (!valid)
+	{
+		GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+		GUC_check_errmsg("taskforce.context value is not valid for this session");
+		return false;
+	}
+	if (ctx == NULL)
+	{
+		GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
+		GUC_check_errmsg("out of memory");
+		return false;
+	}
+	*extra = ctx;
+	return true;
+}
+
+/* Makes the decoded value the active context. */
+static void
+assign_context(const char *newval, void *extra)
+{
+	active_context = (const TfContext *) extra;
+}
+
+/* Defines the settings of the context subsystem. */
+void
+ContextInit(void)
+{
+	SecretInit();
+
+	DefineCustomStringVariable(CONTEXT_SETTING,
+							   "Signed identity of the current request (set by taskforce only).",
+							   "Established by taskforce.act_as() or an authentication function; cannot be set directly.",
+							   &context_setting,
+							   "",
+							   PGC_USERSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE |
+							   GUC_DISALLOW_IN_FILE,
+							   check_context, assign_context, NULL);
+
+	DefineCustomIntVariable("taskforce.max_context_ttl",
+							"Longest lifetime of an established context.",
+							"Also the lifetime of a context established without an explicit ttl.",
+							&max_context_ttl,
+							3600, 1, 7 * 24 * 3600,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+}
+
+/*
+ * Signs claims for this backend and installs them as the current context,
+ * for the transaction or the session as claims->scope says.  The caller
+ * has verified the credential and filled in identity, method and expiry.
+ */
+void
+tf_context_establish(TfContextClaims *claims)
+{
+	const uint8 *key;
+	size_t		key_len;
+	char	   *value;
+
+	if (!tf_secret_get(&key, &key_len))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("taskforce must be loaded through shared_preload_libraries to establish a context"),
+				 errhint("Add taskforce to shared_preload_libraries in postgresql.conf and restart the server, or set taskforce.context_secret.")));
+
+	if (claims->scope == TF_SCOPE_TRANSACTION && !IsTransactionBlock())
+		ereport(WARNING,
+				(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
+				 errmsg("a transaction-scoped context ends with the current statement outside a transaction block"),
+				 errhint("Establish the context after BEGIN, or pass scope => 'session'.")));
+
+	claims->backend_pid = MyProcPid;
+	claims->backend_start = MyStartTimestamp;
+	claims->established_by = GetUserNameFromId(GetSessionUserId(), false);
+	value = tf_token_sign(claims, key, key_len);
+
+	armed_value = MemoryContextStrdup(TopMemoryContext, value);
+	PG_TRY();
+	{
+		(void) set_config_option(CONTEXT_SETTING, value, PGC_USERSET, PGC_S_SESSION,
+								 claims->scope == TF_SCOPE_SESSION ? GUC_ACTION_SET : GUC_ACTION_LOCAL,
+								 true, ERROR, false);
+	}
+	PG_FINALLY();
+	{
+		disarm();
+	}
+	PG_END_TRY();
+	pfree(value);
+}
+
+/* Removes any context, transaction- or session-scoped. */
+void
+tf_context_clear(void)
+{
+	(void) set_config_option(CONTEXT_SETTING, "", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SET, true, ERROR, false);
+}
+
+/* Returns the active context, or NULL if there is none or it has expired. */
+static inline const TfContext *
+live_context(void)
+{
+	const TfContext *ctx = active_context;
+
+	if (ctx != NULL && ctx->expires_at > GetCurrentStatementStartTimestamp())
+		return ctx;
+	return NULL;
+}
+
+/* Returns a palloc'd copy of the varlena stored at off. */
+static inline Datum
+copy_field(const TfContext *ctx, int32 off)
+{
+	const struct varlena *v = (const struct varlena *) (ctx->data + off);
+	struct varlena *copy = palloc(VARSIZE(v));
+
+	memcpy(copy, v, VARSIZE(v));
+	return PointerGetDatum(copy);
+}
+
+PG_FUNCTION_INFO_V1(taskforce_current_tenant);
+PG_FUNCTION_INFO_V1(taskforce_current_user_id);
+PG_FUNCTION_INFO_V1(taskforce_current_roles);
+PG_FUNCTION_INFO_V1(taskforce_current_context);
+PG_FUNCTION_INFO_V1(taskforce_establish_context);
+PG_FUNCTION_INFO_V1(taskforce_clear_context);
+
+/* Returns the tenant of the current context, or NULL. */
+Datum
+taskforce_current_tenant(PG_FUNCTION_ARGS)
+{
+	const TfContext *ctx = live_context();
+
+	if (ctx == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(copy_field(ctx, ctx->tenant_off));
+}
+
+/* Returns the user of the current context, or NULL. */
+Datum
+taskforce_current_user_id(PG_FUNCTION_ARGS)
+{
+	const TfContext *ctx = live_context();
+
+	if (ctx == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(copy_field(ctx, ctx->user_off));
+}
+
+/* Returns the roles of the current context, or NULL. */
+Datum
+taskforce_current_roles(PG_FUNCTION_ARGS)
+{
+	const TfContext *ctx = live_context();
+
+	if (ctx == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(copy_field(ctx, ctx->roles_off));
+}
+
+/* Returns the whole current context as one row; all NULL when there is none. */
+Datum
+taskforce_current_context(PG_FUNCTION_ARGS)
+{
+	const TfContext *ctx = live_context();
+	TupleDesc	tupdesc;
+	Datum		values[8];
+	bool		nulls[8];
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	memset(nulls, ctx == NULL, sizeof(nulls));
+	if (ctx != NULL)
+	{
+		values[0] = copy_field(ctx, ctx->tenant_off);
+		values[1] = copy_field(ctx, ctx->user_off);
+		values[2] = copy_field(ctx, ctx->roles_off);
+		values[3] = copy_field(ctx, ctx->method_off);
+		values[4] = CStringGetTextDatum(tf_scope_name(ctx->scope));
+		values[5] = copy_field(ctx, ctx->by_off);
+		values[6] = TimestampTzGetDatum(ctx->established_at);
+		values[7] = TimestampTzGetDatum(ctx->expires_at);
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* Returns the text argument n as a C string, rejecting NULL, empty and overlong values. */
+static char *
+required_name_arg(FunctionCallInfo fcinfo, int n, const char *what)
+{
+	char	   *s;
+
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	s = text_to_cstring(PG_GETARG_TEXT_PP(n));
+	if (s[0] == '\0' || strlen(s) > MAX_NAME_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be between 1 and %d bytes long", what, MAX_NAME_BYTES)));
+	return s;
+}
+
+/* Reads a text[] of role names, rejecting NULL or empty elements and too many roles. */
+static void
+roles_arg(FunctionCallInfo fcinfo, int n, TfContextClaims *claims)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			i;
+
+	claims->nroles = 0;
+	claims->roles = NULL;
+	if (PG_ARGISNULL(n))
+		return;
+	arr = PG_GETARG_ARRAYTYPE_P(n);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("roles must be a one-dimensional array")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &elem_nulls, &claims->nroles);
+	if (claims->nroles > MAX_ROLES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a context can carry at most %d roles", MAX_ROLES)));
+	claims->roles = palloc(sizeof(char *) * Max(claims->nroles, 1));
+	for (i = 0; i < claims->nroles; i++)
+	{
+		if (elem_nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("roles must not contain null")));
+		claims->roles[i] = TextDatumGetCString(elems[i]);
+		if (claims->roles[i][0] == '\0' || strlen(claims->roles[i]) > MAX_NAME_BYTES)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("each role must be between 1 and %d bytes long", MAX_NAME_BYTES)));
+	}
+}
+
+/* Parses the scope argument: 'transaction' (the default) or 'session'. */
+static TfContextScope
+scope_arg(FunctionCallInfo fcinfo, int n)
+{
+	char	   *scope;
+
+	if (PG_ARGISNULL(n))
+		return TF_SCOPE_TRANSACTION;
+	scope = text_to_cstring(PG_GETARG_TEXT_PP(n));
+	if (strcmp(scope, "transaction") == 0)
+		return TF_SCOPE_TRANSACTION;
+	if (strcmp(scope, "session") == 0)
+		return TF_SCOPE_SESSION;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid context scope \"%s\"", scope),
+			 errhint("Use 'transaction' or 'session'.")));
+	pg_unreachable();
+}
+
+/* Turns the ttl argument into an expiry, enforcing taskforce.max_context_ttl. */
+static TimestampTz
+expiry_arg(FunctionCallInfo fcinfo, int n, TimestampTz now)
+{
+	TimestampTz longest = now + (TimestampTz) max_context_ttl * USECS_PER_SEC;
+	TimestampTz expires_at;
+
+	if (PG_ARGISNULL(n))
+		return longest;
+	expires_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+														 TimestampTzGetDatum(now),
+														 PG_GETARG_DATUM(n)));
+	if (expires_at <= now)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ttl must be positive")));
+	if (expires_at > longest)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ttl must not exceed taskforce.max_context_ttl (%d seconds)",
+						max_context_ttl)));
+	return expires_at;
+}
+
+/*
+ * _establish_context(tenant_id, user_id, roles, auth_method, scope, ttl):
+ * the SQL entry point to tf_context_establish, executable only by the
+ * extension's SECURITY DEFINER functions once they have verified the caller.
+ */
+Datum
+taskforce_establish_context(PG_FUNCTION_ARGS)
+{
+	TfContextClaims claims;
+
+	memset(&claims, 0, sizeof(claims));
+	claims.tenant_id = required_name_arg(fcinfo, 0, "tenant_id");
+	claims.user_id = required_name_arg(fcinfo, 1, "user_id");
+	roles_arg(fcinfo, 2, &claims);
+	claims.auth_method = required_name_arg(fcinfo, 3, "auth_method");
+	claims.scope = scope_arg(fcinfo, 4);
+	claims.issued_at = GetCurrentTimestamp();
+	claims.expires_at = expiry_arg(fcinfo, 5, claims.issued_at);
+	tf_context_establish(&claims);
+	PG_RETURN_VOID();
+}
+
+/* clear_context(): drops the current context, whatever its scope. */
+Datum
+taskforce_clear_context(PG_FUNCTION_ARGS)
+{
+	tf_context_clear();
+	PG_RETURN_VOID();
+}

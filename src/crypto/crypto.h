@@ -1,0 +1,19 @@
+/*-------------------------------------------------------------------------
+ * src/crypto/crypto.h
+ *	  The small interface through which taskforce uses OpenSSL's libcrypto.
+ *-------------------------------------------------------------------------
+ */
+#ifndef TASKFORCE_CRYPTO_H
+#define TASKFORCE_CRYPTO_H
+
+#include "postgres.h"
+
+#define TF_SHA256_LEN 32
+
+extern bool tf_hmac_sha256(const uint8 *key, size_t key_len,
+						   const uint8 *data, size_t data_len,
+						   uint8 mac[TF_SHA256_LEN]);
+extern bool tf_random_bytes(uint8 *buf, size_t len);
+extern bool tf_equal_constant_time(const void *a, const void *b, size_t len);
+
+#endif							/* TASKFORCE_CRYPTO_H */

@@ -1,0 +1,24 @@
+/*-------------------------------------------------------------------------
+ * src/taskforce.c
+ *	  Module entry point: initialises each subsystem.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "compat.h"
+#include "context/context.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/* Initialises every subsystem, then reserves the taskforce.* setting names. */
+void
+_PG_init(void)
+{
+	ContextInit();
+	MarkGUCPrefixReserved("taskforce");
+}
