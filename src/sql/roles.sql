@@ -21,9 +21,6 @@ BEGIN
         taskforce.reactivate_tenant(text),
         taskforce.delete_tenant(text, text),
         taskforce.list_tenants(text) TO %I', admin_role);
-    -- Auditors: the isolation self-check.
-    EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.isolation_report(name) TO %I, %I',
-                   auditor_role, admin_role);
 END
 $$;
 REVOKE ALL ON FUNCTION taskforce._grant_role_privileges(name, name, name, name) FROM PUBLIC;

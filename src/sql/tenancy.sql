@@ -145,7 +145,11 @@ DECLARE
     defaults record;
     created taskforce.tenants;
 BEGIN
-    IF tenant_id IS NULL OR tenant_id !~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' THEN
+    IF tenant_id IS NULL THEN
+        RAISE EXCEPTION 'tenant id must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF tenant_id !~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' THEN
         RAISE EXCEPTION 'invalid tenant id "%"', tenant_id
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'A tenant id is 1 to 63 lower-case letters, digits and inner hyphens, like acme-corp.';

@@ -1,0 +1,188 @@
+-- isolation: tenant row-level security on application tables, seen by an
+-- ordinary application role, a table owner and trusted middleware.
+\set SHOW_CONTEXT never
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS taskforce CASCADE;
+SELECT count(*) FROM taskforce.setup_roles();
+DROP ROLE IF EXISTS iso_owner, iso_app, iso_mw;
+CREATE ROLE iso_owner LOGIN;
+CREATE ROLE iso_app LOGIN IN ROLE taskforce_app;
+CREATE ROLE iso_mw LOGIN IN ROLE taskforce_admin;
+GRANT CREATE ON SCHEMA public TO iso_owner;
+SELECT count(*) FROM taskforce.create_tenant('iso-a', 'Tenant A');
+SELECT count(*) FROM taskforce.create_tenant('iso-b', 'Tenant B');
+RESET client_min_messages;
+
+-- A non-superuser table owner puts its tables under isolation.
+\c - iso_owner
+CREATE TABLE agents (
+    tenant_id text NOT NULL,
+    id        int  NOT NULL,
+    name      text NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+GRANT SELECT, INSERT, UPDATE, DELETE ON agents TO taskforce_app, taskforce_admin;
+SELECT taskforce.enable_tenant_isolation('agents');
+SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'agents'::regclass;
+SELECT policyname, permissive, roles, cmd, qual, with_check FROM pg_policies WHERE tablename = 'agents';
+SELECT pg_get_expr(adbin, adrelid) AS tenant_default FROM pg_attrdef WHERE adrelid = 'agents'::regclass;
+SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'agents'::regclass;
+-- Calling it again is harmless; bad arguments are refused.
+SELECT taskforce.enable_tenant_isolation('agents');
+SELECT taskforce.enable_tenant_isolation('agents', 'name');
+\echo :LAST_ERROR_SQLSTATE
+CREATE VIEW agent_names AS SELECT name FROM agents;
+SELECT taskforce.enable_tenant_isolation('agent_names');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE numbered (tenant_id int, x int);
+SELECT taskforce.enable_tenant_isolation('numbered');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.enable_tenant_isolation('numbered', 'org');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.enable_tenant_isolation('no_such_table');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.disable_tenant_isolation('numbered');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE unprotected (tenant_id text, note text);
+-- Only the owner may isolate a table.
+\c - iso_app
+SELECT taskforce.enable_tenant_isolation('unprotected');
+\echo :LAST_ERROR_SQLSTATE
+
+-- Middleware writes rows for each tenant; the tenant comes from the context.
+\c - iso_mw
+BEGIN;
+SELECT taskforce.act_as('iso-a', 'alice');
+INSERT INTO agents (id, name) VALUES (1, 'a-planner'), (2, 'a-coder'), (3, 'a-reviewer');
+COMMIT;
+BEGIN;
+SELECT taskforce.act_as('iso-b', 'bob');
+INSERT INTO agents (id, name) VALUES (1, 'b-planner'), (2, 'b-coder');
+SELECT * FROM agents ORDER BY id;
+COMMIT;
+
+-- The application role: no context, no rows and no writes (fail closed).
+\c - iso_app
+SELECT count(*) FROM agents;
+INSERT INTO agents (id, name) VALUES (9, 'sneaky');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO agents (tenant_id, id, name) VALUES ('iso-a', 9, 'sneaky');
+\echo :LAST_ERROR_SQLSTATE
+UPDATE agents SET name = 'renamed';
+DELETE FROM agents;
+
+-- With a context: its own tenant only.
+\c - postgres
+BEGIN;
+SELECT taskforce.act_as('iso-a', 'alice');
+SET LOCAL ROLE iso_app;
+SELECT * FROM agents ORDER BY id;
+INSERT INTO agents (id, name) VALUES (4, 'a-tester') RETURNING *;
+-- Writing into another tenant fails with the row-level security SQLSTATE.
+SAVEPOINT s;
+INSERT INTO agents (tenant_id, id, name) VALUES ('iso-b', 9, 'planted');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+UPDATE agents SET tenant_id = 'iso-b' WHERE id = 1;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+UPDATE agents SET tenant_id = NULL WHERE id = 1;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+INSERT INTO agents (id, name) VALUES (1, 'b-planner')
+    ON CONFLICT (tenant_id, id) DO UPDATE SET tenant_id = 'iso-b';
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+-- Another tenant's rows cannot be touched: they are not there.
+UPDATE agents SET name = 'hijacked' WHERE name LIKE 'b-%';
+DELETE FROM agents WHERE name LIKE 'b-%';
+UPDATE agents SET name = upper(name) WHERE id = 2 RETURNING *;
+COMMIT;
+
+-- The other tenant sees its own rows, untouched.
+\c - postgres
+BEGIN;
+SELECT taskforce.act_as('iso-b', 'bob');
+SET LOCAL ROLE iso_app;
+SELECT * FROM agents ORDER BY id;
+DELETE FROM agents WHERE id = 2 RETURNING *;
+ROLLBACK;
+
+-- The table owner is subject to isolation too (FORCE ROW LEVEL SECURITY).
+\c - iso_owner
+SELECT count(*) FROM agents;
+
+-- A superuser bypasses row-level security but still cannot move a row
+-- to another tenant.
+\c - postgres
+SELECT tenant_id, count(*) FROM agents GROUP BY tenant_id ORDER BY tenant_id;
+UPDATE agents SET tenant_id = 'iso-b' WHERE tenant_id = 'iso-a' AND id = 1;
+\echo :LAST_ERROR_SQLSTATE
+
+-- The policy is an index condition, evaluated once per scan.
+\c - iso_mw
+BEGIN;
+SELECT taskforce.act_as('iso-a', 'alice');
+SET LOCAL enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT name FROM agents WHERE id = 2;
+SELECT name FROM agents WHERE id = 2;
+COMMIT;
+
+-- Parallel workers receive the context: with the leader not scanning, every
+-- row counted below was seen by a worker.
+\c - postgres
+CREATE TABLE events (tenant_id text NOT NULL, id int NOT NULL, PRIMARY KEY (tenant_id, id));
+INSERT INTO events SELECT 'iso-' || t, g FROM unnest(ARRAY['a', 'b']) AS t, generate_series(1, 5000) AS g;
+INSERT INTO events SELECT 'iso-b', g FROM generate_series(5001, 6000) AS g;
+SELECT taskforce.enable_tenant_isolation('events');
+GRANT SELECT ON events TO taskforce_app;
+ANALYZE events;
+BEGIN;
+SELECT taskforce.act_as('iso-b', 'bob');
+SET LOCAL ROLE iso_app;
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+SET LOCAL max_parallel_workers_per_gather = 2;
+SET LOCAL parallel_leader_participation = off;
+SET LOCAL enable_indexscan = off;
+SET LOCAL enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM events;
+SELECT count(*), min(tenant_id), max(tenant_id) FROM events;
+COMMIT;
+
+-- A custom tenant column of type varchar.
+\c - iso_owner
+CREATE TABLE projects (org varchar(63) NOT NULL, code text NOT NULL, PRIMARY KEY (org, code));
+GRANT SELECT, INSERT, UPDATE ON projects TO taskforce_app;
+SELECT taskforce.enable_tenant_isolation('projects', 'org');
+\c - postgres
+BEGIN;
+SELECT taskforce.act_as('iso-a', 'alice');
+SET LOCAL ROLE iso_app;
+INSERT INTO projects (code) VALUES ('apollo') RETURNING *;
+UPDATE projects SET org = 'iso-b';
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+
+-- The report: tables with a tenant column but no isolation, incomplete
+-- isolation, and indexes that do not lead with the tenant column.
+\c - iso_owner
+CREATE INDEX agents_name_idx ON agents (name);
+ALTER TABLE projects NO FORCE ROW LEVEL SECURITY;
+SELECT * FROM taskforce.isolation_report();
+SELECT * FROM taskforce.isolation_report('org');
+DROP INDEX agents_name_idx;
+ALTER TABLE projects FORCE ROW LEVEL SECURITY;
+SELECT taskforce.enable_tenant_isolation('unprotected');
+SELECT * FROM taskforce.isolation_report();
+
+-- Disabling removes the policy, the trigger and the default, and the report
+-- shows the table again.
+SELECT taskforce.disable_tenant_isolation('unprotected');
+SELECT relrowsecurity, relforcerowsecurity,
+       (SELECT count(*) FROM pg_policy WHERE polrelid = 'unprotected'::regclass) AS policies,
+       (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'unprotected'::regclass) AS triggers,
+       (SELECT count(*) FROM pg_attrdef WHERE adrelid = 'unprotected'::regclass) AS defaults
+  FROM pg_class WHERE oid = 'unprotected'::regclass;
+SELECT * FROM taskforce.isolation_report();

@@ -1,0 +1,44 @@
+# test/bench/common.sh: shared helpers for the benchmarks in test/bench/
+# (sourced, not run).  Sources test/lib.sh for tf_start_instance & co.
+#
+# bench_reexec_unprivileged SCRIPT ARGS...
+#   when run as root, copies test/ to a temporary directory owned by the
+#   unprivileged user "postgres", runs SCRIPT from there as that user (the
+#   server refuses to run as root), removes the copy and exits with the
+#   script's status.  Does nothing for any other user.
+# bench_median NUMBER...
+#   prints the median of the numbers (the mean of the middle two for an
+#   even count).
+# bench_psql_as ROLE DIR PORT [psql args...]
+#   psql against the instance as ROLE, stopping on the first error.
+
+bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../lib.sh
+. "$bench_root/test/lib.sh"
+
+bench_reexec_unprivileged() {
+	local script=$1
+	shift
+	[ "$(id -u)" = 0 ] || return 0
+	local copy status
+	copy=$(mktemp -d /tmp/taskforce-bench.XXXXXX)
+	cp -a "$bench_root/test" "$copy/"
+	chown -R postgres "$copy"
+	set +e
+	runuser -u postgres -- env PG_CONFIG="$PG_CONFIG" \
+		bash "$copy/test/bench/$(basename "$script")" "$@"
+	status=$?
+	rm -rf "$copy"
+	exit $status
+}
+
+bench_median() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+		END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+bench_psql_as() {
+	local role=$1 dir=$2 port=$3
+	shift 3
+	psql -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U "$role" "$@"
+}

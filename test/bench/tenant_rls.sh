@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# test/bench/tenant_rls.sh: what taskforce's tenant row-level security costs
+# on indexed point lookups, against no RLS and against a hand-written policy.
+#
+#   bash test/bench/tenant_rls.sh
+#
+# Starts a throwaway PostgreSQL 15 instance (taskforce preloaded, port 55601
+# on 127.0.0.1, removed on exit) and loads three tables with the same
+# 1,000,000 rows (100 tenants x 10,000 ids, PRIMARY KEY (tenant_id, id)),
+# see tenant_rls_setup.sql.  Then pgbench -M prepared -c 2 -j 2 runs point
+# lookups by a random id, as an ordinary LOGIN role (member of
+# taskforce_admin, not superuser), each client on one tenant:
+#   (i)   t_plain      no RLS;  WHERE tenant_id = :tenant AND id = :id
+#   (ii)  t_setting    RLS USING (tenant_id = current_setting('app.tenant'));
+#                      WHERE id = :id; app.tenant set once per connection
+#   (iii) t_taskforce  taskforce.enable_tenant_isolation(); WHERE id = :id;
+#                      taskforce.act_as(tenant, ..., scope => 'session') once
+#                      per connection
+# (scripts tenant_rls_{plain,setting,taskforce}.pgbench).  Each of
+# BENCH_REPS repetitions runs the three back to back for BENCH_SECONDS each,
+# rotating the order; the table shows each run's TPS, the ratios
+# (ii)/(i) and (iii)/(i), and the medians.  Target: (iii)/(i) >= 0.97.
+#
+# Settings (environment): BENCH_SECONDS (10), BENCH_REPS (5),
+# BENCH_CLIENTS (2), BENCH_PORT (55601).  About 3.5 minutes with defaults.
+# Run as root it re-runs itself as the user "postgres" from a temporary
+# copy of test/; otherwise it needs only taskforce installed.
+set -euo pipefail
+
+bench_dir=$(cd "$(dirname "$0")" && pwd)
+. "$bench_dir/common.sh"
+bench_reexec_unprivileged "$0" "$@"
+
+seconds=${BENCH_SECONDS:-10}
+reps=${BENCH_REPS:-5}
+clients=${BENCH_CLIENTS:-2}
+port=${BENCH_PORT:-55601}
+
+dir=$(mktemp -d /tmp/tf-bench-rls.XXXXXX)
+cleanup() {
+	tf_stop_instance "$dir"
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+echo "== starting a throwaway instance on port $port"
+tf_start_instance "$dir" "$port" \
+	"shared_buffers = 256MB" \
+	"max_parallel_workers_per_gather = 0" \
+	"jit = off" \
+	"autovacuum = off"
+
+echo "== loading 3 x 1,000,000 rows (100 tenants x 10,000 ids), VACUUM ANALYZE"
+load_start=$SECONDS
+tf_psql "$dir" "$port" -d postgres -c "CREATE DATABASE bench"
+tf_psql "$dir" "$port" -d bench -f "$bench_dir/tenant_rls_setup.sql" >/dev/null
+echo "   loaded in $((SECONDS - load_start)) s"
+
+echo
+echo "== plans as role bench (generic plans, as pgbench -M prepared uses them; tenant t001)"
+bench_psql_as bench "$dir" "$port" -d bench -f "$bench_dir/tenant_rls_check.sql"
+
+# run_variant NAME SECONDS: one pgbench run of tenant_rls_NAME.pgbench; prints its TPS.
+run_variant() {
+	local name=$1 secs=$2 out
+	if ! out=$(pgbench -n -M prepared -c "$clients" -j "$clients" -T "$secs" -D ctx=0 \
+		-h "$dir" -p "$port" -U bench -f "$bench_dir/tenant_rls_$name.pgbench" bench 2>&1); then
+		echo "pgbench failed for $name:" >&2
+		echo "$out" >&2
+		return 1
+	fi
+	echo "$out" | awk '/^tps = / { print $3; exit }'
+}
+
+echo
+echo "== warming up (3 s each)"
+for v in plain setting taskforce; do
+	run_variant "$v" 3 >/dev/null
+done
+
+variants=(plain setting taskforce)
+declare -A tps
+declare -a r2 r3 t1 t2 t3
+echo "== $reps repetitions x 3 runs of ${seconds} s, pgbench -M prepared -c $clients -j $clients"
+for ((rep = 1; rep <= reps; rep++)); do
+	order=""
+	for ((k = 0; k < 3; k++)); do
+		v=${variants[$(((rep - 1 + k) % 3))]}
+		order="$order $v"
+		tps[$rep,$v]=$(run_variant "$v" "$seconds")
+	done
+	t1+=("${tps[$rep,plain]}")
+	t2+=("${tps[$rep,setting]}")
+	t3+=("${tps[$rep,taskforce]}")
+	r2+=("$(awk -v a="${tps[$rep,setting]}" -v b="${tps[$rep,plain]}" 'BEGIN { printf "%.4f", a / b }')")
+	r3+=("$(awk -v a="${tps[$rep,taskforce]}" -v b="${tps[$rep,plain]}" 'BEGIN { printf "%.4f", a / b }')")
+	echo "   repetition $rep done (order:$order)"
+done
+
+echo
+echo "Tenant RLS point lookups: TPS (pgbench -M prepared, -c $clients -j $clients, ${seconds} s per run)"
+line="+--------+-------------+----------------+-------------------+----------+-----------+"
+echo "$line"
+printf '| %-6s | %11s | %14s | %17s | %8s | %9s |\n' \
+	"run" "(i) t_plain" "(ii) t_setting" "(iii) t_taskforce" "(ii)/(i)" "(iii)/(i)"
+echo "$line"
+for ((rep = 1; rep <= reps; rep++)); do
+	printf '| %-6s | %11.1f | %14.1f | %17.1f | %8.3f | %9.3f |\n' "rep $rep" \
+		"${t1[rep - 1]}" "${t2[rep - 1]}" "${t3[rep - 1]}" "${r2[rep - 1]}" "${r3[rep - 1]}"
+done
+echo "$line"
+m1=$(bench_median "${t1[@]}")
+m2=$(bench_median "${t2[@]}")
+m3=$(bench_median "${t3[@]}")
+mr2=$(bench_median "${r2[@]}")
+mr3=$(bench_median "${r3[@]}")
+printf '| %-6s | %11.1f | %14.1f | %17.1f | %8.3f | %9.3f |\n' "median" \
+	"$m1" "$m2" "$m3" "$mr2" "$mr3"
+echo "$line"
+echo "(ratio medians are medians of the per-repetition ratios)"
+if awk -v r="$mr3" 'BEGIN { exit !(r >= 0.97) }'; then
+	echo "target (iii)/(i) >= 0.97: met (median $mr3)"
+else
+	echo "target (iii)/(i) >= 0.97: NOT met (median $mr3)"
+fi

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# test/run_all.sh: installs what is missing, builds with warnings as errors,
+# installs taskforce, and runs every suite against temporary instances:
+# the pg_regress suites (sql/, expected/), the isolation specs (test/specs/)
+# and the integration tests (test/integration/*.sh).
+#
+# Run it as root (it installs Debian packages and runs the servers as the
+# unprivileged user "postgres") or as a user with sudo.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+PG_MAJOR=15
+export PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib libssl-dev pgbouncer make gcc"
+
+if [ "$(id -u)" = 0 ]; then
+	as_root() { "$@"; }
+else
+	as_root() { sudo "$@"; }
+fi
+
+missing=""
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "== installing:$missing"
+	as_root apt-get update -qq
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+
+echo "== building with -Wall -Wextra -Werror"
+make -s clean >/dev/null
+make -s with_llvm=no PG_CFLAGS="-DUSE_ASSERT_CHECKING -Wall -Wextra -Werror -Wno-unused-parameter"
+as_root make -s with_llvm=no install >/dev/null
+
+# The servers must not run as root: run the suites as "postgres" from a copy
+# of the tree that user owns.
+if [ "$(id -u)" = 0 ]; then
+	runner=postgres
+	work=$(mktemp -d /tmp/taskforce-test.XXXXXX)
+	cp -a "$here"/. "$work"/
+	rm -rf "$work/.git"
+	chown -R "$runner" "$work"
+	as_runner() { runuser -u "$runner" -- env PG_CONFIG="$PG_CONFIG" "$@"; }
+else
+	work=$here
+	as_runner() { "$@"; }
+fi
+
+passed=0
+failed=0
+failures=""
+record() {
+	if [ "$2" = 0 ]; then
+		passed=$((passed + 1))
+		echo "ok      $1"
+	else
+		failed=$((failed + 1))
+		failures="$failures $1"
+		echo "FAILED  $1"
+	fi
+}
+
+echo "== pg_regress suites and isolation specs"
+set +e
+(cd "$work" && as_runner make -s with_llvm=no installcheck) >"$work/installcheck.log" 2>&1
+status=$?
+set -e
+grep -E '^(ok|not ok|test |     |\s+[a-z_]+\s+\.\.\.)' "$work/installcheck.log" || true
+record "pg_regress+isolation" $status
+if [ $status != 0 ]; then
+	cat "$work/installcheck.log"
+	for d in "$work/regression.diffs" "$work/output_iso/regression.diffs"; do
+		[ -f "$d" ] && { echo "== $d"; cat "$d"; }
+	done
+fi
+
+echo "== integration tests"
+for t in "$work"/test/integration/*.sh; do
+	[ -e "$t" ] || continue
+	name=integration/$(basename "$t" .sh)
+	set +e
+	(cd "$work" && as_runner bash "$t") >"$work/$(basename "$t").log" 2>&1
+	status=$?
+	set -e
+	record "$name" $status
+	[ $status = 0 ] || cat "$work/$(basename "$t").log"
+done
+
+echo
+[ -z "$failures" ] || echo "failed:$failures"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# test/walkthrough.sh: the guided tour of taskforce.
+#
+# On a Debian 12 machine, as root or as a user with sudo:
+#
+#     bash test/walkthrough.sh
+#
+# installs the Debian packages that are missing, builds and installs the
+# extension, starts a throwaway PostgreSQL 15 (loopback and a unix socket
+# only, data in a temporary directory, taskforce preloaded) on port 55432
+# (PORT=... to change it), runs test/walkthrough.sql against it, and leaves
+# the server running so that you can look around.  It ends by printing how
+# to connect and how to stop the server.
+#
+# PostgreSQL refuses to run as root: when run as root, the server and psql
+# run as the unprivileged OS user "postgres" (made by the postgresql-15
+# package).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+PG_MAJOR=15
+export PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib libssl-dev pgbouncer make gcc"
+PORT=${PORT:-55432}
+DB=taskforce_demo
+
+case $PORT in
+'' | *[!0-9]*) echo "PORT must be a number, not \"$PORT\"" >&2; exit 2 ;;
+esac
+if [ "$PORT" -lt 1024 ] || [ "$PORT" -gt 65535 ]; then
+	echo "PORT must be between 1024 and 65535, not $PORT" >&2
+	exit 2
+fi
+
+# Fail before doing any work if something already listens on the port
+# (another walkthrough still running, say).
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+	echo "Port $PORT on 127.0.0.1 is already in use (an earlier walkthrough server still running?)." >&2
+	echo "Stop what listens there, or choose another port: PORT=55433 bash test/walkthrough.sh" >&2
+	exit 1
+fi
+
+if [ "$(id -u)" = 0 ]; then
+	as_root() { "$@"; }
+else
+	as_root() { sudo "$@"; }
+fi
+
+# 1. Packages, build, install.
+missing=""
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "== installing:$missing"
+	as_root apt-get update -qq
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+
+echo "== building and installing taskforce"
+make -s with_llvm=no
+as_root make -s with_llvm=no install >/dev/null
+
+# 2. A throwaway server.  lib.sh's helpers run as the current user; as root
+# they run as "postgres", in a directory that user owns.
+source "$here/test/lib.sh"
+dir=$(mktemp -d /tmp/taskforce-demo.XXXXXX)
+if [ "$(id -u)" = 0 ]; then
+	runner=postgres
+	chown "$runner": "$dir"
+	as_runner() { (cd "$dir" && runuser -u "$runner" -- env PATH="$PATH" "$@"); }
+	run_prefix="runuser -u $runner -- "
+else
+	runner=$(id -un)
+	as_runner() { (cd "$dir" && "$@"); }
+	run_prefix=""
+fi
+# Runs one of lib.sh's functions through as_runner.
+lib() {
+	as_runner bash -c "$(declare -f "$1"); $1 \"\$@\"" "$@"
+}
+
+started=no
+on_exit() {
+	local status=$?
+	if [ $status != 0 ]; then
+		if [ $started = yes ]; then
+			lib tf_stop_instance "$dir"
+			echo "The walkthrough failed; the server was stopped.  Its log is $dir/server.log" >&2
+		else
+			echo "The walkthrough failed; see the logs in $dir" >&2
+		fi
+	fi
+}
+trap on_exit EXIT
+
+echo "== starting PostgreSQL $PG_MAJOR on 127.0.0.1:$PORT, data in $dir/data"
+lib tf_start_instance "$dir" "$PORT"
+started=yes
+lib tf_psql "$dir" "$PORT" -d postgres -c "CREATE DATABASE $DB"
+
+# 3. The walkthrough itself, from standard input so that psql's messages
+# are not prefixed with the file name and line.
+lib tf_psql "$dir" "$PORT" -d "$DB" <"$here/test/walkthrough.sql" 2>&1
+
+# 4. Leave it running and say how to use it.
+psql_bin=$(command -v psql)
+pg_ctl_bin=$(command -v pg_ctl)
+cat <<EOF
+
+== The server is still running, with the data of this walkthrough.
+
+Connect to it:
+    $psql_bin -h $dir -p $PORT -U postgres -d $DB
+  (or as the application: -U app; as the middleware: -U middleware)
+
+Stop it:
+    ${run_prefix}$pg_ctl_bin -D $dir/data -m fast stop
+
+and then remove its files:
+    rm -rf $dir
+EOF

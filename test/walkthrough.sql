@@ -1,0 +1,185 @@
+-- test/walkthrough.sql: a guided tour of what taskforce does, run by
+-- test/walkthrough.sh against a throwaway server (as the superuser postgres,
+-- through the local socket with trust authentication, so that \c - ROLE can
+-- switch between the roles of the story).
+--
+-- Statements are echoed before their results.  The steps that show a refused
+-- action turn ON_ERROR_STOP off around themselves and print the SQLSTATE that
+-- psql keeps in LAST_ERROR_SQLSTATE; everything else must succeed.
+
+\set ON_ERROR_STOP on
+\pset null '(null)'
+\set ECHO queries
+-- Refusals show their message, detail and hint, without the PL/pgSQL call stack.
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+
+\echo
+\echo '== 1. Install taskforce and its roles'
+\echo '   The extension lives in the schema taskforce. setup_roles() creates four'
+\echo '   NOLOGIN group roles; real logins are members of them.'
+\echo
+CREATE EXTENSION taskforce CASCADE;
+SELECT role_name, purpose FROM taskforce.setup_roles();
+-- The application connects as "app"; the trusted middleware as "middleware".
+CREATE ROLE app LOGIN IN ROLE taskforce_app;
+CREATE ROLE middleware LOGIN IN ROLE taskforce_admin;
+
+\echo
+\echo '== 2. Two tenants, each with the limits and features of its plan'
+\echo
+SELECT tenant_id, name, plan FROM taskforce.create_tenant('acme-corp', 'Acme Corporation', 'enterprise');
+SELECT tenant_id, name, plan FROM taskforce.create_tenant('globex', 'Globex Inc.', 'basic');
+SELECT tenant_id, plan, status,
+       limits->'max_agents' AS max_agents,
+       limits->'max_workflows' AS max_workflows,
+       limits->'storage_gb' AS storage_gb,
+       limits->'data_retention_days' AS retention_days
+  FROM taskforce.list_tenants();
+SELECT tenant_id, array_to_string(features, ', ') AS features
+  FROM taskforce.list_tenants();
+
+\echo
+\echo '== 3. An application table under tenant isolation'
+\echo '   enable_tenant_isolation() turns on (and forces) row-level security,'
+\echo '   adds a policy tenant_id = taskforce.current_tenant(), makes that the'
+\echo '   column default, and adds a trigger that keeps a row''s tenant fixed.'
+\echo
+CREATE TABLE agents (
+    tenant_id text NOT NULL,
+    id        int GENERATED ALWAYS AS IDENTITY,
+    name      text NOT NULL,
+    model     text NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+SELECT taskforce.enable_tenant_isolation('agents') \g /dev/null
+GRANT SELECT, INSERT, UPDATE, DELETE ON agents TO taskforce_app, taskforce_admin;
+
+\echo
+\echo '== 4. The middleware fills the table, one tenant at a time'
+\echo '   act_as() establishes a signed context for the transaction; the INSERTs'
+\echo '   give no tenant_id: the column default takes it from the context.'
+\echo
+\c - middleware
+\echo '[connected as middleware (member of taskforce_admin)]'
+BEGIN;
+SELECT taskforce.act_as('acme-corp', 'alice@acme.example', ARRAY['admin']) \g /dev/null
+INSERT INTO agents (name, model) VALUES
+    ('researcher', 'gpt-4o'), ('planner', 'claude-3-opus'), ('reviewer', 'llama-3-70b');
+COMMIT;
+BEGIN;
+SELECT taskforce.act_as('globex', 'bob@globex.example', ARRAY['operator']) \g /dev/null
+INSERT INTO agents (name, model) VALUES ('support-bot', 'gpt-4o-mini');
+COMMIT;
+
+\echo
+\echo '== 5. Each context sees its own tenant''s rows, and nothing else'
+\echo
+BEGIN;
+SELECT taskforce.act_as('acme-corp', 'alice@acme.example', ARRAY['admin']) \g /dev/null
+\x on
+SELECT * FROM taskforce.current_context();
+\x off
+SELECT * FROM agents ORDER BY id;
+COMMIT;
+BEGIN;
+SELECT taskforce.act_as('globex', 'bob@globex.example', ARRAY['operator']) \g /dev/null
+SELECT tenant_id, user_id, roles, scope FROM taskforce.current_context();
+SELECT * FROM agents ORDER BY id;
+COMMIT;
+\echo '-- After COMMIT the transaction-scoped context is gone: no tenant, no rows (fail closed).'
+SELECT taskforce.current_tenant();
+SELECT * FROM agents;
+
+\echo
+\echo '== 6. The application role sees nothing without a context, and cannot make one'
+\echo '   The application logs in as "app"; only the middleware may establish contexts.'
+\echo
+\c - app
+\echo '[connected as app (member of taskforce_app)]'
+SELECT taskforce.current_tenant();
+SELECT * FROM agents;
+\echo '-- Only trusted middleware may call act_as():'
+\set ON_ERROR_STOP off
+SELECT taskforce.act_as('acme-corp', 'mallory', ARRAY['admin']) \g /dev/null
+\echo '   -> refused, SQLSTATE' :LAST_ERROR_SQLSTATE
+\echo
+\echo '-- Forging the setting that carries the context:'
+SET taskforce.context = 'tenant_id=acme-corp';
+\echo '   -> refused, SQLSTATE' :LAST_ERROR_SQLSTATE
+SELECT set_config('taskforce.context', 'tenant_id=acme-corp', false);
+\echo '   -> refused, SQLSTATE' :LAST_ERROR_SQLSTATE
+\set ON_ERROR_STOP on
+
+\echo
+\echo '-- Replaying a genuine context: the superuser establishes one and reads its signed value ...'
+\c - postgres
+\echo '[connected as postgres (superuser)]'
+BEGIN;
+SELECT taskforce.act_as('acme-corp', 'alice@acme.example', ARRAY['admin']) \g /dev/null
+SELECT current_setting('taskforce.context') AS stolen \gset
+COMMIT;
+\echo '   captured:' :stolen
+\echo '-- ... and the application tries to install it in its own session:'
+\c - app
+\echo '[connected as app (member of taskforce_app)]'
+\set ON_ERROR_STOP off
+SELECT set_config('taskforce.context', :'stolen', false);
+\echo '   -> refused, SQLSTATE' :LAST_ERROR_SQLSTATE
+\set ON_ERROR_STOP on
+SELECT taskforce.current_tenant();
+SELECT * FROM agents;
+
+\echo
+\echo '== 7. Rows cannot cross tenants, even for the middleware'
+\echo
+\c - middleware
+\echo '[connected as middleware (member of taskforce_admin)]'
+BEGIN;
+SELECT taskforce.act_as('acme-corp', 'alice@acme.example', ARRAY['admin']) \g /dev/null
+\echo '-- Writing a row for another tenant:'
+\set ON_ERROR_STOP off
+SAVEPOINT s;
+INSERT INTO agents (tenant_id, name, model) VALUES ('globex', 'trojan', 'gpt-4o');
+\echo '   -> refused, SQLSTATE' :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+\echo '-- Moving an acme-corp row to another tenant:'
+UPDATE agents SET tenant_id = 'globex' WHERE name = 'researcher';
+\echo '   -> refused, SQLSTATE' :LAST_ERROR_SQLSTATE
+\set ON_ERROR_STOP on
+ROLLBACK;
+
+\echo
+\echo '== 8. A suspended tenant gets no context'
+\echo
+SELECT tenant_id, status, status_reason
+  FROM taskforce.suspend_tenant('globex', 'invoice overdue');
+\set ON_ERROR_STOP off
+BEGIN;
+SELECT taskforce.act_as('globex', 'bob@globex.example') \g /dev/null
+\echo '   -> refused, SQLSTATE' :LAST_ERROR_SQLSTATE
+ROLLBACK;
+\set ON_ERROR_STOP on
+\echo '-- Reactivated, globex gets contexts again:'
+SELECT tenant_id, status FROM taskforce.reactivate_tenant('globex');
+BEGIN;
+SELECT taskforce.act_as('globex', 'bob@globex.example') \g /dev/null
+SELECT * FROM agents;
+COMMIT;
+
+\echo
+\echo '== 9. The isolation report finds tables that are left unprotected'
+\echo '   A new table with a tenant_id column but no isolation, as a migration might leave it:'
+\echo
+\c - postgres
+\echo '[connected as postgres (superuser)]'
+CREATE TABLE invoices (
+    tenant_id text NOT NULL,
+    id        int NOT NULL,
+    amount    numeric(12, 2) NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+SELECT * FROM taskforce.isolation_report();
+\echo '-- Put it under isolation and the report is clean again:'
+SELECT taskforce.enable_tenant_isolation('invoices') \g /dev/null
+SELECT * FROM taskforce.isolation_report();
