@@ -64,19 +64,33 @@ record() {
 	fi
 }
 
-echo "== pg_regress suites and isolation specs"
-set +e
-(cd "$work" && as_runner make -s with_llvm=no installcheck) >"$work/installcheck.log" 2>&1
-status=$?
-set -e
-grep -E '^(ok|not ok|test |     |\s+[a-z_]+\s+\.\.\.)' "$work/installcheck.log" || true
-record "pg_regress+isolation" $status
-if [ $status != 0 ]; then
-	cat "$work/installcheck.log"
-	for d in "$work/regression.diffs" "$work/output_iso/regression.diffs"; do
-		[ -f "$d" ] && { echo "== $d"; cat "$d"; }
-	done
-fi
+# Runs one PGXS installcheck and records each suite it reports.
+run_installcheck() {
+	local label=$1 log=$work/installcheck-$1.log diffs=$2
+	shift 2
+	set +e
+	(cd "$work" && as_runner make -s with_llvm=no installcheck "$@") >"$log" 2>&1
+	local status=$?
+	set -e
+	local suites
+	suites=$(sed -n 's/^test \([a-z_0-9]*\) *\.\.\. \(ok\|FAILED\).*/\1 \2/p' "$log")
+	if [ -z "$suites" ]; then
+		record "$label" 1
+	fi
+	while read -r name result; do
+		[ -n "$name" ] || continue
+		record "$label/$name" "$([ "$result" = ok ] && echo 0 || echo 1)"
+	done <<<"$suites"
+	if [ $status != 0 ]; then
+		cat "$log"
+		[ -f "$diffs" ] && cat "$diffs"
+	fi
+}
+
+echo "== pg_regress suites (sql/, expected/)"
+run_installcheck regress "$work/regression.diffs" ISOLATION=
+echo "== isolation specs (test/specs/)"
+run_installcheck isolation "$work/output_iso/regression.diffs" REGRESS=
 
 echo "== integration tests"
 for t in "$work"/test/integration/*.sh; do
