@@ -5,6 +5,7 @@
 # taskforce.context_secret it works.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
+export PGOPTIONS="-c client_min_messages=warning"
 
 dir=$(mktemp -d)
 port=55521
