@@ -158,7 +158,7 @@ check_context(char **newval, void **extra, GucSource source)
 		{
 			GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
 			GUC_check_errmsg("taskforce.context cannot be set directly");
-			GUC_check_errhint("Establish a context with taskforce.act_as() or a taskforce authentication function.");
+			GUC_check_errhint("Only taskforce establishes a context, after verifying the caller: use taskforce.act_as() from trusted middleware.");
 			return false;
 		}
 	}

@@ -1,30 +1,5 @@
 -- src/sql/roles.sql: the database roles an installation needs, made on request.
 
--- Grants each taskforce group role what it needs on the objects that exist now.
-CREATE FUNCTION taskforce._grant_role_privileges(
-    app_role name, admin_role name, auditor_role name, bi_role name)
-    RETURNS void
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    EXECUTE format('GRANT USAGE ON SCHEMA taskforce TO %I, %I, %I, %I',
-                   app_role, admin_role, auditor_role, bi_role);
-    -- Application: its own tenant's row, its own context.
-    EXECUTE format('GRANT SELECT ON taskforce.tenants TO %I, %I', app_role, admin_role);
-    -- Middleware and administrators: establish contexts, manage tenants.
-    EXECUTE format('GRANT EXECUTE ON FUNCTION
-        taskforce.act_as(text, text, text[], text, interval),
-        taskforce.create_tenant(text, text, text, jsonb, jsonb, text[], jsonb),
-        taskforce.update_tenant(text, text, text, jsonb, jsonb, text[], jsonb),
-        taskforce.suspend_tenant(text, text),
-        taskforce.reactivate_tenant(text),
-        taskforce.delete_tenant(text, text),
-        taskforce.list_tenants(text) TO %I', admin_role);
-END
-$$;
-REVOKE ALL ON FUNCTION taskforce._grant_role_privileges(name, name, name, name) FROM PUBLIC;
-
 CREATE FUNCTION taskforce.setup_roles(
     app_role name DEFAULT 'taskforce_app',
     admin_role name DEFAULT 'taskforce_admin',
@@ -68,7 +43,20 @@ BEGIN
         created := is_new;
         RETURN NEXT;
     END LOOP;
-    PERFORM taskforce._grant_role_privileges(app_role, admin_role, auditor_role, bi_role);
+
+    EXECUTE format('GRANT USAGE ON SCHEMA taskforce TO %I, %I, %I, %I',
+                   app_role, admin_role, auditor_role, bi_role);
+    -- Application: its own tenant's row, its own context.
+    EXECUTE format('GRANT SELECT ON taskforce.tenants TO %I, %I', app_role, admin_role);
+    -- Middleware and administrators: establish contexts, manage tenants.
+    EXECUTE format('GRANT EXECUTE ON FUNCTION
+        taskforce.act_as(text, text, text[], text, interval),
+        taskforce.create_tenant(text, text, text, jsonb, jsonb, text[], jsonb),
+        taskforce.update_tenant(text, text, text, jsonb, jsonb, text[], jsonb),
+        taskforce.suspend_tenant(text, text),
+        taskforce.reactivate_tenant(text),
+        taskforce.delete_tenant(text, text),
+        taskforce.list_tenants(text) TO %I', admin_role);
 END
 $$;
 COMMENT ON FUNCTION taskforce.setup_roles(name, name, name, name) IS
