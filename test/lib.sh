@@ -7,8 +7,14 @@
 #   stops it (the data stays until DIR is removed).
 # tf_psql DIR PORT [psql args...]
 #   psql against it as the bootstrap superuser, stopping on the first error.
+# tf_install_prerequisites
+#   installs the Debian packages that are missing (as root, or with sudo).
+# tf_build_and_install [PG_CFLAGS]
+#   builds taskforce in the current directory and installs it.
 
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PG_MAJOR=15
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
+TF_PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib libssl-dev pgbouncer make gcc"
 PG_BIN=$("$PG_CONFIG" --bindir)
 export PATH="$PG_BIN:$PATH"
 
@@ -42,4 +48,24 @@ tf_psql() {
 	local dir=$1 port=$2
 	shift 2
 	psql -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres "$@"
+}
+
+tf_as_root() {
+	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+tf_install_prerequisites() {
+	local p missing=""
+	for p in $TF_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+	done
+	[ -n "$missing" ] || return 0
+	echo "== installing:$missing"
+	tf_as_root apt-get update -qq
+	tf_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+}
+
+tf_build_and_install() {
+	make -s with_llvm=no PG_CFLAGS="${1:-}"
+	tf_as_root make -s with_llvm=no install >/dev/null
 }

@@ -11,30 +11,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
-PG_MAJOR=15
-export PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
-PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib libssl-dev pgbouncer make gcc"
-
-if [ "$(id -u)" = 0 ]; then
-	as_root() { "$@"; }
-else
-	as_root() { sudo "$@"; }
-fi
-
-missing=""
-for p in $PACKAGES; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	echo "== installing:$missing"
-	as_root apt-get update -qq
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
-fi
+. "$here/test/lib.sh"
+tf_install_prerequisites
 
 echo "== building with -Wall -Wextra -Werror"
 make -s clean >/dev/null
-make -s with_llvm=no PG_CFLAGS="-DUSE_ASSERT_CHECKING -Wall -Wextra -Werror -Wno-unused-parameter"
-as_root make -s with_llvm=no install >/dev/null
+tf_build_and_install "-DUSE_ASSERT_CHECKING -Wall -Wextra -Werror -Wno-unused-parameter"
 
 # The servers must not run as root: run the suites as "postgres" from a copy
 # of the tree that user owns.
@@ -105,6 +87,10 @@ for t in "$work"/test/integration/*.sh; do
 done
 
 echo
-[ -z "$failures" ] || echo "failed:$failures"
+if [ -z "$failures" ]; then
+	[ "$work" = "$here" ] || rm -rf "$work"
+else
+	echo "failed:$failures (logs in $work)"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

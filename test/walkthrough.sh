@@ -20,9 +20,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
-PG_MAJOR=15
-export PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
-PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib libssl-dev pgbouncer make gcc"
+. "$here/test/lib.sh"
 PORT=${PORT:-55432}
 DB=taskforce_demo
 
@@ -42,30 +40,13 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
 	exit 1
 fi
 
-if [ "$(id -u)" = 0 ]; then
-	as_root() { "$@"; }
-else
-	as_root() { sudo "$@"; }
-fi
-
 # 1. Packages, build, install.
-missing=""
-for p in $PACKAGES; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	echo "== installing:$missing"
-	as_root apt-get update -qq
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
-fi
-
+tf_install_prerequisites
 echo "== building and installing taskforce"
-make -s with_llvm=no
-as_root make -s with_llvm=no install >/dev/null
+tf_build_and_install
 
 # 2. A throwaway server.  lib.sh's helpers run as the current user; as root
 # they run as "postgres", in a directory that user owns.
-source "$here/test/lib.sh"
 dir=$(mktemp -d /tmp/taskforce-demo.XXXXXX)
 if [ "$(id -u)" = 0 ]; then
 	runner=postgres
