@@ -120,6 +120,10 @@ SELECT taskforce.act_as('ctx-a', '');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 BEGIN;
+SELECT taskforce.act_as(NULL, 'alice');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN;
 SELECT taskforce.act_as('ctx-a', NULL);
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;

@@ -315,6 +315,10 @@ CREATE FUNCTION taskforce.act_as(
 DECLARE
     tenant_status text;
 BEGIN
+    IF tenant_id IS NULL THEN
+        RAISE EXCEPTION 'tenant_id must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     SELECT t.status INTO tenant_status
       FROM taskforce.tenants AS t WHERE t.tenant_id = act_as.tenant_id;
     IF NOT FOUND THEN
