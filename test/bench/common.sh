@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # test/bench/common.sh: shared helpers for the benchmarks in test/bench/
 # (sourced, not run).  Sources test/lib.sh for tf_start_instance & co.
 #
@@ -20,15 +21,15 @@ bench_reexec_unprivileged() {
 	local script=$1
 	shift
 	[ "$(id -u)" = 0 ] || return 0
-	local copy status
-	copy=$(mktemp -d /tmp/taskforce-bench.XXXXXX)
-	cp -a "$bench_root/test" "$copy/"
-	chown -R postgres "$copy"
+	local status
+	bench_copy=$(mktemp -d /tmp/taskforce-bench.XXXXXX)
+	trap 'rm -rf "$bench_copy"' EXIT
+	cp -a "$bench_root/test" "$bench_copy/"
+	chown -R postgres "$bench_copy"
 	set +e
 	runuser -u postgres -- env PG_CONFIG="$PG_CONFIG" \
-		bash "$copy/test/bench/$(basename "$script")" "$@"
+		bash "$bench_copy/test/bench/$(basename "$script")" "$@"
 	status=$?
-	rm -rf "$copy"
 	exit $status
 }
 

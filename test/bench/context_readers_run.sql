@@ -58,30 +58,43 @@ SELECT label, sql FROM queries ORDER BY pos;
 
 \echo
 \echo 'Per-row cost of the context readers (N = ':n' rows per query, ':reps' interleaved repetitions, median wall-clock ms)'
-WITH med AS (
+WITH paired AS (
+    -- each query against the bare query and the built-ins of the same round
+    SELECT t.pos, t.rep, t.ms,
+           t.ms - b.ms AS over_bare, t.ms / n.ms AS per_nullif
+      FROM timings AS t
+      JOIN timings AS b ON b.rep = t.rep AND b.pos = 1
+      JOIN timings AS n ON n.rep = t.rep AND n.pos = 2
+), med AS (
     SELECT q.pos, q.label, q.kind,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY t.ms) AS ms,
-           string_agg(round(t.ms::numeric, 1)::text, ' ' ORDER BY t.rep) AS runs
-      FROM queries AS q JOIN timings AS t USING (pos)
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY p.ms) AS ms,
+           min(p.ms) AS min_ms,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY p.over_bare) AS over_bare,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY p.per_nullif) AS per_nullif,
+           string_agg(round(p.ms::numeric)::text, ' ' ORDER BY p.rep) AS runs
+      FROM queries AS q JOIN paired AS p USING (pos)
      GROUP BY q.pos, q.label, q.kind
 )
 SELECT m.label AS query,
        m.kind,
-       round(m.ms::numeric, 1) AS median_ms,
+       round(m.ms::numeric, 1) AS "median ms",
+       round(m.min_ms::numeric, 1) AS "min ms",
        round((:n / (m.ms / 1000) / 1e6)::numeric, 2) AS "M calls/s",
        CASE WHEN m.kind <> 'baseline'
-            THEN round(((m.ms - b.ms) * 1e6 / :n)::numeric, 1) END AS "ns/call over bare",
+            THEN round((m.over_bare * 1e6 / :n)::numeric, 1) END AS "ns/call over bare",
        CASE WHEN m.kind = 'reader' THEN round((m.ms / n.ms)::numeric, 3) END AS "/ nullif",
+       CASE WHEN m.kind = 'reader' THEN round(m.per_nullif::numeric, 3) END AS "/ nullif, paired",
        CASE WHEN m.kind = 'reader' THEN round((m.ms / s.ms)::numeric, 3) END AS "/ current_setting",
        CASE WHEN m.kind = 'reader'
             THEN CASE WHEN :n / (m.ms / 1000) >= 4e6 THEN 'met' ELSE 'NOT met' END END
             AS ">= 4M calls/s",
        m.runs AS "runs (ms)"
   FROM med AS m
-  CROSS JOIN (SELECT ms FROM med WHERE pos = 1) AS b
   CROSS JOIN (SELECT ms FROM med WHERE pos = 2) AS n
   CROSS JOIN (SELECT ms FROM med WHERE pos = 3) AS s
  ORDER BY m.pos;
-\echo 'M calls/s = N / median seconds of the whole query (generate_series and count included);'
-\echo 'ns/call over bare = (median - bare median) / N, the added cost of one evaluation;'
-\echo '/ nullif and / current_setting = reader median / built-in median.'
+\echo 'M calls/s = N / median seconds of the whole query (generate_series and count included).'
+\echo 'ns/call over bare = median over rounds of (query ms - bare ms of the same round) / N:'
+\echo '  what one evaluation of the expression adds to a row.'
+\echo '/ nullif, / current_setting = reader median / built-in median; "paired" = median over'
+\echo '  rounds of reader ms / nullif ms of the same round (less sensitive to load drift).'
