@@ -109,6 +109,8 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION taskforce._validate_tenant_fields(text, jsonb, jsonb, text[], jsonb) IS
+    'internal: raises invalid_parameter_value unless the fields describe a valid tenant';
 
 -- Returns the tenant row, locked for update, or raises undefined_object.
 CREATE FUNCTION taskforce._lock_tenant(tenant_id text) RETURNS taskforce.tenants
@@ -128,6 +130,8 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION taskforce._lock_tenant(text) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._lock_tenant(text) IS
+    'internal: the tenant row, locked for update, or undefined_object';
 
 CREATE FUNCTION taskforce.create_tenant(
     tenant_id text,
@@ -261,6 +265,8 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION taskforce._set_tenant_status(text, text[], text, text) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._set_tenant_status(text, text[], text, text) IS
+    'internal: moves a tenant between statuses, refusing illegal transitions';
 
 CREATE FUNCTION taskforce.suspend_tenant(tenant_id text, reason text DEFAULT NULL)
     RETURNS taskforce.tenants
@@ -354,6 +360,8 @@ CREATE FUNCTION taskforce._isolation_column(tbl regclass) RETURNS name
       FROM pg_catalog.pg_trigger AS t
      WHERE t.tgrelid = tbl AND t.tgname = 'taskforce_tenant_immutable'
 $$;
+COMMENT ON FUNCTION taskforce._isolation_column(regclass) IS
+    'internal: the tenant column of a table under isolation, or null';
 
 CREATE FUNCTION taskforce.enable_tenant_isolation(tbl regclass, tenant_column name DEFAULT 'tenant_id')
     RETURNS void
