@@ -17,6 +17,7 @@ SQL_SOURCES = \
 	src/sql/preamble.sql \
 	src/sql/context.sql \
 	src/sql/tenancy.sql \
+	src/sql/isolation.sql \
 	src/sql/roles.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*--*.sql))

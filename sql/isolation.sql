@@ -165,6 +165,70 @@ UPDATE projects SET org = 'iso-b';
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 
+-- Partitions: isolating the parent isolates every partition, so querying a
+-- partition directly is no way around the policy; a partition created
+-- later is isolated as it is created.
+\c - iso_owner
+CREATE TABLE usage_events (
+    tenant_id text NOT NULL,
+    day       date NOT NULL,
+    tokens    int  NOT NULL,
+    PRIMARY KEY (tenant_id, day)
+) PARTITION BY RANGE (day);
+CREATE TABLE usage_events_2026_01 PARTITION OF usage_events
+    FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+SELECT taskforce.enable_tenant_isolation('usage_events');
+CREATE TABLE usage_events_2026_02 PARTITION OF usage_events
+    FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');
+GRANT SELECT, INSERT ON usage_events, usage_events_2026_01, usage_events_2026_02 TO taskforce_app;
+SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+       (SELECT count(*) FROM pg_policy AS p WHERE p.polrelid = c.oid) AS policies,
+       (SELECT count(*) FROM pg_trigger AS t WHERE t.tgrelid = c.oid) AS triggers,
+       taskforce._isolation_column(c.oid) AS tenant_column
+  FROM pg_class AS c WHERE c.relname LIKE 'usage\_events%' AND c.relkind IN ('r', 'p') ORDER BY c.relname;
+\c - postgres
+INSERT INTO usage_events VALUES ('iso-a', '2026-01-05', 100), ('iso-b', '2026-01-05', 200),
+                                ('iso-a', '2026-02-07', 300), ('iso-b', '2026-02-07', 400);
+BEGIN;
+SELECT taskforce.act_as('iso-a', 'alice');
+SET LOCAL ROLE iso_app;
+SELECT * FROM usage_events ORDER BY day;
+SELECT * FROM usage_events_2026_01;
+SELECT * FROM usage_events_2026_02;
+INSERT INTO usage_events_2026_02 (tenant_id, day, tokens) VALUES ('iso-b', '2026-02-08', 1);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN;
+SET LOCAL ROLE iso_app;
+SELECT count(*) FROM usage_events_2026_01;
+ROLLBACK;
+-- A table attached later is reported until isolation is applied again.
+\c - iso_owner
+CREATE TABLE usage_events_2026_03 (tenant_id text NOT NULL, day date NOT NULL, tokens int NOT NULL,
+                                   PRIMARY KEY (tenant_id, day));
+ALTER TABLE usage_events ATTACH PARTITION usage_events_2026_03
+    FOR VALUES FROM ('2026-03-01') TO ('2026-04-01');
+SELECT * FROM taskforce.isolation_report() WHERE table_name::text LIKE 'usage%';
+SELECT taskforce.enable_tenant_isolation('usage_events');
+SELECT * FROM taskforce.isolation_report() WHERE table_name::text LIKE 'usage%';
+-- A partition's isolation comes from its parent and is removed with it.
+SELECT taskforce.disable_tenant_isolation('usage_events_2026_01');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.disable_tenant_isolation('usage_events');
+SELECT c.relname, c.relrowsecurity,
+       (SELECT count(*) FROM pg_policy AS p WHERE p.polrelid = c.oid) AS policies,
+       (SELECT count(*) FROM pg_trigger AS t WHERE t.tgrelid = c.oid) AS triggers
+  FROM pg_class AS c WHERE c.relname LIKE 'usage\_events%' AND c.relkind IN ('r', 'p') ORDER BY c.relname;
+SELECT taskforce.enable_tenant_isolation('usage_events');
+-- Inheritance children are covered the same way.
+CREATE TABLE audit_base (tenant_id text NOT NULL, note text);
+CREATE TABLE audit_2026 () INHERITS (audit_base);
+SELECT taskforce.enable_tenant_isolation('audit_base');
+CREATE TABLE audit_2027 () INHERITS (audit_base);
+SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+       taskforce._isolation_column(c.oid) AS tenant_column
+  FROM pg_class AS c WHERE c.relname LIKE 'audit\_%' ORDER BY c.relname;
+
 -- The report: tables with a tenant column but no isolation, incomplete
 -- isolation, and indexes that do not lead with the tenant column.
 \c - iso_owner

@@ -65,6 +65,20 @@ CREATE TABLE public.t2 (
 );
 SELECT taskforce.enable_tenant_isolation('public.t2', 'org');
 
+-- A partitioned table: one partition isolated with its parent, one isolated
+-- as it is created (the extension's event trigger).
+CREATE TABLE public.events (
+    tenant_id text NOT NULL,
+    day date NOT NULL,
+    n int NOT NULL,
+    PRIMARY KEY (tenant_id, day)
+) PARTITION BY RANGE (day);
+CREATE TABLE public.events_2026_01 PARTITION OF public.events FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+SELECT taskforce.enable_tenant_isolation('public.events');
+CREATE TABLE public.events_2026_02 PARTITION OF public.events FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');
+INSERT INTO public.events VALUES ('acme', '2026-01-03', 1), ('globex', '2026-01-04', 2),
+                                 ('acme', '2026-02-05', 3), ('globex', '2026-02-06', 4);
+
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.items, public.t2 TO taskforce_app;
 GRANT USAGE ON SEQUENCE public.items_id_seq TO taskforce_app;
 
@@ -108,6 +122,8 @@ SELECT 't2.count', count(*) FROM public.t2;
 SELECT 't2.per_tenant', string_agg(org || '=' || c, ' ' ORDER BY org)
   FROM (SELECT org, count(*) AS c FROM public.t2 GROUP BY org) AS s;
 SELECT 't2.md5', md5(string_agg(t::text, E'\n' ORDER BY t.org, t.id)) FROM public.t2 AS t;
+SELECT 'events.md5', md5(string_agg(e::text || ' ' || e.tableoid::regclass::text, E'\n' ORDER BY e.tenant_id, e.day))
+  FROM public.events AS e;
 SELECT 'policies.count', count(*) FROM pg_policies;
 SELECT 'policies.tables', string_agg(schemaname || '.' || tablename || ':' || policyname, ' '
                                      ORDER BY schemaname, tablename, policyname) FROM pg_policies;
@@ -145,11 +161,11 @@ echo "== checking src is what was built"
 check "src tenants" "acme=active globex=active initech=suspended(payment overdue)" "$(fig tenants.status "$tmp/src.figures")"
 check "src items per tenant" "acme=7 globex=5 initech=2" "$(fig items.per_tenant "$tmp/src.figures")"
 check "src t2 per tenant" "acme=3 globex=4" "$(fig t2.per_tenant "$tmp/src.figures")"
-check "src policies" "public.items:taskforce_tenant_isolation public.t2:taskforce_tenant_isolation taskforce.tenants:taskforce_tenant_isolation" \
+check "src policies" "public.events:taskforce_tenant_isolation public.events_2026_01:taskforce_tenant_isolation public.events_2026_02:taskforce_tenant_isolation public.items:taskforce_tenant_isolation public.t2:taskforce_tenant_isolation taskforce.tenants:taskforce_tenant_isolation" \
 	"$(fig policies.tables "$tmp/src.figures")"
-check "src triggers" "items:taskforce_tenant_immutable t2:taskforce_tenant_immutable taskforce.tenants:taskforce_tenant_immutable" \
+check "src triggers" "events:taskforce_tenant_immutable events_2026_01:taskforce_tenant_immutable events_2026_02:taskforce_tenant_immutable items:taskforce_tenant_immutable t2:taskforce_tenant_immutable taskforce.tenants:taskforce_tenant_immutable" \
 	"$(fig triggers.tables "$tmp/src.figures")"
-check "src RLS enabled/forced" "items:true/true t2:true/true taskforce.tenants:true/true" \
+check "src RLS enabled/forced" "events:true/true events_2026_01:true/true events_2026_02:true/true items:true/true t2:true/true taskforce.tenants:true/true" \
 	"$(fig rls.enabled_forced "$tmp/src.figures")"
 check "src isolation_report() rows" "0" "$(fig isolation_report.count "$tmp/src.figures")"
 got=$(q src "SELECT plan || ' ' || (limits->>'max_agents') || ' ' || (limits->>'storage_gb') || ' ' || (limits->>'max_workflows')

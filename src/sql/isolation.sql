@@ -1,0 +1,291 @@
+-- src/sql/isolation.sql: tenant row-level security on any table.
+--
+-- A table is under isolation when it has all four pieces, on its tenant
+-- column: row-level security enabled and forced, the policy
+-- taskforce_tenant_isolation, the column default taskforce.current_tenant(),
+-- and the trigger taskforce_tenant_immutable.  Its partitions and
+-- inheritance children get the same pieces, so that querying them directly
+-- is no way around the policy.
+
+-- The trigger that keeps a row's tenant from changing.
+CREATE FUNCTION taskforce._tenant_immutable() RETURNS trigger
+    LANGUAGE C
+    AS 'MODULE_PATHNAME', 'taskforce_tenant_immutable';
+COMMENT ON FUNCTION taskforce._tenant_immutable() IS
+    'trigger: refuses updates that change a row''s tenant';
+
+-- Returns the tenant column of a table under isolation, or null.  A
+-- partition reports its parent's column (PostgreSQL clones the parent's
+-- trigger into it).
+CREATE FUNCTION taskforce._isolation_column(tbl regclass) RETURNS name
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT convert_from(substring(t.tgargs FROM 1 FOR position('\x00'::bytea IN t.tgargs) - 1),
+                        'UTF8')::name
+      FROM pg_catalog.pg_trigger AS t
+     WHERE t.tgrelid = tbl AND t.tgname = 'taskforce_tenant_immutable'
+$$;
+COMMENT ON FUNCTION taskforce._isolation_column(regclass) IS
+    'internal: the tenant column of a table under isolation, or null';
+
+-- Raises unless tbl is a table with a text or varchar column tenant_column.
+CREATE FUNCTION taskforce._check_tenant_column(tbl regclass, tenant_column name)
+    RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    kind "char";
+    column_type regtype;
+BEGIN
+    SELECT c.relkind INTO kind FROM pg_catalog.pg_class AS c WHERE c.oid = tbl;
+    IF kind IS NULL OR kind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', tbl
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    SELECT a.atttypid INTO column_type FROM pg_catalog.pg_attribute AS a
+     WHERE a.attrelid = tbl AND a.attname = tenant_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of table "%" does not exist', tenant_column, tbl
+            USING ERRCODE = 'undefined_column';
+    END IF;
+    IF column_type NOT IN ('text'::regtype, 'character varying'::regtype) THEN
+        RAISE EXCEPTION 'tenant column "%" of table "%" has type %', tenant_column, tbl, column_type
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'A tenant column must be of type text or varchar.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION taskforce._check_tenant_column(regclass, name) IS
+    'internal: raises unless the table has a text or varchar tenant column';
+
+-- Adds whatever isolation pieces tbl and its children lack; returns whether
+-- it changed anything.  The ALTER TABLE comes last, after the policy and
+-- the trigger, so that the table is never left half isolated.
+CREATE FUNCTION taskforce._isolate(tbl regclass, tenant_column name) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    changed boolean := false;
+    needs_rls boolean;
+    needs_default boolean;
+    child regclass;
+BEGIN
+    PERFORM taskforce._check_tenant_column(tbl, tenant_column);
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_policy AS p
+                    WHERE p.polrelid = tbl AND p.polname = 'taskforce_tenant_isolation') THEN
+        EXECUTE format('CREATE POLICY taskforce_tenant_isolation ON %s AS PERMISSIVE FOR ALL '
+                       'USING (%I = taskforce.current_tenant()) '
+                       'WITH CHECK (%I = taskforce.current_tenant())', tbl, tenant_column, tenant_column);
+        changed := true;
+    END IF;
+    IF taskforce._isolation_column(tbl) IS NULL THEN
+        EXECUTE format('CREATE TRIGGER taskforce_tenant_immutable BEFORE UPDATE ON %s '
+                       'FOR EACH ROW WHEN (OLD.%I IS DISTINCT FROM NEW.%I) '
+                       'EXECUTE FUNCTION taskforce._tenant_immutable(%L)',
+                       tbl, tenant_column, tenant_column, tenant_column);
+        changed := true;
+    END IF;
+    SELECT NOT (c.relrowsecurity AND c.relforcerowsecurity) INTO needs_rls
+      FROM pg_catalog.pg_class AS c WHERE c.oid = tbl;
+    needs_default := NOT taskforce._has_tenant_default(tbl, tenant_column);
+    IF needs_rls OR needs_default THEN
+        EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY, '
+                       'ALTER COLUMN %I SET DEFAULT taskforce.current_tenant()', tbl, tenant_column);
+        changed := true;
+    END IF;
+    FOR child IN SELECT i.inhrelid FROM pg_catalog.pg_inherits AS i
+                  WHERE i.inhparent = tbl ORDER BY i.inhrelid LOOP
+        changed := taskforce._isolate(child, tenant_column) OR changed;
+    END LOOP;
+    RETURN changed;
+END
+$$;
+COMMENT ON FUNCTION taskforce._isolate(regclass, name) IS
+    'internal: adds the missing isolation pieces to a table and its children';
+
+-- Returns whether the tenant column defaults to taskforce.current_tenant().
+CREATE FUNCTION taskforce._has_tenant_default(tbl regclass, tenant_column name) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT EXISTS (
+        SELECT FROM pg_catalog.pg_attrdef AS d
+          JOIN pg_catalog.pg_attribute AS a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+         WHERE d.adrelid = tbl AND a.attname = tenant_column
+           AND pg_catalog.pg_get_expr(d.adbin, d.adrelid) = 'taskforce.current_tenant()')
+$$;
+COMMENT ON FUNCTION taskforce._has_tenant_default(regclass, name) IS
+    'internal: whether the tenant column defaults to the current tenant';
+
+CREATE FUNCTION taskforce.enable_tenant_isolation(tbl regclass, tenant_column name DEFAULT 'tenant_id')
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    current_column name;
+BEGIN
+    PERFORM taskforce._check_tenant_column(tbl, tenant_column);
+    current_column := taskforce._isolation_column(tbl);
+    IF current_column <> tenant_column THEN
+        RAISE EXCEPTION 'table "%" is already under tenant isolation on column "%"', tbl, current_column
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call taskforce.disable_tenant_isolation() first.';
+    END IF;
+    IF NOT taskforce._isolate(tbl, tenant_column) THEN
+        RAISE NOTICE 'table "%" is already under tenant isolation', tbl;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION taskforce.enable_tenant_isolation(regclass, name) IS
+    'puts a table, its partitions and its children under tenant row-level security keyed on the given column';
+
+-- Removes the isolation pieces from tbl and its children.
+CREATE FUNCTION taskforce._unisolate(tbl regclass, tenant_column name) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    child regclass;
+BEGIN
+    -- A partition's trigger is a clone: it goes with its parent's.
+    IF EXISTS (SELECT FROM pg_catalog.pg_trigger AS t
+                WHERE t.tgrelid = tbl AND t.tgname = 'taskforce_tenant_immutable'
+                  AND t.tgparentid = 0) THEN
+        EXECUTE format('DROP TRIGGER taskforce_tenant_immutable ON %s', tbl);
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_policy AS p
+                WHERE p.polrelid = tbl AND p.polname = 'taskforce_tenant_isolation') THEN
+        EXECUTE format('DROP POLICY taskforce_tenant_isolation ON %s', tbl);
+    END IF;
+    IF taskforce._has_tenant_default(tbl, tenant_column) THEN
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I DROP DEFAULT', tbl, tenant_column);
+    END IF;
+    -- Leave row-level security on if the table has policies of its own.
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_policy AS p WHERE p.polrelid = tbl) THEN
+        EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY', tbl);
+    END IF;
+    FOR child IN SELECT i.inhrelid FROM pg_catalog.pg_inherits AS i
+                  WHERE i.inhparent = tbl ORDER BY i.inhrelid LOOP
+        PERFORM taskforce._unisolate(child, tenant_column);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION taskforce._unisolate(regclass, name) IS
+    'internal: removes the isolation pieces from a table and its children';
+
+CREATE FUNCTION taskforce.disable_tenant_isolation(tbl regclass)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    tenant_column name := taskforce._isolation_column(tbl);
+    parent regclass;
+BEGIN
+    IF tenant_column IS NULL THEN
+        RAISE EXCEPTION 'table "%" is not under tenant isolation', tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    SELECT i.inhparent INTO parent FROM pg_catalog.pg_inherits AS i
+     WHERE i.inhrelid = tbl AND taskforce._isolation_column(i.inhparent) IS NOT NULL
+     LIMIT 1;
+    IF parent IS NOT NULL THEN
+        RAISE EXCEPTION 'table "%" inherits tenant isolation from "%"', tbl, parent
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Disable it on the parent table.';
+    END IF;
+    PERFORM taskforce._unisolate(tbl, tenant_column);
+END
+$$;
+COMMENT ON FUNCTION taskforce.disable_tenant_isolation(regclass) IS
+    'removes tenant row-level security from a table, its partitions and its children';
+
+-- Puts new partitions and inheritance children of an isolated table under
+-- isolation as they are created.  Only CREATE TABLE: pg_restore creates
+-- tables before their parents' triggers, so a restore is left alone.
+CREATE FUNCTION taskforce._isolate_new_children() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    created record;
+    parent_column name;
+BEGIN
+    FOR created IN SELECT c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() AS c
+                    WHERE c.classid = 'pg_catalog.pg_class'::regclass AND c.object_type = 'table' LOOP
+        SELECT taskforce._isolation_column(i.inhparent) INTO parent_column
+          FROM pg_catalog.pg_inherits AS i
+         WHERE i.inhrelid = created.objid AND taskforce._isolation_column(i.inhparent) IS NOT NULL
+         LIMIT 1;
+        IF parent_column IS NOT NULL THEN
+            PERFORM taskforce._isolate(created.objid::regclass, parent_column);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION taskforce._isolate_new_children() IS
+    'event trigger: isolates new partitions and children of isolated tables';
+CREATE EVENT TRIGGER taskforce_isolate_new_children ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE')
+    EXECUTE FUNCTION taskforce._isolate_new_children();
+
+CREATE FUNCTION taskforce.isolation_report(tenant_column name DEFAULT 'tenant_id')
+    RETURNS TABLE (table_name regclass, column_name name, problem text, detail text)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH tables AS (
+        SELECT c.oid AS relid, c.relrowsecurity, c.relforcerowsecurity,
+               taskforce._isolation_column(c.oid) AS isolated_on
+          FROM pg_catalog.pg_class AS c
+          JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('r', 'p')
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+           AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'
+    ),
+    findings AS (
+        SELECT t.relid, tenant_column AS col, 'not isolated' AS problem,
+               'Call taskforce.enable_tenant_isolation() on it.' AS detail
+          FROM tables AS t
+         WHERE t.isolated_on IS NULL
+           AND EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
+                        WHERE a.attrelid = t.relid AND a.attname = tenant_column
+                          AND a.attnum > 0 AND NOT a.attisdropped)
+        UNION ALL
+        SELECT t.relid, t.isolated_on, 'isolation incomplete',
+               concat_ws(' ',
+                   CASE WHEN NOT t.relrowsecurity THEN 'Row-level security is disabled.' END,
+                   CASE WHEN NOT t.relforcerowsecurity THEN 'Row-level security is not forced.' END,
+                   CASE WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_policy AS p
+                                          WHERE p.polrelid = t.relid
+                                            AND p.polname = 'taskforce_tenant_isolation')
+                        THEN 'The tenant policy is missing.' END,
+                   'Call taskforce.enable_tenant_isolation() on it.')
+          FROM tables AS t
+         WHERE t.isolated_on IS NOT NULL
+           AND (NOT t.relrowsecurity OR NOT t.relforcerowsecurity
+                OR NOT EXISTS (SELECT FROM pg_catalog.pg_policy AS p
+                                WHERE p.polrelid = t.relid
+                                  AND p.polname = 'taskforce_tenant_isolation'))
+        UNION ALL
+        SELECT t.relid, t.isolated_on, 'index does not lead with tenant column',
+               format('Index %s.', i.indexrelid::regclass)
+          FROM tables AS t
+          JOIN pg_catalog.pg_index AS i ON i.indrelid = t.relid
+         WHERE t.isolated_on IS NOT NULL
+           AND i.indkey[0] IS DISTINCT FROM
+               (SELECT a.attnum FROM pg_catalog.pg_attribute AS a
+                 WHERE a.attrelid = t.relid AND a.attname = t.isolated_on)
+    )
+    SELECT f.relid::regclass, f.col, f.problem, f.detail
+      FROM findings AS f
+     ORDER BY f.relid::regclass::text, f.problem, f.detail
+$$;
+COMMENT ON FUNCTION taskforce.isolation_report(name) IS
+    'tables with a tenant column but no isolation, and isolated tables with indexes that do not lead with the tenant column';
+
+SELECT taskforce.enable_tenant_isolation('taskforce.tenants');
