@@ -234,8 +234,20 @@ SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
 \c - iso_owner
 CREATE INDEX agents_name_idx ON agents (name);
 ALTER TABLE projects NO FORCE ROW LEVEL SECURITY;
+-- Between isolated tables, one foreign key keeps the tenant in the key and
+-- one does not (a key to a shared lookup table needs no tenant).
+CREATE TABLE models (name text PRIMARY KEY);
+CREATE TABLE teams (tenant_id text NOT NULL, id int NOT NULL, PRIMARY KEY (tenant_id, id), UNIQUE (id));
+CREATE TABLE assignments (tenant_id text NOT NULL, agent_id int NOT NULL, team_id int NOT NULL,
+                          model text NOT NULL REFERENCES models,
+                          PRIMARY KEY (tenant_id, agent_id, team_id),
+                          FOREIGN KEY (tenant_id, agent_id) REFERENCES agents (tenant_id, id),
+                          CONSTRAINT assignments_team_only FOREIGN KEY (team_id) REFERENCES teams (id));
+SELECT taskforce.enable_tenant_isolation('teams');
+SELECT taskforce.enable_tenant_isolation('assignments');
 SELECT * FROM taskforce.isolation_report();
 SELECT * FROM taskforce.isolation_report('org');
+DROP TABLE assignments, teams, models;
 DROP INDEX agents_name_idx;
 ALTER TABLE projects FORCE ROW LEVEL SECURITY;
 SELECT taskforce.enable_tenant_isolation('unprotected');

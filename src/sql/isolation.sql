@@ -272,6 +272,15 @@ CREATE FUNCTION taskforce.isolation_report(tenant_column name DEFAULT 'tenant_id
                                 WHERE p.polrelid = t.relid
                                   AND p.polname = 'taskforce_tenant_isolation'))
         UNION ALL
+        SELECT t.relid, t.isolated_on, 'foreign key does not include tenant column',
+               format('Constraint %I references %s.', k.conname, k.confrelid::regclass)
+          FROM tables AS t
+          JOIN pg_catalog.pg_constraint AS k ON k.conrelid = t.relid AND k.contype = 'f'
+         WHERE t.isolated_on IS NOT NULL
+           AND taskforce._isolation_column(k.confrelid) IS NOT NULL
+           AND NOT (SELECT a.attnum FROM pg_catalog.pg_attribute AS a
+                     WHERE a.attrelid = t.relid AND a.attname = t.isolated_on) = ANY (k.conkey)
+        UNION ALL
         SELECT t.relid, t.isolated_on, 'index does not lead with tenant column',
                format('Index %s.', i.indexrelid::regclass)
           FROM tables AS t
@@ -286,6 +295,6 @@ CREATE FUNCTION taskforce.isolation_report(tenant_column name DEFAULT 'tenant_id
      ORDER BY f.relid::regclass::text, f.problem, f.detail
 $$;
 COMMENT ON FUNCTION taskforce.isolation_report(name) IS
-    'tables with a tenant column but no isolation, and isolated tables with indexes that do not lead with the tenant column';
+    'tables with a tenant column but no isolation, and isolated tables whose indexes, or foreign keys to other isolated tables, leave the tenant column out';
 
 SELECT taskforce.enable_tenant_isolation('taskforce.tenants');
