@@ -100,9 +100,9 @@ SELECT taskforce.act_as('ctx-a', 'alice', ttl => '0');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 BEGIN;
-SELECT taskforce.act_as('ctx-a', 'alice', ttl => '1 second');
+SELECT taskforce.act_as('ctx-a', 'alice', ttl => '3 seconds');
 SELECT taskforce.current_tenant() AS before_expiry;
-SELECT pg_sleep(1.2);
+SELECT pg_sleep(3.2);
 SELECT taskforce.current_tenant() IS NULL AS expired,
        (SELECT tenant_id IS NULL FROM taskforce.current_context()) AS context_expired;
 ROLLBACK;
