@@ -7,6 +7,8 @@
 #   stops it (the data stays until DIR is removed).
 # tf_psql DIR PORT [psql args...]
 #   psql against it as the bootstrap superuser, stopping on the first error.
+# tf_check WHAT EXPECTED ACTUAL
+#   prints "ok: WHAT (ACTUAL)", or calls the script's fail() with both values.
 # tf_install_prerequisites
 #   installs the Debian packages that are missing (as root, or with sudo).
 # tf_build_and_install [PG_CFLAGS]
@@ -48,6 +50,14 @@ tf_psql() {
 	local dir=$1 port=$2
 	shift 2
 	psql -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres "$@"
+}
+
+tf_check() {
+	if [ "$2" = "$3" ]; then
+		echo "ok: $1 ($3)"
+	else
+		fail "$1: expected '$2', got '$3'"
+	fi
 }
 
 tf_as_root() {

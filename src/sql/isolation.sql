@@ -60,6 +60,17 @@ $$;
 COMMENT ON FUNCTION taskforce._check_tenant_column(regclass, name) IS
     'internal: raises unless the table has a text or varchar tenant column';
 
+-- Returns whether tbl has the tenant isolation policy.
+CREATE FUNCTION taskforce._has_tenant_policy(tbl regclass) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT EXISTS (SELECT FROM pg_catalog.pg_policy AS p
+                    WHERE p.polrelid = tbl AND p.polname = 'taskforce_tenant_isolation')
+$$;
+COMMENT ON FUNCTION taskforce._has_tenant_policy(regclass) IS
+    'internal: whether the table has the tenant isolation policy';
+
 -- Adds whatever isolation pieces tbl and its children lack; returns whether
 -- it changed anything.  The ALTER TABLE comes last, after the policy and
 -- the trigger, so that the table is never left half isolated.
@@ -74,8 +85,7 @@ DECLARE
     child regclass;
 BEGIN
     PERFORM taskforce._check_tenant_column(tbl, tenant_column);
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_policy AS p
-                    WHERE p.polrelid = tbl AND p.polname = 'taskforce_tenant_isolation') THEN
+    IF NOT taskforce._has_tenant_policy(tbl) THEN
         EXECUTE format('CREATE POLICY taskforce_tenant_isolation ON %s AS PERMISSIVE FOR ALL '
                        'USING (%I = taskforce.current_tenant()) '
                        'WITH CHECK (%I = taskforce.current_tenant())', tbl, tenant_column, tenant_column);
@@ -157,8 +167,7 @@ BEGIN
                   AND t.tgparentid = 0) THEN
         EXECUTE format('DROP TRIGGER taskforce_tenant_immutable ON %s', tbl);
     END IF;
-    IF EXISTS (SELECT FROM pg_catalog.pg_policy AS p
-                WHERE p.polrelid = tbl AND p.polname = 'taskforce_tenant_isolation') THEN
+    IF taskforce._has_tenant_policy(tbl) THEN
         EXECUTE format('DROP POLICY taskforce_tenant_isolation ON %s', tbl);
     END IF;
     IF taskforce._has_tenant_default(tbl, tenant_column) THEN
@@ -260,17 +269,13 @@ CREATE FUNCTION taskforce.isolation_report(tenant_column name DEFAULT 'tenant_id
                concat_ws(' ',
                    CASE WHEN NOT t.relrowsecurity THEN 'Row-level security is disabled.' END,
                    CASE WHEN NOT t.relforcerowsecurity THEN 'Row-level security is not forced.' END,
-                   CASE WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_policy AS p
-                                          WHERE p.polrelid = t.relid
-                                            AND p.polname = 'taskforce_tenant_isolation')
+                   CASE WHEN NOT taskforce._has_tenant_policy(t.relid)
                         THEN 'The tenant policy is missing.' END,
                    'Call taskforce.enable_tenant_isolation() on it.')
           FROM tables AS t
          WHERE t.isolated_on IS NOT NULL
            AND (NOT t.relrowsecurity OR NOT t.relforcerowsecurity
-                OR NOT EXISTS (SELECT FROM pg_catalog.pg_policy AS p
-                                WHERE p.polrelid = t.relid
-                                  AND p.polname = 'taskforce_tenant_isolation'))
+                OR NOT taskforce._has_tenant_policy(t.relid))
         UNION ALL
         SELECT t.relid, t.isolated_on, 'foreign key does not include tenant column',
                format('Constraint %I references %s.', k.conname, k.confrelid::regclass)

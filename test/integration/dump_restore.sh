@@ -20,13 +20,6 @@ fail() {
 	[ -f "$tmp/server.log" ] && { echo "--- tail of server.log" >&2; tail -n 20 "$tmp/server.log" >&2; }
 	exit 1
 }
-check() { # check WHAT EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then
-		echo "ok: $1 ($3)"
-	else
-		fail "$1: expected '$2', got '$3'"
-	fi
-}
 # q DB SQL: one query as the superuser, unaligned, fields separated by |.
 q() { tf_psql "$tmp" "$PORT" -d "$1" -At -F '|' -c "$2"; }
 
@@ -158,20 +151,20 @@ tf_psql "$tmp" "$PORT" -d src -At -F '|' -f "$tmp/figures.sql" >"$tmp/src.figure
 # The figures of src must be what was built, or comparing them proves nothing.
 fig() { sed -n "s/^$1|//p" "$2"; }
 echo "== checking src is what was built"
-check "src tenants" "acme=active globex=active initech=suspended(payment overdue)" "$(fig tenants.status "$tmp/src.figures")"
-check "src items per tenant" "acme=7 globex=5 initech=2" "$(fig items.per_tenant "$tmp/src.figures")"
-check "src t2 per tenant" "acme=3 globex=4" "$(fig t2.per_tenant "$tmp/src.figures")"
-check "src policies" "public.events:taskforce_tenant_isolation public.events_2026_01:taskforce_tenant_isolation public.events_2026_02:taskforce_tenant_isolation public.items:taskforce_tenant_isolation public.t2:taskforce_tenant_isolation taskforce.tenants:taskforce_tenant_isolation" \
+tf_check "src tenants" "acme=active globex=active initech=suspended(payment overdue)" "$(fig tenants.status "$tmp/src.figures")"
+tf_check "src items per tenant" "acme=7 globex=5 initech=2" "$(fig items.per_tenant "$tmp/src.figures")"
+tf_check "src t2 per tenant" "acme=3 globex=4" "$(fig t2.per_tenant "$tmp/src.figures")"
+tf_check "src policies" "public.events:taskforce_tenant_isolation public.events_2026_01:taskforce_tenant_isolation public.events_2026_02:taskforce_tenant_isolation public.items:taskforce_tenant_isolation public.t2:taskforce_tenant_isolation taskforce.tenants:taskforce_tenant_isolation" \
 	"$(fig policies.tables "$tmp/src.figures")"
-check "src triggers" "events:taskforce_tenant_immutable events_2026_01:taskforce_tenant_immutable events_2026_02:taskforce_tenant_immutable items:taskforce_tenant_immutable t2:taskforce_tenant_immutable taskforce.tenants:taskforce_tenant_immutable" \
+tf_check "src triggers" "events:taskforce_tenant_immutable events_2026_01:taskforce_tenant_immutable events_2026_02:taskforce_tenant_immutable items:taskforce_tenant_immutable t2:taskforce_tenant_immutable taskforce.tenants:taskforce_tenant_immutable" \
 	"$(fig triggers.tables "$tmp/src.figures")"
-check "src RLS enabled/forced" "events:true/true events_2026_01:true/true events_2026_02:true/true items:true/true t2:true/true taskforce.tenants:true/true" \
+tf_check "src RLS enabled/forced" "events:true/true events_2026_01:true/true events_2026_02:true/true items:true/true t2:true/true taskforce.tenants:true/true" \
 	"$(fig rls.enabled_forced "$tmp/src.figures")"
-check "src isolation_report() rows" "0" "$(fig isolation_report.count "$tmp/src.figures")"
+tf_check "src isolation_report() rows" "0" "$(fig isolation_report.count "$tmp/src.figures")"
 got=$(q src "SELECT plan || ' ' || (limits->>'max_agents') || ' ' || (limits->>'storage_gb') || ' ' || (limits->>'max_workflows')
                     || ' ' || array_to_string(features, ',') || ' ' || (settings->>'theme') || ' ' || (metadata->>'region')
                FROM taskforce.tenants WHERE tenant_id = 'acme'") || fail "reading acme in src"
-check "src acme plan, limits, features, settings, metadata" "enterprise 250 500 500 rag,approval_workflows dark eu-central" "$got"
+tf_check "src acme plan, limits, features, settings, metadata" "enterprise 250 500 500 rag,approval_workflows dark eu-central" "$got"
 
 echo "== pg_dump -Fc src; createdb dst; pg_restore -d dst"
 pg_dump -h "$tmp" -p "$PORT" -U postgres -Fc -f "$tmp/src.dump" src 2>"$tmp/pg_dump.err" || {
@@ -211,22 +204,26 @@ got=$(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U app_user -d dst -
 	"SELECT current_user, coalesce(taskforce.current_tenant(), '<none>'),
 	        (SELECT count(*) FROM public.items), (SELECT count(*) FROM public.t2),
 	        (SELECT count(*) FROM taskforce.tenants)") || fail "query as app_user"
-check "app_user with no context: user|tenant|items|t2|tenants visible" "app_user|<none>|0|0|0" "$got"
+tf_check "app_user with no context: user|tenant|items|t2|tenants visible" "app_user|<none>|0|0|0" "$got"
 
 # As the superuser: act_as (app_user may not), then SET LOCAL ROLE app_user
 # and look and write as the application would.  sqlstate_of runs a statement
 # and returns its SQLSTATE ('00000' when it succeeds).
-as_tenant() { # as_tenant TENANT OTHER
-	tf_psql "$tmp" "$PORT" -d dst -At -F '|' <<SQL
-SET client_min_messages = warning;
-CREATE FUNCTION pg_temp.sqlstate_of(stmt text) RETURNS text LANGUAGE plpgsql AS \$f\$
+SQLSTATE_OF=$(cat <<'SQL'
+CREATE FUNCTION pg_temp.sqlstate_of(stmt text) RETURNS text LANGUAGE plpgsql AS $f$
 BEGIN
     EXECUTE stmt;
     RETURN '00000';
 EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE;
 END
-\$f\$;
+$f$;
+SQL
+)
+as_tenant() { # as_tenant TENANT OTHER
+	tf_psql "$tmp" "$PORT" -d dst -At -F '|' <<SQL
+SET client_min_messages = warning;
+$SQLSTATE_OF
 BEGIN;
 SELECT taskforce.act_as('$1', 'alice') \\g /dev/null
 SET LOCAL ROLE app_user;
@@ -252,31 +249,24 @@ echo "   fields: current_user|tenant|items seen|other tenants' items seen|t2 see
 echo "           |SQLSTATE of: insert other's item|insert other's t2|move items to other|insert own item|insert own t2"
 echo "           |items seen after|t2 seen after"
 got=$(as_tenant acme globex | joined) || fail "session as acme"
-check "app_user in a context for acme" \
+tf_check "app_user in a context for acme" \
 	"app_user|acme|7|0|3|0|acme|42501|42501|42501|00000|00000|8|4" "$got"
 got=$(as_tenant globex acme | joined) || fail "session as globex"
-check "app_user in a context for globex" \
+tf_check "app_user in a context for globex" \
 	"app_user|globex|5|0|4|0|globex|42501|42501|42501|00000|00000|6|5" "$got"
 
-got=$(tf_psql "$tmp" "$PORT" -d dst -At -F '|' <<'SQL'
+got=$(tf_psql "$tmp" "$PORT" -d dst -At -F '|' <<SQL
 SET client_min_messages = warning;
-CREATE FUNCTION pg_temp.sqlstate_of(stmt text) RETURNS text LANGUAGE plpgsql AS $f$
-BEGIN
-    EXECUTE stmt;
-    RETURN '00000';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE;
-END
-$f$;
+$SQLSTATE_OF
 BEGIN;
-SELECT pg_temp.sqlstate_of($$SELECT taskforce.act_as('initech', 'alice')$$),
+SELECT pg_temp.sqlstate_of(\$\$SELECT taskforce.act_as('initech', 'alice')\$\$),
        coalesce(taskforce.current_tenant(), '<none>');
 ROLLBACK;
 SQL
 ) || fail "act_as for the suspended tenant"
-check "suspended initech in dst: act_as SQLSTATE|tenant afterwards" "28000|<none>" "$got"
+tf_check "suspended initech in dst: act_as SQLSTATE|tenant afterwards" "28000|<none>" "$got"
 
 got=$(q dst "SELECT (SELECT count(*) FROM public.items), (SELECT count(*) FROM public.t2)") || fail "counting rows in dst"
-check "dst rows unchanged after the rolled-back sessions (items|t2)" "14|7" "$got"
+tf_check "dst rows unchanged after the rolled-back sessions (items|t2)" "14|7" "$got"
 
 echo "PASS: dump and restore keep tenants, rows and isolation"

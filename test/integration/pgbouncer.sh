@@ -38,13 +38,6 @@ fail() {
 	done
 	exit 1
 }
-check() { # check WHAT EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then
-		echo "ok: $1 ($3)"
-	else
-		fail "$1: expected '$2', got '$3'"
-	fi
-}
 
 [ -x "$BOUNCER" ] || fail "pgbouncer not found at $BOUNCER"
 command -v pgbench >/dev/null || fail "pgbench not found"
@@ -88,7 +81,7 @@ SQL
 got=$(tf_psql "$tmp" "$PG_PORT" -d app -At -c \
 	"SELECT string_agg(tenant_id || '=' || c, ',' ORDER BY tenant_id)
 	   FROM (SELECT tenant_id, count(*) AS c FROM items GROUP BY tenant_id) AS s") || fail "counting rows as superuser"
-check "rows per tenant (as superuser)" "tenant-1=$ROWS_PER_TENANT,tenant-2=$ROWS_PER_TENANT" "$got"
+tf_check "rows per tenant (as superuser)" "tenant-1=$ROWS_PER_TENANT,tenant-2=$ROWS_PER_TENANT" "$got"
 
 echo "== starting pgbouncer on 127.0.0.1:$BOUNCER_PORT (transaction pooling, pool size $POOL_SIZE)"
 echo '"middleware" ""' >"$tmp/userlist.txt"
@@ -130,7 +123,7 @@ done
 
 got=$(bpsql -At -c "SELECT current_user || ',' || coalesce(taskforce.current_tenant(), '<none>') || ',' || (SELECT count(*) FROM items)") ||
 	fail "first query through pgbouncer"
-check "through pgbouncer as middleware with no context: user, tenant, visible rows" "middleware,<none>,0" "$got"
+tf_check "through pgbouncer as middleware with no context: user, tenant, visible rows" "middleware,<none>,0" "$got"
 
 # Each transaction: no leftover context at BEGIN; act_as a random tenant;
 # exactly that tenant's rows visible; then COMMIT (or, one time in four,
@@ -176,28 +169,28 @@ if [ "$status" != 0 ]; then
 	fail "pgbench exited with status $status"
 fi
 processed=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$tmp/pgbench.out")
-check "pgbench transactions processed" "$expected" "${processed:-<missing>}"
+tf_check "pgbench transactions processed" "$expected" "${processed:-<missing>}"
 failed_tx=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$tmp/pgbench.out")
-check "pgbench failed transactions" "0" "${failed_tx:-0}"
+tf_check "pgbench failed transactions" "0" "${failed_tx:-0}"
 # Which script each transaction ran, from pgbench's per-transaction logs
 # (one file per thread; the fourth field is the script number).  The
 # per-script totals pgbench prints are not reliable with several threads.
 cat "$tmp"/txlog.* >"$tmp/txlog" 2>/dev/null || fail "pgbench wrote no transaction log"
 committed=$(awk '$4 == 0 && $3 ~ /^[0-9]+$/' "$tmp/txlog" | wc -l)
 rolled_back=$(awk '$4 == 1 && $3 ~ /^[0-9]+$/' "$tmp/txlog" | wc -l)
-check "transactions in pgbench's log" "$expected" "$(wc -l <"$tmp/txlog")"
-check "committed + rolled back = processed" "$expected" "$((committed + rolled_back))"
+tf_check "transactions in pgbench's log" "$expected" "$(wc -l <"$tmp/txlog")"
+tf_check "committed + rolled back = processed" "$expected" "$((committed + rolled_back))"
 [ "$committed" -gt 0 ] && [ "$rolled_back" -gt 0 ] || fail "expected both scripts to run (commit: $committed, rollback: $rolled_back)"
 echo "   ($committed committed, $rolled_back rolled back)"
 
 got=$(tf_psql "$tmp" "$PG_PORT" -d app -At -c "SELECT count(*) FROM seen") || fail "counting seen"
-check "committed transactions recorded on the server" "$committed" "$got"
+tf_check "committed transactions recorded on the server" "$committed" "$got"
 got=$(tf_psql "$tmp" "$PG_PORT" -d app -At -c \
 	"SELECT count(DISTINCT tenant) = 2 AND count(DISTINCT backend_pid) BETWEEN 1 AND $POOL_SIZE FROM seen") || fail "reading seen"
-check "both tenants served over at most $POOL_SIZE server connections" "t" "$got"
+tf_check "both tenants served over at most $POOL_SIZE server connections" "t" "$got"
 got=$(tf_psql "$tmp" "$PG_PORT" -d app -At -c \
 	"SELECT bool_and(tenants = 2) FROM (SELECT count(DISTINCT tenant) AS tenants FROM seen GROUP BY backend_pid) AS s") || fail "reading seen"
-check "every server connection served both tenants in turn" "t" "$got"
+tf_check "every server connection served both tenants in turn" "t" "$got"
 echo "   ($(tf_psql "$tmp" "$PG_PORT" -d app -At -c \
 	"SELECT count(DISTINCT backend_pid) || ' server backend(s); per tenant: '
 	        || (SELECT string_agg(tenant || '=' || c, ' ' ORDER BY tenant)
@@ -214,7 +207,7 @@ SELECT coalesce(taskforce.current_tenant(), '<none>'),
 COMMIT;
 SQL
 	) || fail "fresh transaction $i through pgbouncer"
-	check "fresh transaction $i: tenant, user, visible rows" "<none>,<none>,0" "$got"
+	tf_check "fresh transaction $i: tenant, user, visible rows" "<none>,<none>,0" "$got"
 done
 
 got=$(tf_psql "$tmp" "$PG_PORT" -d app -At -c \
