@@ -7,30 +7,46 @@ MODULE_big = taskforce
 OBJS = \
 	src/taskforce.o \
 	src/crypto/crypto.o \
+	src/util/owner.o \
 	src/context/secret.o \
 	src/context/token.o \
 	src/context/context.o \
-	src/tenancy/tenancy.o
+	src/tenancy/tenancy.o \
+	src/rbac/pattern.o \
+	src/rbac/rbac.o \
+	src/auth/recorder.o \
+	src/auth/jwt_parse.o \
+	src/auth/jwt.o
 
-# The install script is the subsystems' SQL, in dependency order.
-SQL_SOURCES = \
+# The install script is the subsystems' SQL, in dependency order.  Each
+# release adds an upgrade script: the changes to existing objects
+# (src/sql/upgrade/FROM--TO.sql) followed by the files new in that release.
+SQL_SINCE_0_1_0 = \
 	src/sql/preamble.sql \
 	src/sql/context.sql \
 	src/sql/tenancy.sql \
-	src/sql/isolation.sql \
-	src/sql/roles.sql
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-DATA = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*--*.sql))
+	src/sql/isolation.sql
+SQL_SINCE_0_2_0 = \
+	src/sql/identity.sql \
+	src/sql/security_events.sql \
+	src/sql/rbac.sql \
+	src/sql/passwords.sql \
+	src/sql/api_keys.sql \
+	src/sql/jwt.sql
+SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) src/sql/roles.sql
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.1.0--0.2.0.sql
+# Install scripts of earlier releases, frozen as they shipped.
+DATA = src/sql/upgrade/$(EXTENSION)--0.1.0.sql
 
 PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK += -lcrypto
 
 # pg_regress suites (sql/ + expected/) and isolation specs (test/specs/),
 # each against a temporary instance with taskforce preloaded.
-REGRESS = tenancy context isolation roles
+REGRESS = tenancy context isolation roles rbac passwords api_keys jwt
 TEMP_INSTANCE ?= ./tmp_check
 REGRESS_OPTS = --temp-instance=$(TEMP_INSTANCE) --temp-config=test/taskforce.conf
-ISOLATION = tenant_isolation context_scope
+ISOLATION = tenant_isolation context_scope permission_cache
 ISOLATION_OPTS = --inputdir=test --temp-instance=$(TEMP_INSTANCE)_iso --temp-config=test/taskforce.conf
 
 EXTRA_CLEAN = $(DATA_built) tmp_check tmp_check_iso results output_iso regression.diffs regression.out
@@ -40,4 +56,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
+	cat $^ > $@
+
+$(EXTENSION)--0.1.0--0.2.0.sql: src/sql/upgrade/0.1.0--0.2.0.sql $(SQL_SINCE_0_2_0) src/sql/roles.sql
 	cat $^ > $@

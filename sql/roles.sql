@@ -30,9 +30,24 @@ SELECT r.role,
        has_function_privilege(r.role, 'taskforce.suspend_tenant(text, text)', 'EXECUTE') AS suspend_tenant,
        has_function_privilege(r.role, 'taskforce.list_tenants(text)', 'EXECUTE') AS list_tenants,
        has_function_privilege(r.role, 'taskforce.isolation_report(name)', 'EXECUTE') AS isolation_report,
-       has_function_privilege(r.role, 'taskforce._establish_context(text, text, text[], text, text, interval)', 'EXECUTE') AS establish,
+       has_function_privilege(r.role, 'taskforce._establish_context(text, text, text[], text, text, interval, text[])', 'EXECUTE') AS establish,
        has_table_privilege(r.role, 'taskforce.tenants', 'SELECT') AS read_tenants,
        has_table_privilege(r.role, 'taskforce.tenants', 'INSERT, UPDATE, DELETE, TRUNCATE') AS write_tenants
+  FROM unnest(ARRAY['taskforce_app', 'taskforce_admin', 'taskforce_auditor', 'taskforce_bi', 'public']) AS r(role)
+ ORDER BY r.role;
+
+-- Identity: who reads users and roles, security events, token keys and
+-- credentials, and who may name a user in a permission check.
+SELECT r.role,
+       has_table_privilege(r.role, 'taskforce.users', 'SELECT') AS read_users,
+       has_table_privilege(r.role, 'taskforce.users', 'INSERT, UPDATE, DELETE, TRUNCATE') AS write_users,
+       has_table_privilege(r.role, 'taskforce.role_grants', 'SELECT') AS read_grants,
+       has_table_privilege(r.role, 'taskforce.security_events', 'SELECT') AS read_events,
+       has_table_privilege(r.role, 'taskforce.jwt_keys', 'SELECT') AS read_jwt_keys,
+       has_table_privilege(r.role, 'taskforce.api_keys', 'SELECT') AS read_api_keys,
+       has_table_privilege(r.role, 'taskforce.user_credentials', 'SELECT') AS read_credentials,
+       has_function_privilege(r.role, 'taskforce.has_permission(text, text, text)', 'EXECUTE') AS check_named_user,
+       has_function_privilege(r.role, 'taskforce.authenticate_jwt(text, text, interval, inet)', 'EXECUTE') AS authenticate
   FROM unnest(ARRAY['taskforce_app', 'taskforce_admin', 'taskforce_auditor', 'taskforce_bi', 'public']) AS r(role)
  ORDER BY r.role;
 

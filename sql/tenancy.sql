@@ -132,4 +132,4 @@ ROLLBACK;
 -- Every tenant key carries tenant_id, and the table is dumped with the database.
 SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
  WHERE conrelid = 'taskforce.tenants'::regclass AND contype IN ('p', 'u', 'f') ORDER BY conname;
-SELECT extconfig::regclass[] FROM pg_extension WHERE extname = 'taskforce';
+SELECT c::regclass AS dumped FROM pg_extension, unnest(extconfig) AS c WHERE extname = 'taskforce' ORDER BY c::regclass::text;

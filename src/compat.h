@@ -32,4 +32,12 @@
 #define tf_guc_free(ptr) free(ptr)
 #endif
 
+/* PostgreSQL 16 folded the per-object ACL checks into object_aclcheck. */
+#if PG_VERSION_NUM >= 160000
+#define tf_proc_aclcheck(proc, role, mode) \
+	object_aclcheck(ProcedureRelationId, (proc), (role), (mode))
+#else
+#define tf_proc_aclcheck(proc, role, mode) pg_proc_aclcheck((proc), (role), (mode))
+#endif
+
 #endif							/* TASKFORCE_COMPAT_H */

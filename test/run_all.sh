@@ -86,6 +86,15 @@ for t in "$work"/test/integration/*.sh; do
 	[ $status = 0 ] || cat "$work/$(basename "$t").log"
 done
 
+echo "== fuzzing the JWT parser (test/fuzz/, ${TF_FUZZ_SECONDS:-30} s)"
+set +e
+(cd "$work" && as_runner env TF_FUZZ_SECONDS="${TF_FUZZ_SECONDS:-30}" bash test/fuzz/run.sh) >"$work/fuzz.log" 2>&1
+status=$?
+set -e
+record fuzz/jwt_parse $status
+tail -n 1 "$work/fuzz.log"
+[ $status = 0 ] || cat "$work/fuzz.log"
+
 echo
 if [ -z "$failures" ]; then
 	[ "$work" = "$here" ] || rm -rf "$work"

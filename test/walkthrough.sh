@@ -86,7 +86,17 @@ lib tf_psql "$dir" "$PORT" -d postgres -c "CREATE DATABASE $DB"
 # are not prefixed with the file name and line.
 lib tf_psql "$dir" "$PORT" -d "$DB" <"$here/test/walkthrough.sql" 2>&1
 
-# 4. Leave it running and say how to use it.
+# 4. The application logs in with a JWT, through a real client driver that
+# sends the token as a bind parameter.
+token=$(lib tf_psql "$dir" "$PORT" -d "$DB" -At -c \
+	"SELECT taskforce.mint_jwt('{\"sub\": \"alice@acme.example\", \"tenant_id\": \"acme-corp\", \"aud\": \"taskforce-api\"}', 'acme-2026')")
+echo
+echo "== 11. The application logs in with a JWT (test/walkthrough_app.py, psycopg 3)"
+echo
+as_runner env TF_TOKEN="$token" TF_DSN="host=$dir port=$PORT user=app dbname=$DB" \
+	/usr/bin/python3 - <"$here/test/walkthrough_app.py"
+
+# 5. Leave it running and say how to use it.
 psql_bin=$(command -v psql)
 pg_ctl_bin=$(command -v pg_ctl)
 cat <<EOF

@@ -183,3 +183,25 @@ SELECT * FROM taskforce.isolation_report();
 \echo '-- Put it under isolation and the report is clean again:'
 SELECT taskforce.enable_tenant_isolation('invoices') \g /dev/null
 SELECT * FROM taskforce.isolation_report();
+
+\echo
+\echo '== 10. Users, roles and a token issuer'
+\echo '   Users belong to a tenant; the five system roles carry seed 001''s'
+\echo '   permission matrix; a tenant may add custom roles with wildcards.'
+\echo
+SELECT user_id, username, status
+  FROM taskforce.create_user('alice@acme.example', 'alice', 'alice@acme.example',
+                             '{"department": "Engineering"}', tenant_id => 'acme-corp');
+SELECT user_id, username, status
+  FROM taskforce.create_user('carol@acme.example', 'carol', 'carol@acme.example', tenant_id => 'acme-corp');
+SELECT role_name, permissions
+  FROM taskforce.create_role('data_analyst', '{agent:read,agent:execute,session:*,memory:read}',
+                             'runs analysis agents', tenant_id => 'acme-corp');
+SELECT user_id, role_name FROM taskforce.grant_role('alice@acme.example', 'operator', tenant_id => 'acme-corp');
+SELECT user_id, role_name FROM taskforce.grant_role('carol@acme.example', 'data_analyst', tenant_id => 'acme-corp');
+\echo '-- The identity provider that signs the application''s tokens, and its HS256 key:'
+SELECT issuer, audiences, algorithms, tenant_claim
+  FROM taskforce.configure_jwt_issuer('https://idp.acme.example', '{taskforce-api}', '{HS256}');
+SELECT taskforce.add_jwt_key('acme-2026', 'https://idp.acme.example', 'HS256',
+                             secret => gen_random_bytes(32)) \g /dev/null
+SELECT kid, issuer, algorithm, not_before IS NOT NULL AS has_window FROM taskforce.jwt_keys;

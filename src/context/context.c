@@ -45,6 +45,7 @@ typedef struct TfContext
 	int32		tenant_off;
 	int32		user_off;
 	int32		roles_off;
+	int32		scopes_off;		/* -1 when the context is not limited by scopes */
 	int32		method_off;
 	int32		by_off;
 	char		data[FLEXIBLE_ARRAY_MEMBER];
@@ -55,6 +56,9 @@ static int	max_context_ttl = 3600;
 
 /* The decoded form of the current setting value, owned by the GUC machinery. */
 static const TfContext *active_context = NULL;
+
+/* Counts assignments of the setting, so caches can tell the context changed. */
+static uint64 context_generation = 0;
 
 /* The one value this backend will accept next; set only while establishing. */
 static char *armed_value = NULL;
@@ -81,6 +85,18 @@ place_varlena(char *data, Size *pos, const struct varlena *v)
 	return off;
 }
 
+/* Builds a text[] from C strings. */
+static ArrayType *
+text_array(int n, char **items)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		elems[i] = PointerGetDatum(cstring_to_text(items[i]));
+	return construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT);
+}
+
 /* Builds the flat block for claims in GUC-owned memory; NULL if out of memory. */
 static TfContext *
 build_context(const TfContextClaims *claims)
@@ -89,19 +105,16 @@ build_context(const TfContextClaims *claims)
 	text	   *user = cstring_to_text(claims->user_id);
 	text	   *method = cstring_to_text(claims->auth_method);
 	text	   *by = cstring_to_text(claims->established_by);
-	Datum	   *elems = palloc(sizeof(Datum) * Max(claims->nroles, 1));
-	ArrayType  *roles;
+	ArrayType  *roles = text_array(claims->nroles, claims->roles);
+	ArrayType  *scopes = claims->nscopes >= 0 ?
+		text_array(claims->nscopes, claims->scopes) : NULL;
 	Size		size;
 	Size		pos = 0;
 	TfContext  *ctx;
-	int			i;
-
-	for (i = 0; i < claims->nroles; i++)
-		elems[i] = PointerGetDatum(cstring_to_text(claims->roles[i]));
-	roles = construct_array(elems, claims->nroles, TEXTOID, -1, false, TYPALIGN_INT);
 
 	size = offsetof(TfContext, data) + MAXALIGN(VARSIZE(tenant)) +
 		MAXALIGN(VARSIZE(user)) + MAXALIGN(VARSIZE(roles)) +
+		(scopes ? MAXALIGN(VARSIZE(scopes)) : 0) +
 		MAXALIGN(VARSIZE(method)) + MAXALIGN(VARSIZE(by));
 	ctx = tf_guc_malloc(size);
 	if (ctx == NULL)
@@ -113,6 +126,7 @@ build_context(const TfContextClaims *claims)
 	ctx->tenant_off = place_varlena(ctx->data, &pos, (struct varlena *) tenant);
 	ctx->user_off = place_varlena(ctx->data, &pos, (struct varlena *) user);
 	ctx->roles_off = place_varlena(ctx->data, &pos, (struct varlena *) roles);
+	ctx->scopes_off = scopes ? place_varlena(ctx->data, &pos, (struct varlena *) scopes) : -1;
 	ctx->method_off = place_varlena(ctx->data, &pos, (struct varlena *) method);
 	ctx->by_off = place_varlena(ctx->data, &pos, (struct varlena *) by);
 	return ctx;
@@ -203,6 +217,7 @@ static void
 assign_context(const char *newval, void *extra)
 {
 	active_context = (const TfContext *) extra;
+	context_generation++;
 }
 
 /* Defines the settings of the context subsystem. */
@@ -294,6 +309,27 @@ live_context(void)
 	return NULL;
 }
 
+/*
+ * Fills *view with pointers into the live context (valid until the context
+ * next changes) and returns true, or returns false when there is none.
+ */
+bool
+tf_context_view(TfContextView *view)
+{
+	const TfContext *ctx = live_context();
+
+	view->generation = context_generation;
+	if (ctx == NULL)
+		return false;
+	view->tenant_id = (const text *) (ctx->data + ctx->tenant_off);
+	view->user_id = (const text *) (ctx->data + ctx->user_off);
+	view->roles = (ArrayType *) (ctx->data + ctx->roles_off);
+	view->scopes = ctx->scopes_off >= 0 ? (ArrayType *) (ctx->data + ctx->scopes_off) : NULL;
+	view->auth_method = (const text *) (ctx->data + ctx->method_off);
+	view->expires_at = ctx->expires_at;
+	return true;
+}
+
 /* Returns a palloc'd copy of the varlena stored at off. */
 static inline Datum
 copy_field(const TfContext *ctx, int32 off)
@@ -351,8 +387,8 @@ taskforce_current_context(PG_FUNCTION_ARGS)
 {
 	const TfContext *ctx = live_context();
 	TupleDesc	tupdesc;
-	Datum		values[8];
-	bool		nulls[8];
+	Datum		values[9];
+	bool		nulls[9];
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -369,6 +405,10 @@ taskforce_current_context(PG_FUNCTION_ARGS)
 		values[5] = copy_field(ctx, ctx->by_off);
 		values[6] = TimestampTzGetDatum(ctx->established_at);
 		values[7] = TimestampTzGetDatum(ctx->expires_at);
+		if (ctx->scopes_off >= 0)
+			values[8] = copy_field(ctx, ctx->scopes_off);
+		else
+			nulls[8] = true;
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
@@ -391,42 +431,48 @@ required_name_arg(FunctionCallInfo fcinfo, int n, const char *what)
 	return s;
 }
 
-/* Reads a text[] of role names, rejecting NULL or empty elements and too many roles. */
+/*
+ * Reads a text[] of names (roles or scopes) into *n and *items, rejecting
+ * NULL or empty elements and too many of them; a NULL array gives
+ * null_count.
+ */
 static void
-roles_arg(FunctionCallInfo fcinfo, int n, TfContextClaims *claims)
+names_arg(FunctionCallInfo fcinfo, int n, const char *what, int null_count,
+		  int *count, char ***items)
 {
 	ArrayType  *arr;
 	Datum	   *elems;
 	bool	   *elem_nulls;
 	int			i;
 
-	claims->nroles = 0;
-	claims->roles = NULL;
+	*count = null_count;
+	*items = NULL;
 	if (PG_ARGISNULL(n))
 		return;
 	arr = PG_GETARG_ARRAYTYPE_P(n);
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("roles must be a one-dimensional array")));
+				 errmsg("%s must be a one-dimensional array", what)));
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &elem_nulls, &claims->nroles);
-	if (claims->nroles > MAX_ROLES)
+					  &elems, &elem_nulls, count);
+	if (*count > MAX_ROLES)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a context can carry at most %d roles", MAX_ROLES)));
-	claims->roles = palloc(sizeof(char *) * Max(claims->nroles, 1));
-	for (i = 0; i < claims->nroles; i++)
+				 errmsg("a context can carry at most %d %s", MAX_ROLES, what)));
+	*items = palloc(sizeof(char *) * Max(*count, 1));
+	for (i = 0; i < *count; i++)
 	{
 		if (elem_nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("roles must not contain null")));
-		claims->roles[i] = TextDatumGetCString(elems[i]);
-		if (claims->roles[i][0] == '\0' || strlen(claims->roles[i]) > MAX_NAME_BYTES)
+					 errmsg("%s must not contain null", what)));
+		(*items)[i] = TextDatumGetCString(elems[i]);
+		if ((*items)[i][0] == '\0' || strlen((*items)[i]) > MAX_NAME_BYTES)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("each role must be between 1 and %d bytes long", MAX_NAME_BYTES)));
+					 errmsg("each element of %s must be between 1 and %d bytes long",
+							what, MAX_NAME_BYTES)));
 	}
 }
 
@@ -475,7 +521,8 @@ expiry_arg(FunctionCallInfo fcinfo, int n, TimestampTz now)
 }
 
 /*
- * _establish_context(tenant_id, user_id, roles, auth_method, scope, ttl):
+ * _establish_context(tenant_id, user_id, roles, auth_method, scope, ttl,
+ * permission_scopes):
  * the SQL entry point to tf_context_establish, executable only by the
  * extension's SECURITY DEFINER functions once they have verified the caller.
  */
@@ -487,11 +534,15 @@ taskforce_establish_context(PG_FUNCTION_ARGS)
 	memset(&claims, 0, sizeof(claims));
 	claims.tenant_id = required_name_arg(fcinfo, 0, "tenant_id");
 	claims.user_id = required_name_arg(fcinfo, 1, "user_id");
-	roles_arg(fcinfo, 2, &claims);
+	names_arg(fcinfo, 2, "roles", 0, &claims.nroles, &claims.roles);
 	claims.auth_method = required_name_arg(fcinfo, 3, "auth_method");
 	claims.scope = scope_arg(fcinfo, 4);
 	claims.issued_at = GetCurrentTimestamp();
 	claims.expires_at = expiry_arg(fcinfo, 5, claims.issued_at);
+	if (PG_NARGS() > 6)
+		names_arg(fcinfo, 6, "permission scopes", -1, &claims.nscopes, &claims.scopes);
+	else
+		claims.nscopes = -1;
 	tf_context_establish(&claims);
 	PG_RETURN_VOID();
 }

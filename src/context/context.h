@@ -12,9 +12,25 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
+#include "utils/array.h"
+
 #include "context/token.h"
 
+/* Read-only pointers into the live context; see tf_context_view. */
+typedef struct TfContextView
+{
+	uint64		generation;		/* changes whenever the context is set or cleared */
+	const text *tenant_id;
+	const text *user_id;
+	ArrayType  *roles;
+	ArrayType  *scopes;			/* NULL when not limited by permission scopes */
+	const text *auth_method;
+	TimestampTz expires_at;
+} TfContextView;
+
 extern void ContextInit(void);
+extern bool tf_context_view(TfContextView *view);
 extern void tf_context_establish(TfContextClaims *claims);
 extern void tf_context_clear(void);
 

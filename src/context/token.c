@@ -47,26 +47,37 @@ append_base64(StringInfo buf, const char *src, int len)
 	buf->data[buf->len] = '\0';
 }
 
+/* Appends ,"name":[...] for an array of strings. */
+static void
+append_string_array(StringInfo json, const char *name, int n, char **items)
+{
+	int			i;
+
+	appendStringInfo(json, ",\"%s\":[", name);
+	for (i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(json, ',');
+		escape_json(json, items[i]);
+	}
+	appendStringInfoChar(json, ']');
+}
+
 /* Renders the claims as a JSON object. */
 static char *
 claims_to_json(const TfContextClaims *claims)
 {
 	StringInfoData json;
-	int			i;
 
 	initStringInfo(&json);
 	appendStringInfoString(&json, "{\"tenant\":");
 	escape_json(&json, claims->tenant_id);
 	appendStringInfoString(&json, ",\"user\":");
 	escape_json(&json, claims->user_id);
-	appendStringInfoString(&json, ",\"roles\":[");
-	for (i = 0; i < claims->nroles; i++)
-	{
-		if (i > 0)
-			appendStringInfoChar(&json, ',');
-		escape_json(&json, claims->roles[i]);
-	}
-	appendStringInfoString(&json, "],\"method\":");
+	append_string_array(&json, "roles", claims->nroles, claims->roles);
+	if (claims->nscopes >= 0)
+		append_string_array(&json, "scopes", claims->nscopes, claims->scopes);
+	appendStringInfoString(&json, ",\"method\":");
 	escape_json(&json, claims->auth_method);
 	appendStringInfoString(&json, ",\"by\":");
 	escape_json(&json, claims->established_by);
@@ -132,27 +143,30 @@ get_int64(Jsonb *jb, const char *key, int64 *out)
 	return true;
 }
 
-/* Reads the roles array into claims. */
+/* Reads an array of strings; *n is -1 when the member is absent and optional. */
 static bool
-get_roles(Jsonb *jb, TfContextClaims *claims)
+get_string_array(Jsonb *jb, const char *key, bool optional, int *n, char ***items)
 {
 	JsonbValue	v;
 	JsonbContainer *arr;
 	int			i;
 
-	if (!getKeyJsonValueFromContainer(&jb->root, "roles", 5, &v) ||
-		v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data))
+	*n = -1;
+	*items = NULL;
+	if (!getKeyJsonValueFromContainer(&jb->root, key, strlen(key), &v))
+		return optional;
+	if (v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data))
 		return false;
 	arr = v.val.binary.data;
-	claims->nroles = JsonContainerSize(arr);
-	claims->roles = palloc0(sizeof(char *) * Max(claims->nroles, 1));
-	for (i = 0; i < claims->nroles; i++)
+	*n = JsonContainerSize(arr);
+	*items = palloc0(sizeof(char *) * Max(*n, 1));
+	for (i = 0; i < *n; i++)
 	{
 		JsonbValue *elem = getIthJsonbValueFromContainer(arr, i);
 
 		if (elem == NULL || elem->type != jbvString)
 			return false;
-		claims->roles[i] = pnstrdup(elem->val.string.val, elem->val.string.len);
+		(*items)[i] = pnstrdup(elem->val.string.val, elem->val.string.len);
 	}
 	return true;
 }
@@ -209,7 +223,8 @@ tf_token_verify(const char *value, const uint8 *key, size_t key_len,
 	memset(claims, 0, sizeof(*claims));
 	if (!get_string(jb, "tenant", &claims->tenant_id) ||
 		!get_string(jb, "user", &claims->user_id) ||
-		!get_roles(jb, claims) ||
+		!get_string_array(jb, "roles", false, &claims->nroles, &claims->roles) ||
+		!get_string_array(jb, "scopes", true, &claims->nscopes, &claims->scopes) ||
 		!get_string(jb, "method", &claims->auth_method) ||
 		!get_string(jb, "by", &claims->established_by) ||
 		!get_string(jb, "scope", &scope) ||

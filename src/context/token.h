@@ -23,6 +23,8 @@ typedef struct TfContextClaims
 	char	   *user_id;
 	int			nroles;
 	char	  **roles;
+	int			nscopes;		/* -1: the context is not limited by scopes */
+	char	  **scopes;
 	char	   *auth_method;
 	char	   *established_by;
 	TfContextScope scope;

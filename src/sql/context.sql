@@ -26,7 +26,8 @@ CREATE FUNCTION taskforce.current_context(
     OUT scope text,
     OUT established_by text,
     OUT established_at timestamptz,
-    OUT expires_at timestamptz)
+    OUT expires_at timestamptz,
+    OUT permission_scopes text[])
     LANGUAGE C STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'taskforce_current_context';
 COMMENT ON FUNCTION taskforce.current_context() IS
@@ -40,11 +41,12 @@ COMMENT ON FUNCTION taskforce.clear_context() IS
 
 -- Establishes a context without checking anything: only the extension's own
 -- SECURITY DEFINER functions may call it, after verifying the caller.
+-- permission_scopes, when not null, limits the context to those patterns.
 CREATE FUNCTION taskforce._establish_context(
     tenant_id text, user_id text, roles text[], auth_method text,
-    scope text, ttl interval) RETURNS void
+    scope text, ttl interval, permission_scopes text[] DEFAULT NULL) RETURNS void
     LANGUAGE C VOLATILE PARALLEL UNSAFE
     AS 'MODULE_PATHNAME', 'taskforce_establish_context';
-REVOKE ALL ON FUNCTION taskforce._establish_context(text, text, text[], text, text, interval) FROM PUBLIC;
-COMMENT ON FUNCTION taskforce._establish_context(text, text, text[], text, text, interval) IS
+REVOKE ALL ON FUNCTION taskforce._establish_context(text, text, text[], text, text, interval, text[]) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._establish_context(text, text, text[], text, text, interval, text[]) IS
     'internal: installs a verified identity as the current context';

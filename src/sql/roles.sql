@@ -24,8 +24,8 @@ BEGIN
     END IF;
     FOR r IN SELECT * FROM (VALUES
             (app_role, 'application: subject to tenant isolation, establishes context only with credentials'),
-            (admin_role, 'trusted middleware and administrators: may act_as and manage tenants'),
-            (auditor_role, 'auditors: read-only access to evidence'),
+            (admin_role, 'trusted middleware and administrators: may act_as, manage tenants, users, roles and token keys'),
+            (auditor_role, 'auditors: read-only access to evidence and security events'),
             (bi_role, 'BI tools: read-only access to reporting views')) AS v(name, purpose)
     LOOP
         SELECT * INTO existing FROM pg_catalog.pg_roles AS pr WHERE pr.rolname = r.name;
@@ -46,8 +46,24 @@ BEGIN
 
     EXECUTE format('GRANT USAGE ON SCHEMA taskforce TO %I, %I, %I, %I',
                    app_role, admin_role, auditor_role, bi_role);
-    -- Application: its own tenant's row, its own context.
-    EXECUTE format('GRANT SELECT ON taskforce.tenants TO %I, %I', app_role, admin_role);
+    -- Application: its own tenant's rows (tenant isolation filters them),
+    -- the permission catalog and the system roles.
+    EXECUTE format('GRANT SELECT ON taskforce.tenants, taskforce.users, taskforce.roles,
+        taskforce.role_grants, taskforce.password_policies, taskforce.permissions,
+        taskforce.system_roles TO %I, %I', app_role, admin_role);
+    -- Security events: administrators and auditors.
+    EXECUTE format('GRANT SELECT ON taskforce.security_events TO %I, %I', admin_role, auditor_role);
+    -- Token issuers and keys: administrators only.
+    EXECUTE format('GRANT SELECT ON taskforce.jwt_issuers, taskforce.jwt_keys TO %I', admin_role);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION
+        taskforce.register_permission(text, text),
+        taskforce.unregister_permission(text),
+        taskforce.has_permission(text, text, text),
+        taskforce.configure_jwt_issuer(text, text[], text[], integer, text, text, text, text, text, text, boolean, boolean),
+        taskforce.drop_jwt_issuer(text),
+        taskforce.add_jwt_key(text, text, text, bytea, text, timestamptz, timestamptz),
+        taskforce.retire_jwt_key(text, timestamptz),
+        taskforce.mint_jwt(jsonb, text, interval) TO %I', admin_role);
     -- Middleware and administrators: establish contexts, manage tenants.
     EXECUTE format('GRANT EXECUTE ON FUNCTION
         taskforce.act_as(text, text, text[], text, interval),

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# test/integration/upgrade.sh: a database created with taskforce 0.1.0 and
+# upgraded with ALTER EXTENSION UPDATE ends up with exactly the objects of a
+# fresh 0.2.0 install, keeps its data, and works.
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+export PGOPTIONS="-c client_min_messages=warning"
+
+dir=$(mktemp -d)
+port=55523
+trap 'tf_stop_instance "$dir"; rm -rf "$dir"' EXIT
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+
+tf_start_instance "$dir" "$port"
+version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$(dirname "$0")/../../taskforce.control")
+
+# Every object of the extension, with its full definition.
+describe_extension() {
+	tf_psql "$dir" "$port" -d "$1" -At <<'SQL'
+SELECT pg_describe_object(d.classid, d.objid, d.objsubid) || ' | ' || coalesce(
+         CASE d.classid
+           WHEN 'pg_proc'::regclass THEN pg_get_functiondef(d.objid)
+                || ' | ' || coalesce(array_to_string(p.proacl, ','), 'default acl')
+           WHEN 'pg_class'::regclass THEN (
+             SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                               || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+                               || coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), ''),
+                               ', ' ORDER BY a.attnum)
+               FROM pg_attribute a
+               LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+              WHERE a.attrelid = d.objid AND a.attnum > 0 AND NOT a.attisdropped)
+                || ' | ' || coalesce(array_to_string(c.relacl, ','), 'default acl')
+                || ' | rls=' || c.relrowsecurity || ' force=' || c.relforcerowsecurity
+           WHEN 'pg_event_trigger'::regclass THEN (SELECT evtevent FROM pg_event_trigger WHERE oid = d.objid)
+         END, '')
+  FROM pg_depend d
+  LEFT JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
+  LEFT JOIN pg_class c ON d.classid = 'pg_class'::regclass AND c.oid = d.objid
+ WHERE d.refclassid = 'pg_extension'::regclass
+   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'taskforce')
+   AND d.deptype = 'e'
+UNION ALL
+-- Constraints, indexes, triggers and policies on the extension's tables.
+SELECT 'constraint ' || conrelid::regclass || '.' || conname || ' | ' || pg_get_constraintdef(oid)
+  FROM pg_constraint WHERE connamespace = 'taskforce'::regnamespace
+UNION ALL
+SELECT 'index ' || indexrelid::regclass || ' | ' || pg_get_indexdef(indexrelid)
+  FROM pg_index WHERE indrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'taskforce'::regnamespace)
+UNION ALL
+SELECT 'trigger ' || tgrelid::regclass || '.' || tgname || ' | ' || pg_get_triggerdef(oid)
+  FROM pg_trigger WHERE NOT tgisinternal
+   AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'taskforce'::regnamespace)
+UNION ALL
+SELECT 'policy ' || schemaname || '.' || tablename || '.' || policyname || ' | ' || cmd || ' | '
+       || coalesce(qual, '') || ' | ' || coalesce(with_check, '')
+  FROM pg_policies WHERE schemaname = 'taskforce'
+UNION ALL
+SELECT 'config dump ' || unnest(extconfig)::regclass || ' | '
+       || (SELECT string_agg(c, ',') FROM unnest(extcondition) c)
+  FROM pg_extension WHERE extname = 'taskforce'
+ORDER BY 1
+SQL
+}
+
+tf_psql "$dir" "$port" -d postgres -c "CREATE DATABASE fresh" -c "CREATE DATABASE upgraded"
+tf_psql "$dir" "$port" -d fresh -c "CREATE EXTENSION taskforce CASCADE"
+
+# A 0.1.0 database in use: a tenant and an isolated application table.
+(tf_psql "$dir" "$port" -d upgraded <<'SQL'
+CREATE EXTENSION taskforce VERSION '0.1.0' CASCADE;
+SELECT count(*) FROM taskforce.create_tenant('up-acme', 'Acme', 'enterprise');
+CREATE TABLE public.notes (tenant_id text NOT NULL, id int NOT NULL, body text,
+                           PRIMARY KEY (tenant_id, id));
+SELECT taskforce.enable_tenant_isolation('public.notes');
+BEGIN;
+SELECT taskforce.act_as('up-acme', 'alice');
+INSERT INTO public.notes (id, body) VALUES (1, 'written under 0.1.0');
+COMMIT;
+SQL
+) >/dev/null
+tf_check "version before the update" "0.1.0" \
+	"$(tf_psql "$dir" "$port" -d upgraded -At -c "SELECT extversion FROM pg_extension WHERE extname = 'taskforce'")"
+
+tf_psql "$dir" "$port" -d upgraded -c "ALTER EXTENSION taskforce UPDATE"
+tf_check "version after the update" "$version" \
+	"$(tf_psql "$dir" "$port" -d upgraded -At -c "SELECT extversion FROM pg_extension WHERE extname = 'taskforce'")"
+
+describe_extension fresh >"$dir/fresh.txt"
+describe_extension upgraded >"$dir/upgraded.txt"
+if ! diff -u "$dir/fresh.txt" "$dir/upgraded.txt"; then
+	fail "the upgraded extension differs from a fresh install (diff above)"
+fi
+echo "ok: the upgraded extension matches a fresh install ($(grep -c ' | ' "$dir/fresh.txt") objects compared with their definitions)"
+
+# The data survived, and the new features work on the upgraded database.
+result=$(tf_psql "$dir" "$port" -d upgraded -At <<'SQL'
+SELECT count(*) FROM taskforce.create_user('alice', 'alice', tenant_id => 'up-acme');
+SELECT count(*) FROM taskforce.grant_role('alice', 'viewer', tenant_id => 'up-acme');
+BEGIN;
+SELECT taskforce.act_as('up-acme', 'alice');
+SELECT body || ' / ' || taskforce.has_permission('agent:read') || ' / '
+       || taskforce.has_permission('agent:execute') FROM public.notes;
+COMMIT;
+SQL
+)
+tf_check "0.1.0 data and 0.2.0 permission checks after the update" \
+	"written under 0.1.0 / true / false" "$(echo "$result" | grep 'written')"
