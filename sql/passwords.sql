@@ -18,11 +18,13 @@ RESET client_min_messages;
 \set carol_pw 'Carol#Secret9x'
 \set gina_pw 'Gina-Secret-42!'
 
--- The hashes are readable by no ordinary role; the policies neither,
--- except through password_policy().
+-- The hashes are readable by no ordinary role.  The application and
+-- administrators may read the policies (of their context's tenant only)
+-- but change them only through set_password_policy().
 SELECT r.role,
-       has_table_privilege(r.role, 'taskforce.user_credentials', 'SELECT, INSERT, UPDATE, DELETE') AS credentials,
-       has_table_privilege(r.role, 'taskforce.password_policies', 'SELECT, INSERT, UPDATE, DELETE') AS policies
+       has_table_privilege(r.role, 'taskforce.user_credentials', 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE') AS any_on_credentials,
+       has_table_privilege(r.role, 'taskforce.password_policies', 'SELECT') AS read_policies,
+       has_table_privilege(r.role, 'taskforce.password_policies', 'INSERT, UPDATE, DELETE, TRUNCATE') AS write_policies
   FROM unnest(ARRAY['taskforce_app', 'taskforce_admin', 'taskforce_auditor', 'taskforce_bi']) AS r(role)
  ORDER BY r.role;
 -- Both are under tenant isolation.
@@ -30,6 +32,15 @@ SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity
   FROM pg_class AS c
  WHERE c.oid IN ('taskforce.user_credentials'::regclass, 'taskforce.password_policies'::regclass)
  ORDER BY c.relname;
+
+-- bcrypt and the random salts come from pgcrypto, bound when the extension
+-- was created: no search_path or look-alike function can redirect them.
+SELECT p.proname, d.refobjid::regprocedure AS calls
+  FROM pg_depend AS d JOIN pg_proc AS p ON p.oid = d.objid
+ WHERE d.classid = 'pg_proc'::regclass AND d.refclassid = 'pg_proc'::regclass
+   AND p.pronamespace = 'taskforce'::regnamespace
+   AND p.proname IN ('_bcrypt', '_bcrypt_salt')
+ ORDER BY p.proname;
 
 -- An administrator (no context) sets up the tenant.
 \c - pw_admin
@@ -139,9 +150,12 @@ SELECT taskforce.has_permission('agent:read') AS viewer_reads,
 -- Any user may read its own tenant's policy, not another's.
 SELECT min_length, max_failed_attempts FROM taskforce.password_policy();
 SELECT * FROM taskforce.password_policy_violations('short');
+SELECT tenant_id, min_length FROM taskforce.password_policies ORDER BY tenant_id;
 SELECT taskforce.password_policy('pw-globex');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
+-- Without a context the table shows nothing.
+SELECT count(*) FROM taskforce.password_policies;
 SELECT taskforce.current_tenant() IS NULL AS gone_after_rollback;
 
 -- A session-scoped login survives transactions until cleared.
@@ -252,6 +266,9 @@ BEGIN;
 SELECT taskforce.authenticate_password('pw-acme', 'alice', :'alice_pw');
 SELECT taskforce.set_password('carol', 'weak');
 \echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN;
+SELECT taskforce.authenticate_password('pw-acme', 'alice', :'alice_pw');
 SELECT taskforce.set_password('carol', 'Carol#Secret10x');
 COMMIT;
 \set carol_pw 'Carol#Secret10x'
@@ -279,7 +296,7 @@ SELECT user_id, method, event, outcome, reason,
  ORDER BY event_id;
 SELECT user_id, event, reason, details->'locked_until' IS NOT NULL AS has_locked_until
   FROM taskforce.security_events
- WHERE tenant_id = 'pw-acme' AND event = 'user_updated' ORDER BY event_id;
+ WHERE tenant_id = 'pw-acme' AND event = 'user_unlocked' ORDER BY event_id;
 -- Deleting a user deletes its credentials.
 SELECT user_id FROM taskforce.user_credentials WHERE tenant_id = 'pw-acme' ORDER BY user_id;
 SELECT taskforce.delete_user('carol', 'pw-acme');

@@ -162,6 +162,30 @@ COMMENT ON FUNCTION taskforce._check_key_roles(text, text[], boolean) IS
 
 -- create_api_key's body.  PL/pgSQL cannot have an argument and a result
 -- column of the same name (expires_at), hence the SQL wrapper below.
+-- A context limited to permission scopes may make only keys limited to
+-- scopes it holds: a key grants its user's roles as well as its own, so an
+-- unlimited key would reach past the creator's scopes.
+CREATE FUNCTION taskforce._check_key_scopes(scopes text[])
+    RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF (taskforce.current_context()).permission_scopes IS NULL THEN
+        RETURN;
+    END IF;
+    IF scopes IS NULL THEN
+        RAISE EXCEPTION 'a context limited to permission scopes can make only keys limited to scopes'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Pass scopes the current context holds.';
+    END IF;
+    PERFORM taskforce._check_no_escalation(scopes);
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce._check_key_scopes(text[]) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._check_key_scopes(text[]) IS
+    'internal: insufficient_privilege when a scope-limited context would make a key reaching past its scopes';
+
 CREATE FUNCTION taskforce._create_api_key(
     user_id text,
     name text,
@@ -216,6 +240,7 @@ BEGIN
         END IF;
         PERFORM taskforce._validate_permission_patterns(_create_api_key.scopes);
     END IF;
+    PERFORM taskforce._check_key_scopes(_create_api_key.scopes);
 
     SELECT * INTO n FROM taskforce._insert_api_key(tenant, _create_api_key.user_id, _create_api_key.name,
                                                    key_roles, _create_api_key.scopes,
@@ -403,11 +428,11 @@ BEGIN
      WHERE x.tenant_id = tenant AND x.key_id = revoke_api_key.key_id
        FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'api key % does not exist in tenant "%"', revoke_api_key.key_id, tenant
+        RAISE EXCEPTION 'api key does not exist in tenant "%"', tenant
             USING ERRCODE = 'undefined_object';
     END IF;
     IF k.revoked_at IS NOT NULL THEN
-        RAISE EXCEPTION 'api key % is already revoked', k.key_id
+        RAISE EXCEPTION 'api key is already revoked'
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     UPDATE taskforce.api_keys AS x
@@ -446,20 +471,20 @@ BEGIN
      WHERE x.tenant_id = tenant AND x.key_id = old_key_id
        FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'api key % does not exist in tenant "%"', old_key_id, tenant
+        RAISE EXCEPTION 'api key does not exist in tenant "%"', tenant
             USING ERRCODE = 'undefined_object';
     END IF;
     IF k.revoked_at IS NOT NULL THEN
-        RAISE EXCEPTION 'api key % is revoked', k.key_id
+        RAISE EXCEPTION 'api key is revoked'
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     IF k.expires_at <= pg_catalog.clock_timestamp() THEN
-        RAISE EXCEPTION 'api key % has expired', k.key_id
+        RAISE EXCEPTION 'api key has expired'
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Create a new key instead.';
     END IF;
     IF k.rotated_to IS NOT NULL THEN
-        RAISE EXCEPTION 'api key % has already been rotated', k.key_id
+        RAISE EXCEPTION 'api key has already been rotated'
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Rotate the key that replaced it.';
     END IF;
@@ -470,6 +495,7 @@ BEGIN
     END IF;
     -- The new key must not hand out more than the rotating user holds.
     PERFORM taskforce._check_key_roles(tenant, k.roles, true);
+    PERFORM taskforce._check_key_scopes(k.scopes);
 
     SELECT * INTO n FROM taskforce._insert_api_key(tenant, k.user_id, k.name, k.roles, k.scopes,
                                                    k.expires_at, k.metadata);

@@ -290,6 +290,8 @@ BEGIN
            updated_at = pg_catalog.now()
      WHERE x.tenant_id = tenant
     RETURNING * INTO p;
+    PERFORM taskforce._record_security_event(tenant, NULL, 'sql', 'password_policy_changed', 'success',
+        NULL, NULL, pg_catalog.to_jsonb(p) - 'tenant_id' - 'updated_at');
     RETURN p;
 END
 $$;
@@ -298,7 +300,7 @@ COMMENT ON FUNCTION taskforce.set_password_policy(text, integer, integer, boolea
 
 CREATE FUNCTION taskforce.password_policy_violations(password text, tenant_id text DEFAULT NULL)
     RETURNS SETOF text
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
@@ -375,8 +377,8 @@ BEGIN
     UPDATE taskforce.user_credentials AS x
        SET failed_attempts = 0, locked_until = NULL
      WHERE x.tenant_id = tenant AND x.user_id = unlock_user.user_id;
-    PERFORM taskforce._record_security_event(tenant, user_id, 'sql', 'user_updated', 'success',
-        'lockout cleared', NULL, pg_catalog.jsonb_build_object('locked_until', c.locked_until));
+    PERFORM taskforce._record_security_event(tenant, user_id, 'sql', 'user_unlocked', 'success',
+        NULL, NULL, pg_catalog.jsonb_build_object('locked_until', c.locked_until));
 END
 $$;
 COMMENT ON FUNCTION taskforce.unlock_user(text, text) IS

@@ -20,7 +20,7 @@ CREATE TABLE taskforce.security_events (
         'api_key_created', 'api_key_revoked', 'api_key_rotated',
         'role_granted', 'role_revoked', 'role_created', 'role_updated', 'role_deleted',
         'user_created', 'user_updated', 'user_deactivated', 'user_reactivated',
-        'user_deleted', 'password_changed')),
+        'user_deleted', 'user_unlocked', 'password_changed', 'password_policy_changed')),
     CONSTRAINT security_events_outcome_known CHECK (outcome IN ('success', 'failure')),
     CONSTRAINT security_events_details_object CHECK (jsonb_typeof(details) = 'object')
 );
@@ -126,7 +126,7 @@ BEGIN
     END IF;
     SELECT p.max_failed_attempts, p.lockout_minutes
       INTO max_attempts, lockout_minutes
-      FROM taskforce.password_policy(_record_failed_authentication.tenant_id) AS p;
+      FROM taskforce._password_policy(_record_failed_authentication.tenant_id) AS p;
     IF max_attempts IS NULL OR max_attempts <= 0 OR attempts < max_attempts THEN
         RETURN;
     END IF;

@@ -97,7 +97,7 @@ DECLARE
     ok boolean;
 BEGIN
     FOR i IN 1 .. misses LOOP
-        u := format('u%s', to_char(2 + (i - 1) % 999, 'FM0000'));
+        u := format('u%s', to_char(2 + (i - 1) % 1000, 'FM0000'));
         PERFORM taskforce.act_as('t001', u, scope => 'transaction');
         t0 := clock_timestamp();
         ok := taskforce.has_permission('agent:read');
@@ -105,7 +105,7 @@ BEGIN
             extract(epoch FROM clock_timestamp() - t0) * 1e6, ok);
     END LOOP;
     FOR i IN 1 .. misses LOOP
-        u := format('u%s', to_char(2 + (i - 1) % 999, 'FM0000'));
+        u := format('u%s', to_char(2 + (i - 1) % 1000, 'FM0000'));
         PERFORM taskforce.act_as('t001', u, scope => 'transaction');
         t0 := clock_timestamp();
         ok := taskforce.has_permission('agent:read');
@@ -113,7 +113,7 @@ BEGIN
             extract(epoch FROM clock_timestamp() - t0) * 1e6, ok);
     END LOOP;
     FOR i IN 1 .. misses LOOP
-        u := format('u%s', to_char(2 + (i - 1) % 999, 'FM0000'));
+        u := format('u%s', to_char(2 + (i - 1) % 1000, 'FM0000'));
         PERFORM taskforce.act_as('t001', u, scope => 'transaction');
         t0 := clock_timestamp();
         ok := bench_has_permission_plpgsql('agent:read');

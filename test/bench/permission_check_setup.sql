@@ -1,6 +1,6 @@
 -- test/bench/permission_check_setup.sql: objects for permission_check.sh,
--- run as the bootstrap superuser: the extension, one tenant with 1,000
--- users, 8 custom roles and about 2,000 role grants, an ordinary LOGIN role
+-- run as the bootstrap superuser: the extension, one tenant with 1,002
+-- users, 8 custom roles and about 2,500 role grants, an ordinary LOGIN role
 -- "bench" (member of taskforce_admin, so it may call act_as), the
 -- hand-written PL/pgSQL check it is compared with, and a timing helper.
 \set ON_ERROR_STOP 1
@@ -11,13 +11,13 @@ SELECT count(*) AS group_roles FROM taskforce.setup_roles();
 CREATE ROLE bench LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE taskforce_admin;
 SELECT (taskforce.create_tenant('t001', 'bench tenant 1')).tenant_id AS tenant_created;
 
--- Users u0001 .. u1000, through the API (as an administrator without a
+-- Users u0001 .. u1001, through the API (as an administrator without a
 -- context, naming the tenant), and uadmin, who changes a role to
 -- invalidate the caches in the cache-miss measurement.
 SELECT count(taskforce.create_user(format('u%s', to_char(i, 'FM0000')),
                                    format('user%s', i), tenant_id => 't001'))
        AS users_created
-  FROM generate_series(1, 1000) AS i;
+  FROM generate_series(1, 1001) AS i;
 SELECT (taskforce.create_user('uadmin', 'bench-admin', tenant_id => 't001')).user_id AS admin_created;
 SELECT (taskforce.grant_role('uadmin', 'admin', tenant_id => 't001')).role_name AS admin_granted;
 
@@ -34,8 +34,8 @@ SELECT count(taskforce.create_role(r.name, r.patterns, tenant_id => 't001')) AS 
         ('support',        ARRAY['user:manage', 'session:read', 'memory:read'])
        ) AS r(name, patterns);
 
--- Every user gets one or two roles, system and custom ones mixed, about
--- 2,000 grants in all (some expiring in a day).  u0001, the user whose
+-- Every other user gets two or three roles, system and custom ones mixed,
+-- 2,500 grants in all (a tenth of them expiring in a day).  u0001, the user whose
 -- checks are timed, holds the system role operator and the custom role
 -- agent_admin: the checked permission, agent:delete, is granted only by the
 -- wildcard pattern agent:* of agent_admin.
@@ -47,7 +47,7 @@ SELECT count(taskforce.grant_role(g.user_id, g.role_name,
                       'tool_runner', 'session_admin', 'memory_admin', 'executor',
                       'metrics', 'support'])[1 + (i * 7 + k * 3) % 11] AS role_name,
                i % 10 = 3 AS expiring
-          FROM generate_series(2, 1000) AS i, generate_series(0, 1 + i % 2) AS k
+          FROM generate_series(2, 1001) AS i, generate_series(0, 1 + i % 2) AS k
         UNION
         SELECT 'u0001', r, false FROM unnest(ARRAY['operator', 'agent_admin']) AS r) AS g;
 

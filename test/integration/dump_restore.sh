@@ -95,7 +95,23 @@ INSERT INTO items (body) SELECT 'initech item ' || g FROM generate_series(1, 2) 
 COMMIT;
 
 SELECT taskforce.suspend_tenant('initech', 'payment overdue');
+
+-- Identity: users, a custom role, grants (one expiring), a registered
+-- permission, a password, a JWT issuer and key, and (below) an API key.
+SELECT taskforce.register_permission('report:export', 'export reports');
+SELECT taskforce.create_user('alice', 'alice', 'alice@acme.example', tenant_id => 'acme');
+SELECT taskforce.create_user('svc', 'svc', kind => 'service', tenant_id => 'acme');
+SELECT taskforce.create_role('analyst', '{agent:read,session:*,report:export}', tenant_id => 'acme');
+SELECT taskforce.grant_role('alice', 'analyst', tenant_id => 'acme');
+SELECT taskforce.grant_role('alice', 'operator', pg_catalog.now() + interval '30 days', tenant_id => 'acme');
+SELECT taskforce.set_password('alice', 'Correct-Horse-9!', tenant_id => 'acme');
+SELECT taskforce.configure_jwt_issuer('https://idp.example.com', '{taskforce-api}', '{HS256}');
+SELECT taskforce.add_jwt_key('hs-dump', 'https://idp.example.com', 'HS256',
+                             secret => convert_to('dump-restore-secret-of-32-bytes!', 'UTF8'));
 SQL
+tf_psql "$tmp" "$PORT" -d src -At -c \
+	"SELECT api_key FROM taskforce.create_api_key('svc', 'pipeline', '{operator}', tenant_id => 'acme')" \
+	>"$tmp/api_key" || fail "create_api_key in src"
 
 # Named figures describing a database, one "name|value" line each, compared
 # between src and dst.  Run as the superuser, who bypasses row-level security.
@@ -144,6 +160,23 @@ SELECT 'acl.tables', md5(string_agg(c.oid::regclass::text || '=' || coalesce(c.r
 SELECT 'acl.functions', md5(string_agg(p.oid::regprocedure::text || '=' || coalesce(p.proacl::text, '-'), E'\n' ORDER BY p.oid::regprocedure::text))
   FROM pg_proc AS p WHERE p.pronamespace = 'taskforce'::regnamespace;
 SELECT 'acl.schema', nspacl FROM pg_namespace WHERE nspname = 'taskforce';
+SELECT 'identity.counts', (SELECT count(*) FROM taskforce.users) || ' users, '
+       || (SELECT count(*) FROM taskforce.roles) || ' roles, '
+       || (SELECT count(*) FROM taskforce.role_grants) || ' grants, '
+       || (SELECT count(*) FROM taskforce.permissions) || ' permissions, '
+       || (SELECT count(*) FROM taskforce.user_credentials) || ' credentials, '
+       || (SELECT count(*) FROM taskforce.api_keys) || ' api keys, '
+       || (SELECT count(*) FROM taskforce.jwt_keys) || ' jwt keys';
+SELECT 'users.md5', md5(string_agg(u::text, E'\n' ORDER BY u.tenant_id, u.user_id)) FROM taskforce.users AS u;
+SELECT 'roles.md5', md5(string_agg(r::text, E'\n' ORDER BY r.tenant_id, r.role_name)) FROM taskforce.roles AS r;
+SELECT 'role_grants.md5', md5(string_agg(g::text, E'\n' ORDER BY g.tenant_id, g.user_id, g.role_name)) FROM taskforce.role_grants AS g;
+SELECT 'permissions.md5', md5(string_agg(p::text, E'\n' ORDER BY p.permission)) FROM taskforce.permissions AS p;
+SELECT 'system_roles.md5', md5(string_agg(r::text, E'\n' ORDER BY r.role_name)) FROM taskforce.system_roles AS r;
+SELECT 'user_credentials.md5', md5(string_agg(c::text, E'\n' ORDER BY c.tenant_id, c.user_id)) FROM taskforce.user_credentials AS c;
+SELECT 'api_keys.md5', md5(string_agg(k::text, E'\n' ORDER BY k.tenant_id, k.key_id)) FROM taskforce.api_keys AS k;
+SELECT 'jwt.md5', md5((SELECT string_agg(i::text, E'\n' ORDER BY i.issuer) FROM taskforce.jwt_issuers AS i)
+                      || (SELECT string_agg(k::text, E'\n' ORDER BY k.kid) FROM taskforce.jwt_keys AS k));
+SELECT 'security_events.md5', md5(string_agg(e::text, E'\n' ORDER BY e.event_id)) FROM taskforce.security_events AS e;
 SQL
 
 tf_psql "$tmp" "$PORT" -d src -At -F '|' -f "$tmp/figures.sql" >"$tmp/src.figures" || fail "figures of src"
@@ -154,11 +187,11 @@ echo "== checking src is what was built"
 tf_check "src tenants" "acme=active globex=active initech=suspended(payment overdue)" "$(fig tenants.status "$tmp/src.figures")"
 tf_check "src items per tenant" "acme=7 globex=5 initech=2" "$(fig items.per_tenant "$tmp/src.figures")"
 tf_check "src t2 per tenant" "acme=3 globex=4" "$(fig t2.per_tenant "$tmp/src.figures")"
-tf_check "src policies" "public.events:taskforce_tenant_isolation public.events_2026_01:taskforce_tenant_isolation public.events_2026_02:taskforce_tenant_isolation public.items:taskforce_tenant_isolation public.t2:taskforce_tenant_isolation taskforce.tenants:taskforce_tenant_isolation" \
+tf_check "src policies" "public.events:taskforce_tenant_isolation public.events_2026_01:taskforce_tenant_isolation public.events_2026_02:taskforce_tenant_isolation public.items:taskforce_tenant_isolation public.t2:taskforce_tenant_isolation taskforce.api_keys:taskforce_tenant_isolation taskforce.password_policies:taskforce_tenant_isolation taskforce.role_grants:taskforce_tenant_isolation taskforce.roles:taskforce_tenant_isolation taskforce.tenants:taskforce_tenant_isolation taskforce.user_credentials:taskforce_tenant_isolation taskforce.users:taskforce_tenant_isolation" \
 	"$(fig policies.tables "$tmp/src.figures")"
-tf_check "src triggers" "events:taskforce_tenant_immutable events_2026_01:taskforce_tenant_immutable events_2026_02:taskforce_tenant_immutable items:taskforce_tenant_immutable t2:taskforce_tenant_immutable taskforce.tenants:taskforce_tenant_immutable" \
+tf_check "src triggers" "events:taskforce_tenant_immutable events_2026_01:taskforce_tenant_immutable events_2026_02:taskforce_tenant_immutable items:taskforce_tenant_immutable t2:taskforce_tenant_immutable taskforce.api_keys:taskforce_tenant_immutable taskforce.jwt_issuers:invalidate_caches taskforce.jwt_keys:invalidate_caches taskforce.password_policies:taskforce_tenant_immutable taskforce.permissions:invalidate_caches taskforce.role_grants:invalidate_caches taskforce.role_grants:taskforce_tenant_immutable taskforce.roles:invalidate_caches taskforce.roles:taskforce_tenant_immutable taskforce.system_roles:invalidate_caches taskforce.tenants:taskforce_tenant_immutable taskforce.user_credentials:taskforce_tenant_immutable taskforce.users:invalidate_caches taskforce.users:invalidate_caches_on_status taskforce.users:taskforce_tenant_immutable" \
 	"$(fig triggers.tables "$tmp/src.figures")"
-tf_check "src RLS enabled/forced" "events:true/true events_2026_01:true/true events_2026_02:true/true items:true/true t2:true/true taskforce.tenants:true/true" \
+tf_check "src RLS enabled/forced" "events:true/true events_2026_01:true/true events_2026_02:true/true items:true/true t2:true/true taskforce.api_keys:true/true taskforce.password_policies:true/true taskforce.role_grants:true/true taskforce.roles:true/true taskforce.tenants:true/true taskforce.user_credentials:true/true taskforce.users:true/true" \
 	"$(fig rls.enabled_forced "$tmp/src.figures")"
 tf_check "src isolation_report() rows" "0" "$(fig isolation_report.count "$tmp/src.figures")"
 got=$(q src "SELECT plan || ' ' || (limits->>'max_agents') || ' ' || (limits->>'storage_gb') || ' ' || (limits->>'max_workflows')
@@ -198,6 +231,31 @@ done <"$tmp/src.figures"
 [ "$(wc -l <"$tmp/src.figures")" = "$(wc -l <"$tmp/dst.figures")" ] || fail "src and dst gave different numbers of figures"
 [ "$mismatches" = 0 ] || fail "$mismatches figure(s) differ between src and dst"
 echo "ok: all $(wc -l <"$tmp/src.figures") figures identical"
+
+echo "== authentication in dst as app_user: password, API key, JWT; the event log continues"
+token=$(q dst "SELECT taskforce.mint_jwt('{\"sub\": \"alice\", \"tenant_id\": \"acme\", \"aud\": \"taskforce-api\"}', 'hs-dump')") ||
+	fail "mint_jwt in dst"
+got=$(PGPASSWORD= /usr/bin/python3 - "$PORT" "$(cat "$tmp/api_key")" "$token" <<'PY'
+import sys, psycopg
+port, api_key, token = sys.argv[1:4]
+with psycopg.connect(f"host=127.0.0.1 port={port} user=app_user dbname=dst", autocommit=True) as conn:
+    out = []
+    for sql, args in [("SELECT taskforce.authenticate_password('acme', 'alice', %s)", ["Correct-Horse-9!"]),
+                      ("SELECT taskforce.authenticate_api_key(%s)", [api_key]),
+                      ("SELECT taskforce.authenticate_jwt(%s)", [token])]:
+        with conn.transaction():
+            conn.execute(sql, args)
+            row = conn.execute("SELECT taskforce.current_user_id(), taskforce.has_permission('report:export'),"
+                               " taskforce.has_permission('agent:execute')").fetchone()
+            out.append("/".join(str(v) for v in row))
+    print(" ".join(out))
+PY
+) || fail "authenticating in dst"
+tf_check "password, API key and JWT in dst: user/report:export/agent:execute" \
+	"alice/True/True svc/False/True alice/True/True" "$got"
+got=$(q dst "SELECT count(*) FROM taskforce.security_events WHERE event = 'authentication' AND outcome = 'success'") ||
+	fail "reading security events in dst"
+tf_check "new security events recorded in dst" "3" "$got"
 
 echo "== isolation in dst as app_user"
 got=$(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U app_user -d dst -At -F '|' -c \

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# test/bench/jwt_verify.sh: per-call cost of taskforce.verify_jwt() on a
+# ~300-byte HS256 token, against a pgjwt-style PL/pgSQL verifier and
+# against pgcrypto's hmac() alone.
+#
+#   bash test/bench/jwt_verify.sh
+#
+# Starts a throwaway PostgreSQL 15 instance (taskforce preloaded, port 55604
+# on 127.0.0.1, removed on exit; max_parallel_workers_per_gather = 0 and
+# jit = off for stable numbers), configures an HS256 issuer and key and
+# mints one token with taskforce.mint_jwt() (claims sub, tenant_id, aud,
+# roles, plus iss, iat, exp; jwt_verify_setup.sql).  As an ordinary LOGIN
+# role (member of taskforce_admin, not superuser) it times
+#   (a) SELECT count(taskforce.verify_jwt(CASE WHEN g > 0 THEN <token> END))
+#         FROM generate_series(1, N) AS g
+#       (parse with PostgreSQL's JSON parser, HMAC with OpenSSL, check kid,
+#       alg, iss, aud, exp, nbf and iat, return the claims as jsonb)
+#   (b) the same with bench_pgjwt_verify(token, key): the steps of pgjwt's
+#       verify() in PL/pgSQL and SQL (split, base64url-decode, pgcrypto
+#       hmac(), compare, ::json, nbf/exp against now()), over
+#       BENCH_BASELINE_ROWS rows
+#   (c) the same with pgcrypto's hmac(<signing input>, <key>, 'sha256')
+#       alone: the HMAC that any verifier must compute
+# plus a bare count of the token and, for reference, the payload::jsonb
+# conversion that (a) includes.  Every variant gets its argument through
+# the same CASE, so it runs once per row.  N = 200,000, 7 interleaved
+# repetitions, wall-clock time from clock_timestamp() around each query
+# (jwt_verify_run.sql).  Prints each query's median, calls/s and us per
+# call, and the speed ratios (a)/(c) (target >= 1) and (a)/(b) (target
+# >= 14).
+#
+# Then (d), per transaction, with pgbench -M prepared -c 1: BEGIN;
+# taskforce.authenticate_jwt(token); current_user_id(); COMMIT against the
+# same transaction with act_as() instead (jwt_verify_authenticate.pgbench,
+# jwt_verify_act_as.pgbench), BENCH_REPS rounds of BENCH_AUTH_SECONDS
+# each, alternating; prints the median TPS and the difference in us per
+# transaction (what logging in with a token costs).  BENCH_AUTH_SECONDS=0
+# skips (d).
+#
+# Settings (environment): BENCH_ROWS (200000), BENCH_BASELINE_ROWS (20000),
+# BENCH_REPS (7), BENCH_AUTH_SECONDS (3), BENCH_PORT (55604).  About a
+# minute and a half with defaults.  Run as root it re-runs itself as the
+# user "postgres" from a temporary copy of test/; otherwise it needs only
+# taskforce installed.
+set -euo pipefail
+
+bench_dir=$(cd "$(dirname "$0")" && pwd)
+. "$bench_dir/common.sh"
+bench_reexec_unprivileged "$0" "$@"
+
+rows=${BENCH_ROWS:-200000}
+baseline_rows=${BENCH_BASELINE_ROWS:-20000}
+reps=${BENCH_REPS:-7}
+auth_seconds=${BENCH_AUTH_SECONDS:-3}
+port=${BENCH_PORT:-55604}
+
+dir=$(mktemp -d /tmp/tf-bench-jwt.XXXXXX)
+cleanup() {
+	tf_stop_instance "$dir"
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+echo "== starting a throwaway instance on port $port"
+tf_start_instance "$dir" "$port" \
+	"max_parallel_workers_per_gather = 0" \
+	"jit = off" \
+	"autovacuum = off"
+
+echo "== configuring an HS256 issuer and key, minting a token"
+tf_psql "$dir" "$port" -d postgres -c "CREATE DATABASE bench"
+tf_psql "$dir" "$port" -d bench -f "$bench_dir/jwt_verify_setup.sql" >/dev/null
+
+echo "== timing, as role bench ($reps repetitions of each query, N = $rows, $baseline_rows for PL/pgSQL)"
+bench_psql_as bench "$dir" "$port" -d bench -P border=2 \
+	-v n="$rows" -v m="$baseline_rows" -v reps="$reps" \
+	-f "$bench_dir/jwt_verify_run.sql"
+
+[ "$auth_seconds" -gt 0 ] || exit 0
+
+token=$(bench_psql_as bench "$dir" "$port" -d bench -At -c "SELECT token FROM bench_jwt")
+
+# run_variant NAME SECONDS: one pgbench run of jwt_verify_NAME.pgbench; prints its TPS.
+run_variant() {
+	local name=$1 secs=$2 out
+	if ! out=$(pgbench -n -M prepared -c 1 -j 1 -T "$secs" -D token="$token" \
+		-h "$dir" -p "$port" -U bench -f "$bench_dir/jwt_verify_$name.pgbench" bench 2>&1); then
+		echo "pgbench failed for $name:" >&2
+		echo "$out" >&2
+		return 1
+	fi
+	echo "$out" | awk '/^tps = / { print $3; exit }'
+}
+
+echo
+echo "== (d) per transaction: authenticate_jwt against act_as, pgbench -M prepared -c 1,"
+echo "   $reps rounds of ${auth_seconds} s each, alternating"
+run_variant act_as 1 >/dev/null
+run_variant authenticate 1 >/dev/null
+declare -a ta tj
+for ((rep = 1; rep <= reps; rep++)); do
+	if ((rep % 2)); then
+		ta+=("$(run_variant act_as "$auth_seconds")")
+		tj+=("$(run_variant authenticate "$auth_seconds")")
+	else
+		tj+=("$(run_variant authenticate "$auth_seconds")")
+		ta+=("$(run_variant act_as "$auth_seconds")")
+	fi
+done
+ma=$(bench_median "${ta[@]}")
+mj=$(bench_median "${tj[@]}")
+line="+--------------------------------------------+------------+-----------+-------------------------+"
+echo "$line"
+printf '| %-42s | %10s | %9s | %-23s |\n' "transaction" "median TPS" "us per tx" "runs (TPS)"
+echo "$line"
+printf '| %-42s | %10.1f | %9.1f | %-23s |\n' "BEGIN; act_as(); current_user_id(); COMMIT" \
+	"$ma" "$(awk -v t="$ma" 'BEGIN { print 1e6 / t }')" "$(printf '%.0f ' "${ta[@]}")"
+printf '| %-42s | %10.1f | %9.1f | %-23s |\n' "BEGIN; authenticate_jwt(); ...; COMMIT" \
+	"$mj" "$(awk -v t="$mj" 'BEGIN { print 1e6 / t }')" "$(printf '%.0f ' "${tj[@]}")"
+echo "$line"
+echo "authenticate_jwt costs $(awk -v a="$ma" -v j="$mj" 'BEGIN { printf "%.1f", 1e6 / j - 1e6 / a }') us per transaction more than act_as (medians)."
