@@ -40,6 +40,8 @@
 #include "util/owner.h"
 
 #define MAX_PERMISSION_LEN 127
+/* A backend serving many users through a pool starts over past this many. */
+#define MAX_CACHED_SETS 10000
 
 /* The permission patterns one identity holds, as loaded from the tables. */
 typedef struct PermissionSet
@@ -266,6 +268,11 @@ permission_set(const text *tenant, const text *user, ArrayType *roles)
 	bool		found;
 	SetLoad		load;
 
+	if (hash_get_num_entries(permission_sets) >= MAX_CACHED_SETS)
+	{
+		rbac_generation++;
+		ensure_caches();
+	}
 	initStringInfo(&key);
 	identity_key(&key, tenant, user, roles);
 	hash = hash_bytes_extended((const unsigned char *) key.data, key.len, 0);
