@@ -372,7 +372,7 @@ COMMENT ON FUNCTION taskforce.delete_user(text, text) IS
 
 CREATE FUNCTION taskforce.register_permission(permission text, description text)
     RETURNS void
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
@@ -398,7 +398,7 @@ COMMENT ON FUNCTION taskforce.register_permission(text, text) IS
 
 CREATE FUNCTION taskforce.unregister_permission(permission text)
     RETURNS void
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
@@ -470,8 +470,27 @@ REVOKE ALL ON FUNCTION taskforce._role_permissions(text, text) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._role_permissions(text, text) IS
     'internal: the permission patterns of a system or custom role, or undefined_object';
 
+-- True if the pattern granted covers every permission the pattern wanted
+-- could ever match, including permissions registered later.
+CREATE FUNCTION taskforce._pattern_covers(granted text, wanted text)
+    RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT granted = '*'
+        OR (wanted <> '*'
+            AND split_part(granted, ':', 1) IN ('*', split_part(wanted, ':', 1))
+            AND split_part(granted, ':', 2) IN ('*', split_part(wanted, ':', 2)))
+$$;
+REVOKE ALL ON FUNCTION taskforce._pattern_covers(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._pattern_covers(text, text) IS
+    'internal: true if one permission pattern covers another, whatever permissions are registered later';
+
 -- Refuses to let a context user hand out permissions it does not hold
--- itself.  Administrators without a context are not limited.
+-- itself: every catalog permission the patterns match, and every wildcard
+-- (which may match permissions registered later) must be covered by a
+-- pattern the user holds and by its credential's scopes.  Administrators
+-- without a context are not limited.
 CREATE FUNCTION taskforce._check_no_escalation(patterns text[])
     RETURNS void
     LANGUAGE plpgsql STABLE
@@ -479,6 +498,7 @@ CREATE FUNCTION taskforce._check_no_escalation(patterns text[])
     AS $$
 DECLARE
     missing text;
+    scopes text[];
 BEGIN
     IF taskforce.current_tenant() IS NULL THEN
         RETURN;
@@ -490,6 +510,22 @@ BEGIN
     IF missing IS NOT NULL THEN
         RAISE EXCEPTION 'cannot hand out permissions you do not hold: %', missing
             USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    scopes := (taskforce.current_context()).permission_scopes;
+    SELECT pg_catalog.string_agg(w.pattern, ', ' ORDER BY w.pattern) INTO missing
+      FROM pg_catalog.unnest(patterns) AS w(pattern)
+     WHERE w.pattern ~ '\*'
+       AND (NOT EXISTS (SELECT FROM taskforce._permission_sources(taskforce.current_tenant(),
+                                                                  taskforce.current_user_id(),
+                                                                  taskforce.current_roles()) AS s
+                         WHERE taskforce._pattern_covers(s.pattern, w.pattern))
+            OR (scopes IS NOT NULL
+                AND NOT EXISTS (SELECT FROM pg_catalog.unnest(scopes) AS sc(pattern)
+                                 WHERE taskforce._pattern_covers(sc.pattern, w.pattern))));
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot hand out wildcards you do not hold: %', missing
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A wildcard also grants permissions registered later; you must hold a pattern that covers it.';
     END IF;
 END
 $$;

@@ -86,7 +86,7 @@ COMMENT ON FUNCTION taskforce.require_permission(text) IS
 
 CREATE FUNCTION taskforce.effective_permissions()
     RETURNS SETOF text
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
     SELECT c.permission FROM taskforce._permission_catalog() AS c

@@ -24,9 +24,10 @@ SELECT allowed, role_name, pattern, reason FROM taskforce.explain_permission('ag
 SELECT count(*) FILTER (WHERE taskforce.has_permission(c.permission)) AS taskforce_grants,
        count(*) FILTER (WHERE bench_has_permission_plpgsql(c.permission)) AS plpgsql_grants,
        count(*) FILTER (WHERE taskforce.has_permission(c.permission)
-                        IS DISTINCT FROM bench_has_permission_plpgsql(c.permission)) AS disagreements
+                        IS DISTINCT FROM bench_has_permission_plpgsql(c.permission)) AS disagreements,
+       count(*) AS permissions
   FROM taskforce.permissions AS c \gset
-\echo 'catalog permissions granted to u0001: taskforce' :taskforce_grants ', plpgsql' :plpgsql_grants ', disagreements' :disagreements
+\echo 'of the' :permissions 'catalog permissions, u0001 holds' :taskforce_grants 'by has_permission,' :plpgsql_grants 'by the PL/pgSQL check;' :disagreements 'disagreements'
 SELECT :disagreements = 0 AS agree \gset
 \if :agree
 \else
@@ -168,7 +169,8 @@ SELECT m.label AS query,
  ORDER BY m.pos;
 \echo 'M calls/s = rows / median seconds of the whole query (generate_series and count included);'
 \echo 'ns/row = median ms / rows; ns/call over bare = median over rounds of (ns/row - bare ns/row'
-\echo 'of the same round): what one evaluation of the check adds to a row.'
+\echo 'of the same round): what one evaluation of the check adds to a row (within the noise'
+\echo 'between rounds it can come out negative: compare min ms, too).'
 
 \echo
 \echo 'Ratios (rates per row of the whole query; "paired" = median over rounds of the ratio within the round)'
