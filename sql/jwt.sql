@@ -106,6 +106,8 @@ SELECT taskforce.mint_jwt(pg_temp.alice(), 'hs256') AS hs256,
        taskforce.mint_jwt(pg_temp.alice('{"iat": 4000000000}'), 'hs256') AS issued_in_future,
        taskforce.mint_jwt(pg_temp.alice('{"exp": null}'), 'hs256') AS exp_null,
        taskforce.mint_jwt(pg_temp.alice('{"exp": "tomorrow"}'), 'hs256') AS exp_string,
+       taskforce.mint_jwt(pg_temp.alice('{"exp": 1e300}'), 'hs256') AS exp_huge,
+       taskforce.mint_jwt(pg_temp.alice('{"sub": "eve", "email": "not-an-email"}'), 'hs256') AS bad_email_newcomer,
        taskforce.mint_jwt(pg_temp.alice('{"iss": "https://evil.example.com"}'), 'hs256') AS wrong_iss,
        taskforce.mint_jwt(pg_temp.alice('{"iss": "https://fixed.example.com"}'), 'hs256') AS other_iss,
        taskforce.mint_jwt(pg_temp.alice('{"aud": "other-api"}'), 'hs256') AS wrong_aud,
@@ -298,6 +300,8 @@ SELECT taskforce.authenticate_jwt(:'missing_exp');
 SELECT taskforce.authenticate_jwt(:'exp_null');
 \echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.authenticate_jwt(:'exp_string');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.authenticate_jwt(:'exp_huge');
 \echo :LAST_ERROR_SQLSTATE
 -- Issuer and audience: a key signs only for its own issuer.
 SELECT taskforce.authenticate_jwt(:'wrong_iss');
@@ -497,9 +501,13 @@ SELECT taskforce.authenticate_jwt(:'ghost');
 \echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.authenticate_jwt(:'deactivated_user');
 \echo :LAST_ERROR_SQLSTATE
+-- Claims that break the rules for users provision nothing and fail as
+-- an authentication (recorded), not as a constraint violation.
+SELECT taskforce.authenticate_jwt(:'bad_email_newcomer');
+\echo :LAST_ERROR_SQLSTATE
 \c - postgres
 SELECT tenant_id, user_id, username, email, kind, status
-  FROM taskforce.users WHERE user_id IN ('newbie', 'ghost', 'mallory') ORDER BY tenant_id, user_id;
+  FROM taskforce.users WHERE user_id IN ('newbie', 'ghost', 'mallory', 'eve') ORDER BY tenant_id, user_id;
 SELECT issuer FROM taskforce.configure_jwt_issuer('https://idp.example.com', '{taskforce-api}',
     '{HS256,HS384,HS512,RS256,ES256}', tenant_claim => 'tenant_id');
 

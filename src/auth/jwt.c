@@ -383,6 +383,9 @@ audience_matches(const TfJsonMember *aud, const JwtIssuer *iss)
 	return false;
 }
 
+/* The end of year 9999, the latest expiry a token may name. */
+#define MAX_NUMERIC_DATE 253402300799.0
+
 /* Seconds since the Unix epoch of a timestamp. */
 static double
 epoch_seconds(TimestampTz t)
@@ -449,6 +452,8 @@ verify_token(text *token, VerifiedJwt *out)
 		return "token has no exp claim";
 	if (!ok)
 		return "exp claim is not a number";
+	if (exp > MAX_NUMERIC_DATE)
+		return "exp claim is out of range";
 	if (now > exp + out->issuer->leeway_seconds)
 		return "token has expired";
 	if (numeric_date(&out->jwt, "nbf", &nbf, &ok) &&

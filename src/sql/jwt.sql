@@ -292,6 +292,7 @@ DECLARE
     id record;
     details jsonb;
     remaining interval;
+    provisioned boolean := true;
 BEGIN
     IF token IS NULL THEN
         RAISE EXCEPTION 'token must not be null'
@@ -308,11 +309,22 @@ BEGIN
              WHERE u.tenant_id = id.tenant_id AND u.user_id = id.user_id)
        AND EXISTS (SELECT FROM taskforce.tenants AS t
                     WHERE t.tenant_id = id.tenant_id AND t.status = 'active') THEN
-        INSERT INTO taskforce.users (tenant_id, user_id, username, email)
-        VALUES (id.tenant_id, id.user_id, coalesce(id.username, id.user_id), id.email)
-        ON CONFLICT DO NOTHING;
-        PERFORM taskforce._record_security_event(id.tenant_id, id.user_id, 'jwt', 'user_created',
-            'success', 'provisioned from a token', client_addr, details);
+        BEGIN
+            INSERT INTO taskforce.users (tenant_id, user_id, username, email)
+            VALUES (id.tenant_id, id.user_id, coalesce(id.username, id.user_id), id.email);
+            PERFORM taskforce._record_security_event(id.tenant_id, id.user_id, 'jwt', 'user_created',
+                'success', 'provisioned from a token', client_addr, details);
+        EXCEPTION
+            WHEN check_violation OR unique_violation THEN
+                -- A concurrent first login may have provisioned the user;
+                -- otherwise the claims clash with the rules or another user.
+                provisioned := EXISTS (SELECT FROM taskforce.users AS u
+                                        WHERE u.tenant_id = id.tenant_id AND u.user_id = id.user_id);
+        END;
+        IF NOT provisioned THEN
+            PERFORM taskforce._reject_authentication('jwt', id.tenant_id, id.user_id,
+                'token claims cannot provision a user', client_addr, details);
+        END IF;
     END IF;
     -- The context never outlives the token.
     remaining := id.expires_at - pg_catalog.clock_timestamp();
