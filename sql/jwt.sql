@@ -450,6 +450,20 @@ SELECT * FROM taskforce._jwt_identity(:'hs256');
 SELECT count(*) FROM taskforce.security_events;
 \echo :LAST_ERROR_SQLSTATE
 
+-- An administrator that is not a superuser (a member of taskforce_admin)
+-- manages issuers and keys, and mints development tokens.
+\c - postgres
+DROP ROLE IF EXISTS jwt_admin;
+CREATE ROLE jwt_admin LOGIN IN ROLE taskforce_admin;
+\c - jwt_admin
+SELECT issuer, algorithms FROM taskforce.configure_jwt_issuer('https://admin.example.com', '{taskforce-api}', '{HS256}');
+SELECT taskforce.add_jwt_key('admin-hs', 'https://admin.example.com', 'HS256', sha256('admin key'));
+SELECT kid, issuer, algorithm FROM taskforce.jwt_keys WHERE kid = 'admin-hs';
+SELECT taskforce.verify_jwt(taskforce.mint_jwt('{"sub": "alice", "tenant_id": "jwt-acme", "aud": "taskforce-api"}', 'admin-hs'))->>'sub' AS sub;
+SELECT taskforce.retire_jwt_key('admin-hs');
+SELECT taskforce.drop_jwt_issuer('https://admin.example.com');
+SELECT count(*) AS keys_left FROM taskforce.jwt_keys WHERE kid = 'admin-hs';
+
 --
 -- Issuer settings, changed by the superuser between logins.
 --

@@ -193,6 +193,8 @@ SELECT taskforce.has_permission('agent:fly');
 \echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.require_permission('agent:fly');
 \echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.require_permission(NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.has_permission(NULL) IS NULL AS null_permission;
 \c - rbac_admin
 BEGIN;

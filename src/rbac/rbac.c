@@ -440,11 +440,20 @@ taskforce_has_permission_for(PG_FUNCTION_ARGS)
 Datum
 taskforce_require_permission(PG_FUNCTION_ARGS)
 {
-	text	   *arg = PG_GETARG_TEXT_PP(0);
-	const char *permission = VARDATA_ANY(arg);
-	int			len = VARSIZE_ANY_EXHDR(arg);
+	text	   *arg;
+	const char *permission;
+	int			len;
 	TfContextView view;
 	TimestampTz valid_until;
+
+	/* Not strict: a null permission must not pass silently. */
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("permission must not be null")));
+	arg = PG_GETARG_TEXT_PP(0);
+	permission = VARDATA_ANY(arg);
+	len = VARSIZE_ANY_EXHDR(arg);
 
 	if (context_has_permission(permission, len, &view, &valid_until))
 		PG_RETURN_VOID();

@@ -82,7 +82,7 @@ CREATE FUNCTION taskforce.configure_jwt_issuer(
     trust_token_roles boolean DEFAULT false,
     provision_users boolean DEFAULT false)
     RETURNS taskforce.jwt_issuers
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
@@ -126,7 +126,7 @@ COMMENT ON FUNCTION taskforce.configure_jwt_issuer(text, text[], text[], integer
 
 CREATE FUNCTION taskforce.drop_jwt_issuer(issuer text)
     RETURNS void
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
@@ -158,7 +158,7 @@ CREATE FUNCTION taskforce.add_jwt_key(
     not_before timestamptz DEFAULT pg_catalog.now(),
     not_after timestamptz DEFAULT NULL)
     RETURNS void
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
@@ -192,7 +192,7 @@ COMMENT ON FUNCTION taskforce.add_jwt_key(text, text, text, bytea, text, timesta
 
 CREATE FUNCTION taskforce.retire_jwt_key(kid text, not_after timestamptz DEFAULT pg_catalog.now())
     RETURNS void
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
@@ -218,7 +218,7 @@ COMMENT ON FUNCTION taskforce._mint_jwt(text, text, bytea, text) IS
 
 CREATE FUNCTION taskforce.mint_jwt(claims jsonb, kid text, ttl interval DEFAULT '1 hour')
     RETURNS text
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE

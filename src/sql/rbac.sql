@@ -79,7 +79,7 @@ COMMENT ON FUNCTION taskforce.has_permission(text, text, text) IS
     'true if the named user holds the permission through its role grants; administrators only';
 
 CREATE FUNCTION taskforce.require_permission(permission text) RETURNS void
-    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    LANGUAGE C STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'taskforce_require_permission';
 COMMENT ON FUNCTION taskforce.require_permission(text) IS
     'raises insufficient_privilege naming the permission unless the current context holds it';
