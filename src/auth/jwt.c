@@ -19,12 +19,14 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/base64.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -59,21 +61,56 @@ typedef struct JwtKey
 	char	   *issuer;
 	char	   *algorithm;
 	bytea	   *secret;			/* HS* keys */
+	TfHmacKey  *hmac;			/* the secret, keyed once, on first use */
 	char	   *public_key;		/* RS256 and ES256 keys, PEM */
 	TimestampTz not_before;
 	TimestampTz not_after;		/* DT_NOEND when open-ended */
 } JwtKey;
 
+/* The time claims of a token, checked again on every use. */
+typedef struct TokenTimes
+{
+	double		exp;
+	bool		has_nbf;
+	double		nbf;
+	bool		has_iat;
+	double		iat;
+} TokenTimes;
+
+/*
+ * A token that has verified once.  The same bytes always verify the same
+ * way under the same keys, so only the times need checking again; the
+ * cache of these goes whenever the keys or issuers change.
+ */
+typedef struct VerifiedToken
+{
+	uint64		hash;			/* hash key: must be first */
+	char	   *token;
+	size_t		token_len;
+	TfJwt		jwt;			/* a copy without the signature */
+	JwtKey	   *key;
+	const JwtIssuer *issuer;
+	TokenTimes	times;
+	Jsonb	   *claims;			/* the payload as jsonb, once verify_jwt needed it */
+} VerifiedToken;
+
 /* A token whose signature and registered claims have verified. */
 typedef struct VerifiedJwt
 {
 	TfJwt		jwt;
-	const JwtKey *key;
+	JwtKey	   *key;
 	const JwtIssuer *issuer;
 	TimestampTz expires_at;
+	VerifiedToken *cached;
 } VerifiedJwt;
 
+/* At most this many verified tokens, or this many bytes, are remembered. */
+#define MAX_VERIFIED_TOKENS 512
+#define MAX_VERIFIED_BYTES (8 * 1024 * 1024)
+
 static MemoryContext jwt_memory = NULL;
+static MemoryContext verified_memory = NULL;
+static HTAB *verified_tokens = NULL;
 static List *issuers = NIL;
 static List *keys = NIL;
 static Oid	keys_oid = InvalidOid;
@@ -222,6 +259,109 @@ load_keys(void)
 	}
 }
 
+/* Drops the cached keys, freeing the HMAC contexts OpenSSL allocated. */
+static void
+forget_keys(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, keys)
+		tf_hmac_key_free(((JwtKey *) lfirst(lc))->hmac);
+	MemoryContextReset(jwt_memory);	/* verified_memory is its child */
+	verified_memory = NULL;
+	verified_tokens = NULL;
+	issuers = NIL;
+	keys = NIL;
+}
+
+/* Starts an empty cache of verified tokens. */
+static void
+forget_verified_tokens(void)
+{
+	HASHCTL		ctl;
+
+	if (verified_memory == NULL)
+		verified_memory = AllocSetContextCreate(jwt_memory, "taskforce verified tokens",
+												ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(verified_memory);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(VerifiedToken);
+	ctl.hcxt = verified_memory;
+	verified_tokens = hash_create("taskforce verified tokens", 64, &ctl,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/* Returns the verified token with exactly these bytes, or NULL. */
+static VerifiedToken *
+find_verified(const char *token, size_t len, uint64 hash)
+{
+	VerifiedToken *v = hash_search(verified_tokens, &hash, HASH_FIND, NULL);
+
+	if (v != NULL && v->token_len == len && memcmp(v->token, token, len) == 0)
+		return v;
+	return NULL;
+}
+
+/* Copies a parsed token into the current memory context, leaving out the signature. */
+static void
+copy_jwt(TfJwt *dst, const TfJwt *src)
+{
+	int			i;
+	int			j;
+
+	*dst = *src;
+	dst->alg = pstrdup(src->alg);
+	dst->kid = src->kid ? pstrdup(src->kid) : NULL;
+	dst->typ = src->typ ? pstrdup(src->typ) : NULL;
+	dst->payload_json = pstrdup(src->payload_json);
+	dst->signing_input = NULL;
+	dst->signing_input_len = 0;
+	dst->signature = NULL;
+	dst->signature_len = 0;
+	dst->claims = palloc(sizeof(TfJsonMember) * Max(src->nclaims, 1));
+	for (i = 0; i < src->nclaims; i++)
+	{
+		const TfJsonMember *m = &src->claims[i];
+		TfJsonMember *c = &dst->claims[i];
+
+		*c = *m;
+		c->name = pstrdup(m->name);
+		c->value = m->value ? pstrdup(m->value) : NULL;
+		c->raw = pnstrdup(m->raw, m->raw_len);
+		c->items = m->nitems > 0 ? palloc(sizeof(char *) * m->nitems) : NULL;
+		for (j = 0; j < m->nitems; j++)
+			c->items[j] = pstrdup(m->items[j]);
+	}
+}
+
+/* Remembers a token that has just verified; returns the entry. */
+static VerifiedToken *
+remember_verified(const char *token, size_t len, uint64 hash, const VerifiedJwt *v,
+				  const TokenTimes *times)
+{
+	MemoryContext old;
+	VerifiedToken *entry;
+	bool		found;
+
+	if (hash_get_num_entries(verified_tokens) >= MAX_VERIFIED_TOKENS ||
+		MemoryContextMemAllocated(verified_memory, true) > MAX_VERIFIED_BYTES)
+		forget_verified_tokens();
+	old = MemoryContextSwitchTo(verified_memory);
+	entry = hash_search(verified_tokens, &hash, HASH_ENTER, &found);
+	entry->token = palloc(len);
+	memcpy(entry->token, token, len);
+	entry->token_len = len;
+	copy_jwt(&entry->jwt, &v->jwt);
+	entry->key = v->key;
+	entry->issuer = v->issuer;
+	entry->times = *times;
+	entry->claims = NULL;
+	MemoryContextSwitchTo(old);
+	return entry;
+}
+
 /* Loads the issuers and then the keys; run through tf_spi_as_owner. */
 static void
 load_issuers_and_keys(void *arg)
@@ -249,9 +389,7 @@ ensure_jwt_cache(void)
 	if (jwt_memory == NULL)
 		jwt_memory = AllocSetContextCreate(CacheMemoryContext, "taskforce jwt keys",
 										   ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(jwt_memory);
-	issuers = NIL;
-	keys = NIL;
+	forget_keys();
 
 	schema = get_namespace_oid("taskforce", false);
 	keys_oid = get_relname_relid("jwt_keys", schema);
@@ -263,6 +401,7 @@ ensure_jwt_cache(void)
 	PG_TRY();
 	{
 		tf_spi_as_owner(keys_oid, load_issuers_and_keys, NULL);
+		forget_verified_tokens();
 	}
 	PG_CATCH();
 	{
@@ -272,7 +411,7 @@ ensure_jwt_cache(void)
 	PG_END_TRY();
 }
 
-static const JwtKey *
+static JwtKey *
 find_key(const char *kid)
 {
 	ListCell   *lc;
@@ -327,7 +466,7 @@ hmac_digest(const char *alg)
 }
 
 static bool
-signature_verifies(const JwtKey *key, const TfJwt *jwt)
+signature_verifies(JwtKey *key, const TfJwt *jwt)
 {
 	const char *digest = hmac_digest(key->algorithm);
 
@@ -336,9 +475,14 @@ signature_verifies(const JwtKey *key, const TfJwt *jwt)
 		uint8		mac[TF_MAX_MAC_LEN];
 		size_t		mac_len;
 
-		return key->secret != NULL &&
-			tf_hmac(digest, (const uint8 *) VARDATA(key->secret), VARSIZE(key->secret) - VARHDRSZ,
-					(const uint8 *) jwt->signing_input, jwt->signing_input_len, mac, &mac_len) &&
+		if (key->secret == NULL)
+			return false;
+		if (key->hmac == NULL)
+			key->hmac = tf_hmac_key_new(digest, (const uint8 *) VARDATA(key->secret),
+										VARSIZE(key->secret) - VARHDRSZ);
+		return key->hmac != NULL &&
+			tf_hmac_keyed(key->hmac, (const uint8 *) jwt->signing_input,
+						  jwt->signing_input_len, mac, &mac_len) &&
 			mac_len == jwt->signature_len &&
 			tf_equal_constant_time(mac, jwt->signature, mac_len);
 	}
@@ -394,25 +538,40 @@ epoch_seconds(TimestampTz t)
 }
 
 /*
- * Verifies token; returns NULL and fills *out, or returns the reason it
- * failed (lower case, never containing key material).  out->key is set
- * once the kid has named a known key.
+ * Checks what changes with time: the key's validity window and the token's
+ * exp, nbf and iat, each with the issuer's leeway.  Sets out->expires_at.
  */
 static const char *
-verify_token(text *token, VerifiedJwt *out)
+check_times(VerifiedJwt *out, const TokenTimes *t, TimestampTz now_ts)
 {
-	const char *s = VARDATA_ANY(token);
-	size_t		len = VARSIZE_ANY_EXHDR(token);
+	double		now = epoch_seconds(now_ts);
+	int			leeway = out->issuer->leeway_seconds;
+
+	if (now_ts < out->key->not_before || now_ts >= out->key->not_after)
+		return psprintf("key \"%s\" is not valid at this time", out->key->kid);
+	if (now > t->exp + leeway)
+		return "token has expired";
+	if (t->has_nbf && now + leeway < t->nbf)
+		return "token is not yet valid";
+	if (t->has_iat && now + leeway < t->iat)
+		return "token was issued in the future";
+	out->expires_at = SetEpochTimestamp() + (TimestampTz) ((t->exp + leeway) * USECS_PER_SEC);
+	return NULL;
+}
+
+/*
+ * Verifies what never changes for the same bytes: the form, the key, the
+ * signature, issuer, audience and the form of the time claims, which it
+ * stores in *times.
+ */
+static const char *
+verify_signed_claims(const char *s, size_t len, VerifiedJwt *out, TokenTimes *times,
+					 TimestampTz now_ts)
+{
 	TfJwtStatus status;
 	const TfJsonMember *iss_claim;
-	TimestampTz now_ts = GetCurrentTimestamp();
-	double		now = epoch_seconds(now_ts);
-	double		exp,
-				nbf,
-				iat;
 	bool		ok;
 
-	memset(out, 0, sizeof(*out));
 	status = tf_jwt_parse(s, len, &out->jwt);
 	if (status != TF_JWT_OK)
 		return psprintf("malformed token: %s", tf_jwt_status_message(status));
@@ -424,7 +583,6 @@ verify_token(text *token, VerifiedJwt *out)
 	if (out->jwt.kid == NULL)
 		return "token has no kid header";
 
-	ensure_jwt_cache();
 	out->key = find_key(out->jwt.kid);
 	if (out->key == NULL)
 		return psprintf("unknown key id \"%s\"", out->jwt.kid);
@@ -448,23 +606,54 @@ verify_token(text *token, VerifiedJwt *out)
 		return psprintf("algorithm %s is not allowed for this issuer", out->jwt.alg);
 	if (!audience_matches(tf_jwt_claim(&out->jwt, "aud"), out->issuer))
 		return "wrong audience";
-	if (!numeric_date(&out->jwt, "exp", &exp, &ok))
+	if (!numeric_date(&out->jwt, "exp", &times->exp, &ok))
 		return "token has no exp claim";
 	if (!ok)
 		return "exp claim is not a number";
-	if (exp > MAX_NUMERIC_DATE)
+	if (times->exp > MAX_NUMERIC_DATE)
 		return "exp claim is out of range";
-	if (now > exp + out->issuer->leeway_seconds)
-		return "token has expired";
-	if (numeric_date(&out->jwt, "nbf", &nbf, &ok) &&
-		(!ok || now + out->issuer->leeway_seconds < nbf))
-		return ok ? "token is not yet valid" : "nbf claim is not a number";
-	if (numeric_date(&out->jwt, "iat", &iat, &ok) &&
-		(!ok || now + out->issuer->leeway_seconds < iat))
-		return ok ? "token was issued in the future" : "iat claim is not a number";
-	out->expires_at = SetEpochTimestamp() +
-		(TimestampTz) ((exp + out->issuer->leeway_seconds) * USECS_PER_SEC);
+	times->has_nbf = numeric_date(&out->jwt, "nbf", &times->nbf, &ok);
+	if (!ok)
+		return "nbf claim is not a number";
+	times->has_iat = numeric_date(&out->jwt, "iat", &times->iat, &ok);
+	if (!ok)
+		return "iat claim is not a number";
 	return NULL;
+}
+
+/*
+ * Verifies token; returns NULL and fills *out, or returns the reason it
+ * failed (lower case, never containing key material).  out->key is set
+ * once the kid has named a known key.  A token seen before is found in the
+ * cache of verified tokens, and only its times are checked again.
+ */
+static const char *
+verify_token(text *token, VerifiedJwt *out)
+{
+	const char *s = VARDATA_ANY(token);
+	size_t		len = VARSIZE_ANY_EXHDR(token);
+	TimestampTz now_ts = GetCurrentTimestamp();
+	uint64		hash;
+	TokenTimes	times;
+	const char *failure;
+
+	memset(out, 0, sizeof(*out));
+	ensure_jwt_cache();
+	hash = hash_bytes_extended((const unsigned char *) s, len, 0);
+	out->cached = find_verified(s, len, hash);
+	if (out->cached != NULL)
+	{
+		out->jwt = out->cached->jwt;
+		out->key = out->cached->key;
+		out->issuer = out->cached->issuer;
+		return check_times(out, &out->cached->times, now_ts);
+	}
+	failure = verify_signed_claims(s, len, out, &times, now_ts);
+	if (failure == NULL)
+		failure = check_times(out, &times, now_ts);
+	if (failure == NULL)
+		out->cached = remember_verified(s, len, hash, out, &times);
+	return failure;
 }
 
 /* A string claim's value, or NULL when absent or not a string. */
@@ -514,11 +703,23 @@ taskforce_verify_jwt(PG_FUNCTION_ARGS)
 	VerifiedJwt v;
 	const char *failure = verify_token(PG_GETARG_TEXT_PP(0), &v);
 
+	Jsonb	   *claims;
+
 	if (failure != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("%s", failure)));
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(v.jwt.payload_json)));
+	if (v.cached->claims == NULL)
+	{
+		Jsonb	   *parsed = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																CStringGetDatum(v.jwt.payload_json)));
+
+		v.cached->claims = MemoryContextAlloc(verified_memory, VARSIZE(parsed));
+		memcpy(v.cached->claims, parsed, VARSIZE(parsed));
+	}
+	claims = palloc(VARSIZE(v.cached->claims));
+	memcpy(claims, v.cached->claims, VARSIZE(v.cached->claims));
+	PG_RETURN_JSONB_P(claims);
 }
 
 /*

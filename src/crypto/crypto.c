@@ -11,6 +11,10 @@
 #include "postgres.h"
 
 #include <openssl/bio.h>
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+#endif
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
@@ -103,6 +107,113 @@ tf_hmac(const char *digest, const uint8 *key, size_t key_len,
 	*mac_len = len;
 	return true;
 }
+
+/*
+ * Makes a keyed HMAC context for digest ("sha256", "sha384" or "sha512"),
+ * so that each later MAC under the key skips looking up the algorithm and
+ * hashing the key: tf_hmac_keyed resets the context to its keyed state.
+ * Returns NULL if OpenSSL fails.  The context is OpenSSL's memory, not
+ * palloc'd: free it with tf_hmac_key_free.
+ */
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+TfHmacKey *
+tf_hmac_key_new(const char *digest, const uint8 *key, size_t key_len)
+{
+	static EVP_MAC *hmac = NULL;
+	EVP_MAC_CTX *ctx;
+	OSSL_PARAM params[2];
+
+	if (digest_by_name(digest) == NULL || key == NULL || key_len == 0)
+		return NULL;
+	if (hmac == NULL)
+		hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	ctx = hmac != NULL ? EVP_MAC_CTX_new(hmac) : NULL;
+	if (ctx == NULL)
+	{
+		ERR_clear_error();
+		return NULL;
+	}
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *) digest, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(ctx, key, key_len, params) != 1)
+	{
+		EVP_MAC_CTX_free(ctx);
+		ERR_clear_error();
+		return NULL;
+	}
+	return (TfHmacKey *) ctx;
+}
+
+/* Computes the HMAC of data under a key made by tf_hmac_key_new. */
+bool
+tf_hmac_keyed(TfHmacKey *hmac, const uint8 *data, size_t data_len,
+			  uint8 mac[TF_MAX_MAC_LEN], size_t *mac_len)
+{
+	EVP_MAC_CTX *ctx = (EVP_MAC_CTX *) hmac;
+
+	*mac_len = 0;
+	/* A NULL key re-initialises the context with the key it already has. */
+	if (EVP_MAC_init(ctx, NULL, 0, NULL) != 1 ||
+		EVP_MAC_update(ctx, data, data_len) != 1 ||
+		EVP_MAC_final(ctx, mac, mac_len, TF_MAX_MAC_LEN) != 1)
+	{
+		ERR_clear_error();
+		*mac_len = 0;
+		return false;
+	}
+	return true;
+}
+
+/* Frees a context made by tf_hmac_key_new; NULL is allowed. */
+void
+tf_hmac_key_free(TfHmacKey *hmac)
+{
+	EVP_MAC_CTX_free((EVP_MAC_CTX *) hmac);
+}
+#else
+TfHmacKey *
+tf_hmac_key_new(const char *digest, const uint8 *key, size_t key_len)
+{
+	const EVP_MD *md = digest_by_name(digest);
+	HMAC_CTX   *ctx;
+
+	if (md == NULL || key == NULL || key_len == 0 || key_len > INT_MAX)
+		return NULL;
+	ctx = HMAC_CTX_new();
+	if (ctx == NULL || HMAC_Init_ex(ctx, key, (int) key_len, md, NULL) != 1)
+	{
+		HMAC_CTX_free(ctx);
+		ERR_clear_error();
+		return NULL;
+	}
+	return (TfHmacKey *) ctx;
+}
+
+bool
+tf_hmac_keyed(TfHmacKey *hmac, const uint8 *data, size_t data_len,
+			  uint8 mac[TF_MAX_MAC_LEN], size_t *mac_len)
+{
+	HMAC_CTX   *ctx = (HMAC_CTX *) hmac;
+	unsigned int len = 0;
+
+	*mac_len = 0;
+	if (HMAC_Init_ex(ctx, NULL, 0, NULL, NULL) != 1 ||
+		HMAC_Update(ctx, data, data_len) != 1 ||
+		HMAC_Final(ctx, mac, &len) != 1)
+	{
+		ERR_clear_error();
+		return false;
+	}
+	*mac_len = len;
+	return true;
+}
+
+void
+tf_hmac_key_free(TfHmacKey *hmac)
+{
+	HMAC_CTX_free((HMAC_CTX *) hmac);
+}
+#endif
 
 /* Computes the SHA-256 digest of data. */
 bool

@@ -20,6 +20,13 @@ extern bool tf_equal_constant_time(const void *a, const void *b, size_t len);
 extern bool tf_hmac(const char *digest, const uint8 *key, size_t key_len,
 					const uint8 *data, size_t data_len,
 					uint8 mac[TF_MAX_MAC_LEN], size_t *mac_len);
+/* A keyed HMAC, made once per key and reused: see tf_hmac_key_new. */
+typedef struct TfHmacKey TfHmacKey;
+
+extern TfHmacKey *tf_hmac_key_new(const char *digest, const uint8 *key, size_t key_len);
+extern bool tf_hmac_keyed(TfHmacKey *hmac, const uint8 *data, size_t data_len,
+						  uint8 mac[TF_MAX_MAC_LEN], size_t *mac_len);
+extern void tf_hmac_key_free(TfHmacKey *hmac);
 extern bool tf_sha256(const uint8 *data, size_t len, uint8 out[TF_SHA256_LEN]);
 extern bool tf_check_public_key(const char *alg, const char *pem,
 								const char **problem);
