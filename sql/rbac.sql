@@ -537,6 +537,15 @@ SELECT user_id, role_name FROM taskforce.role_grants
 -- A role manager is no user manager.
 SELECT taskforce.create_user('mallory', 'mallory');
 \echo :LAST_ERROR_SQLSTATE
+-- Nor can it demote someone who holds more than it does; what it could
+-- give, it may take away.
+\set VERBOSITY sqlstate
+SELECT taskforce.revoke_role('boss', 'admin');
+\set VERBOSITY default
+SELECT :'LAST_ERROR_MESSAGE' = :'all_rita_lacks' AS names_all_it_lacks;
+SELECT taskforce.revoke_role('carol', 'agent-readers');
+SELECT user_id, role_name FROM taskforce.role_grants
+ WHERE user_id IN ('boss', 'carol') ORDER BY user_id, role_name;
 RESET ROLE;
 SELECT taskforce.clear_context();
 

@@ -83,6 +83,7 @@ static Oid	watched_oids[NUM_WATCHED];
 static uint64 rbac_generation = 1;
 static uint64 loaded_generation = 0;
 static bool callback_registered = false;
+static SPIPlanPtr sources_plan = NULL;
 
 /* Relcache callback: a change to any table we cache from invalidates the caches. */
 static void
@@ -103,23 +104,13 @@ rbac_relcache_callback(Datum arg, Oid relid)
 		}
 }
 
-/* Runs a read-only query with text arguments; errors if it fails. */
-static void
-run_query(const char *sql, int nargs, Datum *args, const char *nulls)
-{
-	Oid			types[3] = {TEXTOID, TEXTOID, TEXTARRAYOID};
-	int			rc = SPI_execute_with_args(sql, nargs, types, args, nulls, true, 0);
-
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "taskforce permission query failed: %s", SPI_result_code_string(rc));
-}
-
 /* Loads the permission catalog into a fresh hash table; run through tf_spi_as_owner. */
 static void
 load_catalog(void *arg)
 {
 	HASHCTL		ctl;
 	uint64		i;
+	int			rc;
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = MAX_PERMISSION_LEN + 1;
@@ -128,7 +119,9 @@ load_catalog(void *arg)
 	catalog = hash_create("taskforce permission catalog", 64, &ctl,
 						  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 
-	run_query("SELECT permission FROM taskforce._permission_catalog()", 0, NULL, NULL);
+	rc = SPI_execute("SELECT permission FROM taskforce._permission_catalog()", true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "taskforce permission catalog query failed: %s", SPI_result_code_string(rc));
 	for (i = 0; i < SPI_processed; i++)
 	{
 		char	   *p = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
@@ -230,12 +223,32 @@ load_permission_set(void *arg)
 	MemoryContext old;
 	uint64		i;
 
+	int			rc;
+
 	args[0] = PointerGetDatum(load->tenant);
 	args[1] = PointerGetDatum(load->user);
 	args[2] = PointerGetDatum(load->roles);
 
-	run_query("SELECT pattern, expires_at FROM taskforce._permission_sources($1, $2, $3)",
-			  3, args, nulls);
+	/*
+	 * One plan for the life of the backend: _permission_sources is inlined
+	 * into it, and the plan cache replans if that function or a table
+	 * changes.
+	 */
+	if (sources_plan == NULL)
+	{
+		Oid			types[3] = {TEXTOID, TEXTOID, TEXTARRAYOID};
+		SPIPlanPtr	plan = SPI_prepare("SELECT pattern, expires_at"
+									   " FROM taskforce._permission_sources($1, $2, $3)",
+									   3, types);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the permission query: %s",
+				 SPI_result_code_string(SPI_result));
+		sources_plan = plan;
+	}
+	rc = SPI_execute_plan(sources_plan, args, nulls, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "taskforce permission query failed: %s", SPI_result_code_string(rc));
 
 	old = MemoryContextSwitchTo(rbac_memory);
 	set->npatterns = (int) SPI_processed;

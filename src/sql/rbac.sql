@@ -27,11 +27,12 @@ COMMENT ON FUNCTION taskforce._permission_catalog() IS
 
 -- Every pattern an identity holds and where it comes from: the roles granted
 -- to the user (unexpired) and the roles its credential asserted.  Nothing
--- for a deactivated user.
+-- for a deactivated user.  Neither SECURITY DEFINER nor SET, so that its
+-- callers can inline it: only the extension's owner may run it, from C with
+-- search_path pinned or from SECURITY DEFINER functions that pin it.
 CREATE FUNCTION taskforce._permission_sources(tenant_id text, user_id text, asserted_roles text[])
     RETURNS TABLE (role_name text, source text, pattern text, expires_at timestamptz)
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
+    LANGUAGE sql STABLE
     AS $$
     WITH held AS (
         SELECT g.role_name, 'grant' AS source, g.expires_at
