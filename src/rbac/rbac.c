@@ -84,6 +84,7 @@ static uint64 rbac_generation = 1;
 static uint64 loaded_generation = 0;
 static bool callback_registered = false;
 static SPIPlanPtr sources_plan = NULL;
+static SPIPlanPtr catalog_plan = NULL;
 
 /* Relcache callback: a change to any table we cache from invalidates the caches. */
 static void
@@ -119,7 +120,16 @@ load_catalog(void *arg)
 	catalog = hash_create("taskforce permission catalog", 64, &ctl,
 						  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 
-	rc = SPI_execute("SELECT permission FROM taskforce._permission_catalog()", true, 0);
+	if (catalog_plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare("SELECT permission FROM taskforce.permissions", 0, NULL);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the permission catalog query: %s",
+				 SPI_result_code_string(SPI_result));
+		catalog_plan = plan;
+	}
+	rc = SPI_execute_plan(catalog_plan, NULL, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "taskforce permission catalog query failed: %s", SPI_result_code_string(rc));
 	for (i = 0; i < SPI_processed; i++)

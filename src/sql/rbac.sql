@@ -12,24 +12,12 @@ CREATE FUNCTION taskforce.permission_matches(patterns text[], permission text) R
 COMMENT ON FUNCTION taskforce.permission_matches(text[], text) IS
     'true if any of the patterns grants the permission';
 
--- What the C caches load.  SECURITY DEFINER so that they see the tables
--- whatever the caller's grants, and whether or not a context is set.
-CREATE FUNCTION taskforce._permission_catalog()
-    RETURNS TABLE (permission text)
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-    SELECT c.permission FROM taskforce.permissions AS c
-$$;
-REVOKE ALL ON FUNCTION taskforce._permission_catalog() FROM PUBLIC;
-COMMENT ON FUNCTION taskforce._permission_catalog() IS
-    'internal: the permission catalog, for the check cache';
-
 -- Every pattern an identity holds and where it comes from: the roles granted
 -- to the user (unexpired) and the roles its credential asserted.  Nothing
--- for a deactivated user.  Neither SECURITY DEFINER nor SET, so that its
--- callers can inline it: only the extension's owner may run it, from C with
--- search_path pinned or from SECURITY DEFINER functions that pin it.
+-- for a deactivated user.  The permission cache (rbac.c) loads through it.
+-- Neither SECURITY DEFINER nor SET, so that callers can inline it: only the
+-- extension's owner may run it, from C with search_path pinned or from
+-- SECURITY DEFINER functions that pin it.
 CREATE FUNCTION taskforce._permission_sources(tenant_id text, user_id text, asserted_roles text[])
     RETURNS TABLE (role_name text, source text, pattern text, expires_at timestamptz)
     LANGUAGE sql STABLE
@@ -90,7 +78,7 @@ CREATE FUNCTION taskforce.effective_permissions()
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT c.permission FROM taskforce._permission_catalog() AS c
+    SELECT c.permission FROM taskforce.permissions AS c
      WHERE taskforce.has_permission(c.permission)
      ORDER BY c.permission
 $$;

@@ -1,8 +1,10 @@
 -- test/bench/jwt_verify_setup.sql: objects for jwt_verify.sh, run as the
--- bootstrap superuser: the extension, one tenant and user, an HS256 issuer
--- and key, one token of about 300 bytes minted with taskforce.mint_jwt(),
--- an ordinary LOGIN role "bench" (member of taskforce_admin), the
--- pgjwt-style verifier it is compared with, and a timing helper.
+-- bootstrap superuser with psql -v cold=COLD_ROWS: the extension, one
+-- tenant and user, an HS256 issuer and key, one token of about 340 bytes
+-- and COLD_ROWS distinct tokens of the same length minted with
+-- taskforce.mint_jwt(), an ordinary LOGIN role "bench" (member of
+-- taskforce_admin), the two pgjwt-style verifiers it is compared with, and
+-- a timing helper.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
@@ -19,32 +21,49 @@ SELECT (taskforce.configure_jwt_issuer('https://idp.example', ARRAY['taskforce']
 SELECT taskforce.add_jwt_key('bench-hs256', 'https://idp.example', 'HS256',
                              convert_to('bench-hs256-secret-0123456789-abcdefghij', 'UTF8'));
 
--- The token, its signing input (header.payload) and the key as text, for
--- the pgcrypto and pgjwt-style variants.  Valid for a day.
+-- The tokens: claims sub, tenant_id, aud, roles and a six-digit jti (plus
+-- iss, iat and exp from mint_jwt), valid for a day.  jti 000000 is the
+-- token of the warm variants (bench_jwt, with its signing input
+-- header.payload and the key as text, for the pgcrypto and pgjwt-style
+-- variants); jti 000001 .. COLD_ROWS are the distinct tokens of the cold
+-- variants (bench_jwt_cold).  The jti has a fixed width, so every token
+-- has the same length.
+CREATE FUNCTION pg_temp.bench_token(jti int) RETURNS text
+    LANGUAGE sql
+    AS $$ SELECT taskforce.mint_jwt(
+                     jsonb_build_object(
+                         'sub', 'u0001',
+                         'tenant_id', 't001',
+                         'aud', 'taskforce',
+                         'roles', jsonb_build_array('operator'),
+                         'jti', lpad(jti::text, 6, '0')),
+                     'bench-hs256', interval '1 day') $$;
 CREATE TABLE public.bench_jwt (token text NOT NULL, signing_input text NOT NULL, secret text NOT NULL);
 INSERT INTO public.bench_jwt
 SELECT t.token, regexp_replace(t.token, '\.[^.]*$', ''),
        'bench-hs256-secret-0123456789-abcdefghij'
-  FROM (SELECT taskforce.mint_jwt(
-                   jsonb_build_object(
-                       'sub', 'u0001',
-                       'tenant_id', 't001',
-                       'aud', 'taskforce',
-                       'roles', jsonb_build_array('operator')),
-                   'bench-hs256', interval '1 day') AS token) AS t;
-GRANT SELECT ON public.bench_jwt TO bench;
+  FROM (SELECT pg_temp.bench_token(0) AS token) AS t;
+CREATE TABLE public.bench_jwt_cold (jti int PRIMARY KEY, token text NOT NULL, signing_input text NOT NULL);
+INSERT INTO public.bench_jwt_cold
+SELECT t.jti, t.token, regexp_replace(t.token, '\.[^.]*$', '')
+  FROM (SELECT g AS jti, pg_temp.bench_token(g) AS token
+          FROM generate_series(1, :cold) AS g) AS t
+ ORDER BY t.jti;
+VACUUM (FREEZE, ANALYZE) public.bench_jwt, public.bench_jwt_cold;
+GRANT SELECT ON public.bench_jwt, public.bench_jwt_cold TO bench;
 
--- A pgjwt-style verifier (the shape of verify() of the pgjwt extension,
--- https://github.com/michelp/pgjwt, written anew): split the token on '.',
--- base64url-decode header and payload (translate, pad, decode), recompute
--- the signature with pgcrypto's hmac() and compare it, parse the payload
--- as json and check nbf and exp against now().  Where pgjwt is slower than
--- it needs to be this is not: string_to_array instead of a regular
--- expression, url_decode a single inlinable expression, and the claims
--- cast without pgjwt's exception block (a subtransaction per claim).  It
--- checks no issuer, audience or kid, and returns the payload as json (no
--- jsonb conversion), so it does less than verify_jwt.  pgcrypto is
--- relocatable: its functions are named with the schema it was installed in.
+-- (b) A lean pgjwt-style verifier (the steps of verify() of the pgjwt
+-- extension, https://github.com/michelp/pgjwt, written anew): split the
+-- token on '.', base64url-decode header and payload (translate, pad,
+-- decode), recompute the signature with pgcrypto's hmac() and compare it,
+-- parse the payload as json and check nbf and exp against now().  Where
+-- pgjwt is slower than it needs to be this is not: string_to_array instead
+-- of a regular expression, url_decode a single inlinable expression, and
+-- the claims cast without pgjwt's exception block (a subtransaction per
+-- claim).  It checks no issuer, audience or kid, and returns the payload
+-- as json (no jsonb conversion), so it does less than verify_jwt.
+-- pgcrypto is relocatable: its functions are named with the schema it was
+-- installed in.
 DO $do$
 DECLARE
     crypto_schema name := (SELECT e.extnamespace::regnamespace::name
@@ -97,6 +116,92 @@ BEGIN
     END IF;
     RETURN payload;
 END
+$$;
+
+-- (b-pgjwt) A verifier in the shape of pgjwt's own verify() (pgjwt 0.2.0),
+-- written anew from a description of it, not copied:
+--   url_encode(bytea): base64, then '+/' to '-_' and '=' and newlines dropped;
+--   url_decode(text): '-_' to '+/', '=' padding to a multiple of 4, decode
+--     (here in PL/pgSQL, so it is a call per part);
+--   algorithm_sign(signing input, key, alg): url_encode(hmac(...)) with the
+--     digest chosen from alg in a WITH clause (so the planner cannot inline
+--     it: a SQL-function call per token);
+--   try_cast_double(text): the cast in a PL/pgSQL exception block, so a
+--     subtransaction per call, once for nbf and once for exp;
+--   verify(token, key, alg): a SQL function returning (header json,
+--     payload json, valid boolean), declared IMMUTABLE as pgjwt declares
+--     it (it reads the clock, and the label keeps the planner from inlining
+--     it), over regexp_split_to_array(token, '\.'):
+--     convert_from(url_decode(part), 'utf8')::json for header and payload,
+--     part 3 = algorithm_sign(part 1 || '.' || part 2), and
+--     valid = signature matches AND tstzrange(to_timestamp(nbf),
+--     to_timestamp(exp)) @> now().
+-- Like pgjwt it does not raise for a bad token (valid is false), looks at
+-- neither issuer nor audience nor kid, and ignores the header's alg.  The
+-- benchmark calls it as pgjwt's users do, in FROM, and counts the valid
+-- rows.
+DO $do$
+DECLARE
+    crypto_schema name := (SELECT e.extnamespace::regnamespace::name
+                             FROM pg_extension AS e WHERE e.extname = 'pgcrypto');
+BEGIN
+    EXECUTE $f$
+        CREATE FUNCTION public.bench_pgjwt_url_encode(data bytea) RETURNS text
+            LANGUAGE sql IMMUTABLE
+            AS $$ SELECT translate(encode(data, 'base64'), E'+/=\n', '-_') $$$f$;
+    EXECUTE format($f$
+        CREATE FUNCTION public.bench_pgjwt_algorithm_sign(signing_input text, secret text, algorithm text)
+            RETURNS text
+            LANGUAGE sql IMMUTABLE
+            AS $$ WITH digest AS (SELECT CASE algorithm WHEN 'HS256' THEN 'sha256'
+                                                        WHEN 'HS384' THEN 'sha384'
+                                                        WHEN 'HS512' THEN 'sha512'
+                                                        ELSE '' END AS name)
+                  SELECT public.bench_pgjwt_url_encode(%1$I.hmac(signing_input, secret, digest.name))
+                    FROM digest $$$f$, crypto_schema);
+END
+$do$;
+
+CREATE FUNCTION public.bench_pgjwt_url_decode(data text) RETURNS bytea
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+DECLARE
+    b64 text := translate(data, '-_', '+/');
+    short int := length(b64) % 4;
+BEGIN
+    IF short > 0 THEN
+        b64 := b64 || repeat('=', 4 - short);
+    END IF;
+    RETURN decode(b64, 'base64');
+END
+$$;
+
+CREATE FUNCTION public.bench_pgjwt_try_cast_double(data text) RETURNS double precision
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+BEGIN
+    BEGIN
+        RETURN data::double precision;
+    EXCEPTION WHEN others THEN
+        RETURN NULL;
+    END;
+END
+$$;
+
+CREATE FUNCTION public.bench_pgjwt_real_verify(token text, secret text, algorithm text DEFAULT 'HS256')
+    RETURNS TABLE (header json, payload json, valid boolean)
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT parts.header, parts.payload,
+           parts.signature_ok
+           AND tstzrange(to_timestamp(public.bench_pgjwt_try_cast_double(parts.payload->>'nbf')),
+                         to_timestamp(public.bench_pgjwt_try_cast_double(parts.payload->>'exp')))
+               @> now()
+      FROM (SELECT convert_from(public.bench_pgjwt_url_decode(p[1]), 'utf8')::json AS header,
+                   convert_from(public.bench_pgjwt_url_decode(p[2]), 'utf8')::json AS payload,
+                   p[3] = public.bench_pgjwt_algorithm_sign(p[1] || '.' || p[2], secret, algorithm)
+                       AS signature_ok
+              FROM regexp_split_to_array(token, '\.') AS p) AS parts
 $$;
 
 -- Runs a query returning one bigint, checks it, and returns the elapsed
