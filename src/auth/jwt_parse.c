@@ -109,73 +109,73 @@ split_token(const char *token, size_t len, size_t dots[2])
 		dots[1] + 1 < len;
 }
 
+/*
+ * The 6-bit value of each base64url character, -1 for every other byte;
+ * filled on first use.
+ */
+static int8 base64url_values[256];
+static bool base64url_values_ready = false;
+
 /* Returns the 6-bit value of a base64url character, or -1. */
-static int
+static inline int
 base64url_value(char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
+	if (!base64url_values_ready)
+	{
+		static const char alphabet[] =
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+		int			i;
+
+		memset(base64url_values, -1, sizeof(base64url_values));
+		for (i = 0; i < 64; i++)
+			base64url_values[(unsigned char) alphabet[i]] = (int8) i;
+		base64url_values_ready = true;
+	}
+	return base64url_values[(unsigned char) c];
 }
 
 /*
- * Checks that src is unpadded base64url in its one canonical form: only the
- * base64url alphabet, no length that leaves a lone character, and zero bits
- * where the last character extends past the data.
+ * Decodes one part, unpadded base64url in its one canonical form (only the
+ * base64url alphabet, no length that leaves a lone character, zero bits
+ * where the last character extends past the data), into a palloc'd,
+ * NUL-terminated buffer.
  */
-static bool
-base64url_is_canonical(const char *src, size_t len)
-{
-	size_t		i;
-	int			last;
-
-	if (len == 0 || len % 4 == 1)
-		return false;
-	for (i = 0; i < len; i++)
-		if (base64url_value(src[i]) < 0)
-			return false;
-	last = base64url_value(src[len - 1]);
-	if (len % 4 == 2)
-		return (last & 0x0F) == 0;
-	if (len % 4 == 3)
-		return (last & 0x03) == 0;
-	return true;
-}
-
-/* Decodes one part into a palloc'd, NUL-terminated buffer. */
 static TfJwtStatus
 decode_part(const char *src, size_t len, char **out, size_t *out_len)
 {
 	char	   *padded;
-	int			padded_len;
+	size_t		i;
+	int			last;
 	char	   *decoded;
 	int			decoded_len;
 
-	if (!base64url_is_canonical(src, len))
+	if (len == 0 || len % 4 == 1)
 		return TF_JWT_BAD_BASE64;
 
-	/* Translate to the standard alphabet and pad, as pg_b64_decode wants. */
+	/* Check and translate to the standard alphabet, padded, for pg_b64_decode. */
 	padded = palloc(len + 3);
-	for (padded_len = 0; padded_len < (int) len; padded_len++)
+	for (i = 0; i < len; i++)
 	{
-		char		c = src[padded_len];
+		char		c = src[i];
 
-		padded[padded_len] = c == '-' ? '+' : c == '_' ? '/' : c;
+		if (base64url_value(c) < 0)
+		{
+			pfree(padded);
+			return TF_JWT_BAD_BASE64;
+		}
+		padded[i] = c == '-' ? '+' : c == '_' ? '/' : c;
 	}
-	while (padded_len % 4 != 0)
-		padded[padded_len++] = '=';
+	last = base64url_value(src[len - 1]);
+	if ((len % 4 == 2 && (last & 0x0F) != 0) || (len % 4 == 3 && (last & 0x03) != 0))
+	{
+		pfree(padded);
+		return TF_JWT_BAD_BASE64;
+	}
+	while (i % 4 != 0)
+		padded[i++] = '=';
 
-	decoded = palloc(pg_b64_dec_len(padded_len) + 1);
-	decoded_len = pg_b64_decode(padded, padded_len, decoded,
-								pg_b64_dec_len(padded_len));
+	decoded = palloc(pg_b64_dec_len((int) i) + 1);
+	decoded_len = pg_b64_decode(padded, (int) i, decoded, pg_b64_dec_len((int) i));
 	pfree(padded);
 	if (decoded_len <= 0)
 	{

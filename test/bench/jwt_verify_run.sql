@@ -1,6 +1,6 @@
 -- test/bench/jwt_verify_run.sql: the measurements of jwt_verify.sh, run as
 -- the ordinary role "bench" with psql -v n=ROWS -v m=BASELINE_ROWS
--- -v reps=REPETITIONS.
+-- -v cold=COLD_ROWS -v reps=REPETITIONS.
 \set ON_ERROR_STOP 1
 SET max_parallel_workers_per_gather = 0;
 SET jit = off;
@@ -13,36 +13,69 @@ SELECT token, signing_input, secret, length(token) AS token_bytes,
        convert_from(bench_url_decode(split_part(token, '.', 2)), 'UTF8') AS payload
   FROM bench_jwt \gset
 
-\echo 'the token (HS256, minted by taskforce.mint_jwt), as verify_jwt and the pgjwt-style verifier see it:'
+\echo 'the tokens (HS256, minted by taskforce.mint_jwt; warm: one token, cold: distinct tokens):'
 SELECT :token_bytes AS "token bytes", length(:'signing_input') AS "signing input bytes",
-       length(:'payload') AS "payload bytes", :'crypto_schema' AS "pgcrypto schema";
+       length(:'payload') AS "payload bytes", :'crypto_schema' AS "pgcrypto schema",
+       c.tokens AS "cold tokens", c.distinct_tokens AS "distinct", c.min_bytes || ' .. ' || c.max_bytes
+       AS "cold token bytes"
+  FROM (SELECT count(*) AS tokens, count(DISTINCT token) AS distinct_tokens,
+               min(length(token)) AS min_bytes, max(length(token)) AS max_bytes
+          FROM bench_jwt_cold) AS c;
 SELECT taskforce.verify_jwt(:'token') AS "verify_jwt(token)";
-SELECT taskforce.verify_jwt(:'token') = bench_pgjwt_verify(:'token', :'secret')::jsonb AS "same claims";
+SELECT taskforce.verify_jwt(:'token') = bench_pgjwt_verify(:'token', :'secret')::jsonb AS "same claims (b)",
+       taskforce.verify_jwt(:'token') = v.payload::jsonb AND v.valid AS "same claims, valid (b-pgjwt)"
+  FROM bench_pgjwt_real_verify(:'token', :'secret') AS v;
 SELECT split_part(:'token', '.', 3)
        = translate(encode(:"crypto_schema".hmac(:'signing_input', :'secret', 'sha256'), 'base64'), '+/=', '-_')
-       AS "hmac() gives the signature";
+       AS "hmac() gives the signature",
+       (SELECT bool_and(split_part(c.token, '.', 3)
+                        = translate(encode(:"crypto_schema".hmac(c.signing_input, :'secret', 'sha256'),
+                                           'base64'), '+/=', '-_'))
+          FROM bench_jwt_cold AS c) AS "... for every cold token";
 
--- The queries.  Every variant sees the token (or its signing input, or its
--- payload) through the same CASE WHEN g > 0 THEN ... END, so the call runs
--- once per row and cannot become a one-time filter or be constant-folded
--- (hmac() is immutable).
-CREATE TEMP TABLE queries (pos int, label text, kind text, nrows bigint, sql text);
+-- The queries.  Warm: every variant sees the one token (or its signing
+-- input, or its payload) through the same CASE WHEN g > 0 THEN ... END, so
+-- the call runs once per row and cannot become a one-time filter or be
+-- constant-folded (hmac() is immutable).  Cold: every variant reads the
+-- distinct tokens (or their signing inputs) from bench_jwt_cold, one row
+-- each, in the same order every time.  verify_jwt remembers the last 512
+-- tokens that verified and forgets them all when a 513th comes, so every
+-- token of a pass over more than 512 distinct tokens is a miss: it was
+-- last seen a whole pass, at least 512 other tokens, before.  base is the
+-- bare query each variant is set against.
+CREATE TEMP TABLE queries (pos int, label text, kind text, base int, nrows bigint, sql text);
 INSERT INTO queries VALUES
-    (1, 'bare: count(token)', 'baseline', :n,
+    (1, 'warm bare: count(token)', 'baseline', 1, :n,
         format('SELECT count(CASE WHEN g > 0 THEN %L END) FROM generate_series(1, %s) AS g',
                :'token', :n)),
-    (2, '(c) pgcrypto hmac()', 'builtin', :n,
+    (2, '(c) pgcrypto hmac()', 'builtin', 1, :n,
         format('SELECT count(%I.hmac(CASE WHEN g > 0 THEN %L END, %L, ''sha256''))'
                ' FROM generate_series(1, %s) AS g', :'crypto_schema', :'signing_input', :'secret', :n)),
-    (3, '(a) verify_jwt', 'taskforce', :n,
+    (3, '(a-warm) verify_jwt', 'taskforce', 1, :n,
         format('SELECT count(taskforce.verify_jwt(CASE WHEN g > 0 THEN %L END))'
                ' FROM generate_series(1, %s) AS g', :'token', :n)),
-    (4, '(b) pgjwt-style plpgsql', 'plpgsql', :m,
+    (4, '(b) pgjwt-style plpgsql, lean', 'plpgsql', 1, :m,
         format('SELECT count(bench_pgjwt_verify(CASE WHEN g > 0 THEN %L END, %L))'
                ' FROM generate_series(1, %s) AS g', :'token', :'secret', :m)),
-    (5, 'payload::jsonb (inside (a))', 'part', :n,
+    (5, '(b-pgjwt) pgjwt-shaped verify()', 'plpgsql', 1, :m,
+        format('SELECT count(v.payload) FROM generate_series(1, %s) AS g,'
+               ' bench_pgjwt_real_verify(CASE WHEN g > 0 THEN %L END, %L) AS v WHERE v.valid',
+               :m, :'token', :'secret')),
+    (6, 'payload::jsonb (inside (a-cold))', 'part', 1, :n,
         format('SELECT count((CASE WHEN g > 0 THEN %L END)::jsonb)'
-               ' FROM generate_series(1, %s) AS g', :'payload', :n));
+               ' FROM generate_series(1, %s) AS g', :'payload', :n)),
+    (7, 'cold bare: count(token)', 'baseline', 7, :cold,
+        'SELECT count(c.token) FROM bench_jwt_cold AS c'),
+    (8, '(c-cold) pgcrypto hmac()', 'builtin', 7, :cold,
+        format('SELECT count(%I.hmac(c.signing_input, %L, ''sha256'')) FROM bench_jwt_cold AS c',
+               :'crypto_schema', :'secret')),
+    (9, '(a-cold) verify_jwt', 'taskforce', 7, :cold,
+        'SELECT count(taskforce.verify_jwt(c.token)) FROM bench_jwt_cold AS c'),
+    (10, '(b-cold) pgjwt-style plpgsql, lean', 'plpgsql', 7, :cold,
+        format('SELECT count(bench_pgjwt_verify(c.token, %L)) FROM bench_jwt_cold AS c', :'secret')),
+    (11, '(b-pgjwt-cold) pgjwt-shaped verify()', 'plpgsql', 7, :cold,
+        format('SELECT count(v.payload) FROM bench_jwt_cold AS c,'
+               ' bench_pgjwt_real_verify(c.token, %L) AS v WHERE v.valid', :'secret'));
 CREATE TEMP TABLE timings (rep int, pos int, ms double precision);
 
 -- Warm up once, then :reps rounds; each round runs every query once,
@@ -75,15 +108,16 @@ SELECT label, nrows AS "rows",
   FROM queries ORDER BY pos;
 
 \echo
-\echo 'Per-call cost of verifying a ':token_bytes'-byte HS256 token (':reps' interleaved repetitions, median wall-clock ms)'
+\echo 'Per-call cost of verifying a ':token_bytes'-byte HS256 token, the same one (warm) or ':cold' distinct ones (cold)'
+\echo '(':reps' interleaved repetitions, median wall-clock ms)'
 WITH paired AS (
-    -- each query against the bare query of the same round, per row
+    -- each query against its bare query of the same round, per row
     SELECT t.pos, t.rep, t.ms,
            (t.ms / q.nrows - b.ms / bq.nrows) * 1e3 AS us_over_bare
       FROM timings AS t
       JOIN queries AS q USING (pos)
-      JOIN timings AS b ON b.rep = t.rep AND b.pos = 1
-      JOIN queries AS bq ON bq.pos = 1
+      JOIN timings AS b ON b.rep = t.rep AND b.pos = q.base
+      JOIN queries AS bq ON bq.pos = q.base
 ), med AS (
     SELECT q.pos, q.label, q.kind, q.nrows,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY p.ms) AS ms,
@@ -103,35 +137,47 @@ SELECT m.label AS query,
        m.runs AS "runs (ms)"
   FROM med AS m
  ORDER BY m.pos;
-\echo 'calls/s = rows / median seconds of the whole query (generate_series and count included);'
-\echo 'us/row = median ms / rows; us/call over bare = median over rounds of (us/row - bare us/row'
-\echo 'of the same round).  payload::jsonb is not a variant: it is the jsonb conversion of the'
-\echo 'claims that verify_jwt returns, timed alone.'
+\echo 'calls/s = rows / median seconds of the whole query (generate_series or the scan of'
+\echo 'bench_jwt_cold, and count, included); us/row = median ms / rows; us/call over bare = median'
+\echo 'over rounds of (us/row - us/row of the bare query of the same round: warm bare for the warm'
+\echo 'queries, cold bare for the cold ones).  payload::jsonb is not a variant: it is the jsonb'
+\echo 'conversion of the claims that verify_jwt does once per token it has not seen (so on every'
+\echo 'cold call, and on no warm one), timed alone.'
 
 \echo
 \echo 'Ratios (speed: rate / rate, per row of the whole query; "paired" = median over rounds of the ratio within the round)'
+CREATE TEMP TABLE ratios (k int, what text, num int, den int, target text, threshold double precision);
+INSERT INTO ratios VALUES
+    (1, 'warm: (a-warm) / (c): verify_jwt vs pgcrypto hmac()', 3, 2, '>= 1', 1),
+    (2, 'warm: (a-warm) / (b): verify_jwt vs lean pgjwt-style', 3, 4, '>= 14', 14),
+    (3, 'warm: (a-warm) / (b-pgjwt): verify_jwt vs pgjwt-shaped', 3, 5, '>= 14', 14),
+    (4, 'cold: (a-cold) / (c-cold): verify_jwt vs pgcrypto hmac()', 9, 8, NULL, NULL),
+    (5, 'cold: (a-cold) / (b-cold): verify_jwt vs lean pgjwt-style', 9, 10, NULL, NULL),
+    (6, 'cold: (a-cold) / (b-pgjwt-cold): verify_jwt vs pgjwt-shaped', 9, 11, NULL, NULL),
+    (7, 'cache: (a-warm) / (a-cold): verify_jwt, same vs distinct tokens', 3, 9, NULL, NULL);
 WITH rate AS (
     SELECT t.rep, t.pos, q.nrows / (t.ms / 1000) AS per_s
       FROM timings AS t JOIN queries AS q USING (pos)
 ), med AS (
     SELECT pos, percentile_cont(0.5) WITHIN GROUP (ORDER BY per_s) AS per_s FROM rate GROUP BY pos
 ), pair AS (
-    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY a.per_s / c.per_s) AS a_c,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY a.per_s / b.per_s) AS a_b
-      FROM rate AS a
-      JOIN rate AS b ON b.rep = a.rep AND b.pos = 4
-      JOIN rate AS c ON c.rep = a.rep AND c.pos = 2
-     WHERE a.pos = 3
+    SELECT r.k, percentile_cont(0.5) WITHIN GROUP (ORDER BY a.per_s / b.per_s) AS ratio
+      FROM ratios AS r
+      JOIN rate AS a ON a.pos = r.num
+      JOIN rate AS b ON b.pos = r.den AND b.rep = a.rep
+     GROUP BY r.k
 )
-SELECT v.what, round(v.median::numeric, 3) AS "from medians", round(v.paired::numeric, 3) AS paired,
-       v.target,
-       CASE WHEN v.median >= v.threshold THEN 'met' ELSE 'NOT met' END AS "target met"
-  FROM (SELECT 1 AS k, '(a) / (c): verify_jwt vs pgcrypto hmac()' AS what,
-               a.per_s / c.per_s AS median, pair.a_c AS paired, '>= 1' AS target,
-               1::double precision AS threshold
-          FROM med AS a, med AS c, pair WHERE a.pos = 3 AND c.pos = 2
-        UNION ALL
-        SELECT 2, '(a) / (b): verify_jwt vs pgjwt-style plpgsql',
-               a.per_s / b.per_s, pair.a_b, '>= 14', 14
-          FROM med AS a, med AS b, pair WHERE a.pos = 3 AND b.pos = 4) AS v
- ORDER BY v.k;
+SELECT r.what, round((a.per_s / b.per_s)::numeric, 3) AS "from medians", round(p.ratio::numeric, 3) AS paired,
+       coalesce(r.target, '') AS target,
+       CASE WHEN r.threshold IS NULL THEN ''
+            WHEN a.per_s / b.per_s >= r.threshold THEN 'met' ELSE 'NOT met' END AS "target met"
+  FROM ratios AS r
+  JOIN med AS a ON a.pos = r.num
+  JOIN med AS b ON b.pos = r.den
+  JOIN pair AS p USING (k)
+ ORDER BY r.k;
+\echo 'warm: one token on every row, as a pooled backend sees a client reusing its bearer token;'
+\echo 'after the first call verify_jwt finds it among the tokens it has verified and checks only'
+\echo 'the times (exp, nbf, iat, the key''s validity).  cold: a token verify_jwt has not seen on'
+\echo 'every row, so the whole path: parse, HMAC, claims, and remembering the token.  The'
+\echo 'targets are for the warm case; the cold ratios have none.'
