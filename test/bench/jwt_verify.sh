@@ -57,7 +57,7 @@
 # Settings (environment): BENCH_ROWS (200000, warm), BENCH_BASELINE_ROWS
 # (20000, warm (b) and (b-pgjwt)), BENCH_COLD_ROWS (20000 distinct tokens,
 # at most 999999), BENCH_REPS (7), BENCH_AUTH_SECONDS (3), BENCH_PORT
-# (55604).  About two minutes with defaults.  Run as root it re-runs
+# (55604).  About a minute with defaults.  Run as root it re-runs
 # itself as the user "postgres" from a temporary copy of test/; otherwise
 # it needs only taskforce installed.
 set -euo pipefail

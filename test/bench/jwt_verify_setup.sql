@@ -1,6 +1,6 @@
 -- test/bench/jwt_verify_setup.sql: objects for jwt_verify.sh, run as the
 -- bootstrap superuser with psql -v cold=COLD_ROWS: the extension, one
--- tenant and user, an HS256 issuer and key, one token of about 340 bytes
+-- tenant and user, an HS256 issuer and key, one token of 335 bytes
 -- and COLD_ROWS distinct tokens of the same length minted with
 -- taskforce.mint_jwt(), an ordinary LOGIN role "bench" (member of
 -- taskforce_admin), the two pgjwt-style verifiers it is compared with, and
