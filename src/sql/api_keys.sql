@@ -1,30 +1,6 @@
 -- src/sql/api_keys.sql: API keys for services and programmatic access,
 -- stored as hashes and shown once.
 
--- pgcrypto's random bytes, bound at install time as the bcrypt wrappers
--- are (see passwords.sql).
-DO $$
-DECLARE
-    crypto_schema name := (
-        SELECT n.nspname
-          FROM pg_catalog.pg_extension AS e
-          JOIN pg_catalog.pg_namespace AS n ON n.oid = e.extnamespace
-         WHERE e.extname = 'pgcrypto');
-BEGIN
-    IF crypto_schema IS NULL THEN
-        RAISE EXCEPTION 'taskforce requires the pgcrypto extension'
-            USING ERRCODE = 'undefined_object';
-    END IF;
-    EXECUTE pg_catalog.format($f$
-        CREATE FUNCTION taskforce._random_bytes(n integer) RETURNS bytea
-            LANGUAGE sql VOLATILE STRICT PARALLEL SAFE
-            RETURN %I.gen_random_bytes(n)$f$, crypto_schema);
-END
-$$;
-REVOKE ALL ON FUNCTION taskforce._random_bytes(integer) FROM PUBLIC;
-COMMENT ON FUNCTION taskforce._random_bytes(integer) IS
-    'internal: pgcrypto gen_random_bytes(), cryptographically strong random bytes';
-
 CREATE TABLE taskforce.api_keys (
     tenant_id      text        NOT NULL,
     key_id         uuid        NOT NULL DEFAULT pg_catalog.gen_random_uuid(),

@@ -26,6 +26,10 @@ BEGIN
         CREATE FUNCTION taskforce._bcrypt_salt(cost integer) RETURNS text
             LANGUAGE sql VOLATILE STRICT PARALLEL SAFE
             RETURN %I.gen_salt('bf', cost)$f$, crypto_schema);
+    EXECUTE pg_catalog.format($f$
+        CREATE FUNCTION taskforce._random_bytes(n integer) RETURNS bytea
+            LANGUAGE sql VOLATILE STRICT PARALLEL SAFE
+            RETURN %I.gen_random_bytes(n)$f$, crypto_schema);
 END
 $$;
 REVOKE ALL ON FUNCTION taskforce._bcrypt(text, text) FROM PUBLIC;
@@ -34,6 +38,9 @@ COMMENT ON FUNCTION taskforce._bcrypt(text, text) IS
 REVOKE ALL ON FUNCTION taskforce._bcrypt_salt(integer) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._bcrypt_salt(integer) IS
     'internal: pgcrypto gen_salt(''bf'', cost), a fresh random bcrypt salt';
+REVOKE ALL ON FUNCTION taskforce._random_bytes(integer) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._random_bytes(integer) IS
+    'internal: pgcrypto gen_random_bytes(), cryptographically strong random bytes (API keys)';
 
 -- One row per tenant that changed the defaults; password_policy() supplies
 -- the defaults for the others.  bcrypt uses only the first 72 bytes of a

@@ -12,6 +12,10 @@
 #   even count).
 # bench_psql_as ROLE DIR PORT [psql args...]
 #   psql against the instance as ROLE, stopping on the first error.
+# bench_start_instance NAME PORT [setting...]
+#   starts a throwaway instance in a new directory, stored in $dir and
+#   removed on exit, with parallel query, JIT and autovacuum off (and any
+#   further settings), and creates the database "bench" in it.
 
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../lib.sh
@@ -42,4 +46,23 @@ bench_psql_as() {
 	local role=$1 dir=$2 port=$3
 	shift 3
 	psql -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U "$role" "$@"
+}
+
+bench_start_instance() {
+	local name=$1 port=$2
+	shift 2
+	dir=$(mktemp -d "/tmp/tf-bench-$name.XXXXXX")
+	# shellcheck disable=SC2317  # called by the trap
+	bench_cleanup() {
+		tf_stop_instance "$dir"
+		rm -rf "$dir"
+	}
+	trap bench_cleanup EXIT
+	echo "== starting a throwaway instance on port $port"
+	tf_start_instance "$dir" "$port" \
+		"max_parallel_workers_per_gather = 0" \
+		"jit = off" \
+		"autovacuum = off" \
+		"$@"
+	tf_psql "$dir" "$port" -d postgres -c "CREATE DATABASE bench"
 }

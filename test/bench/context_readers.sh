@@ -27,6 +27,7 @@
 set -euo pipefail
 
 bench_dir=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR
 . "$bench_dir/common.sh"
 bench_reexec_unprivileged "$0" "$@"
 
@@ -34,20 +35,8 @@ rows=${BENCH_ROWS:-2000000}
 reps=${BENCH_REPS:-7}
 port=${BENCH_PORT:-55602}
 
-dir=$(mktemp -d /tmp/tf-bench-readers.XXXXXX)
-cleanup() {
-	tf_stop_instance "$dir"
-	rm -rf "$dir"
-}
-trap cleanup EXIT
+bench_start_instance readers "$port"
 
-echo "== starting a throwaway instance on port $port"
-tf_start_instance "$dir" "$port" \
-	"max_parallel_workers_per_gather = 0" \
-	"jit = off" \
-	"autovacuum = off"
-
-tf_psql "$dir" "$port" -d postgres -c "CREATE DATABASE bench"
 tf_psql "$dir" "$port" -d bench -f "$bench_dir/context_readers_setup.sql" >/dev/null
 
 echo "== timing, as role bench ($reps repetitions of each query, N = $rows)"

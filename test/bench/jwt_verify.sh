@@ -80,21 +80,9 @@ if [ "$cold_rows" -le 512 ] || [ "$cold_rows" -gt 999999 ]; then
 	exit 2
 fi
 
-dir=$(mktemp -d /tmp/tf-bench-jwt.XXXXXX)
-cleanup() {
-	tf_stop_instance "$dir"
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-
-echo "== starting a throwaway instance on port $port"
-tf_start_instance "$dir" "$port" \
-	"max_parallel_workers_per_gather = 0" \
-	"jit = off" \
-	"autovacuum = off"
+bench_start_instance jwt "$port"
 
 echo "== configuring an HS256 issuer and key, minting a token and $cold_rows distinct ones"
-tf_psql "$dir" "$port" -d postgres -c "CREATE DATABASE bench"
 tf_psql "$dir" "$port" -d bench -v cold="$cold_rows" -f "$bench_dir/jwt_verify_setup.sql" >/dev/null
 
 echo "== timing, as role bench ($reps repetitions of each query; warm N = $rows, $baseline_rows for PL/pgSQL;"

@@ -40,6 +40,7 @@
 set -euo pipefail
 
 bench_dir=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR
 . "$bench_dir/common.sh"
 bench_reexec_unprivileged "$0" "$@"
 
@@ -49,21 +50,9 @@ reps=${BENCH_REPS:-7}
 misses=${BENCH_MISSES:-1000}
 port=${BENCH_PORT:-55603}
 
-dir=$(mktemp -d /tmp/tf-bench-permission.XXXXXX)
-cleanup() {
-	tf_stop_instance "$dir"
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-
-echo "== starting a throwaway instance on port $port"
-tf_start_instance "$dir" "$port" \
-	"max_parallel_workers_per_gather = 0" \
-	"jit = off" \
-	"autovacuum = off"
+bench_start_instance permission "$port"
 
 echo "== loading 1,002 users, 8 custom roles and their grants"
-tf_psql "$dir" "$port" -d postgres -c "CREATE DATABASE bench"
 tf_psql "$dir" "$port" -d bench -f "$bench_dir/permission_check_setup.sql" >/dev/null
 
 echo "== timing, as role bench ($reps repetitions of each query, N = $rows, $baseline_rows for PL/pgSQL)"

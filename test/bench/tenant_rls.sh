@@ -37,6 +37,7 @@
 set -euo pipefail
 
 bench_dir=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR
 . "$bench_dir/common.sh"
 bench_reexec_unprivileged "$0" "$@"
 
@@ -46,23 +47,10 @@ clients=${BENCH_CLIENTS:-2}
 port=${BENCH_PORT:-55601}
 slices=${BENCH_SLICES:-5}
 
-dir=$(mktemp -d /tmp/tf-bench-rls.XXXXXX)
-cleanup() {
-	tf_stop_instance "$dir"
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-
-echo "== starting a throwaway instance on port $port"
-tf_start_instance "$dir" "$port" \
-	"shared_buffers = 256MB" \
-	"max_parallel_workers_per_gather = 0" \
-	"jit = off" \
-	"autovacuum = off"
+bench_start_instance rls "$port" "shared_buffers = 256MB"
 
 echo "== loading 3 x 1,000,000 rows (100 tenants x 10,000 ids), VACUUM ANALYZE"
 load_start=$SECONDS
-tf_psql "$dir" "$port" -d postgres -c "CREATE DATABASE bench"
 tf_psql "$dir" "$port" -d bench -f "$bench_dir/tenant_rls_setup.sql" >/dev/null
 echo "   loaded in $((SECONDS - load_start)) s"
 
