@@ -400,7 +400,7 @@ ensure_jwt_cache(void)
 
 	PG_TRY();
 	{
-		tf_spi_as_owner(keys_oid, load_issuers_and_keys, NULL);
+		tf_spi_as_owner(load_issuers_and_keys, NULL);
 		forget_verified_tokens();
 	}
 	PG_CATCH();

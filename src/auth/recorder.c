@@ -2,7 +2,7 @@
  * src/auth/recorder.c
  *	  Failed authentications, recorded in an autonomous transaction.
  *
- * tf_record_auth_failure copies the event into a DSM segment and starts a
+ * record_auth_failure copies the event into a DSM segment and starts a
  * dynamic background worker, which connects to the caller's database as
  * the extension's owner, calls taskforce._record_failed_authentication
  * and commits.  The caller waits for the worker to exit, then reads back
@@ -19,14 +19,11 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/parallel.h"
-#include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_authid.h"
-#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -37,7 +34,6 @@
 #include "storage/ipc.h"
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
@@ -46,6 +42,7 @@
 
 #include "auth/recorder.h"
 #include "context/context.h"
+#include "util/owner.h"
 
 #define RECORDER_NAME "taskforce auth recorder"
 #define RECORDER_LOCK_TIMEOUT "5s"
@@ -86,7 +83,6 @@ typedef struct RecorderShared
 } RecorderShared;
 
 PG_FUNCTION_INFO_V1(taskforce_reject_authentication);
-PG_FUNCTION_INFO_V1(taskforce_record_auth_failure);
 
 /*
  * Returns the calling backend's client address as inet_client_addr() gives
@@ -103,28 +99,6 @@ caller_client_addr(void)
 	if (fcinfo->isnull)
 		return NULL;
 	return DatumGetCString(DirectFunctionCall1(inet_out, addr));
-}
-
-/* Returns the owner of the taskforce extension, or InvalidOid if not installed. */
-static Oid
-extension_owner(void)
-{
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	Oid			owner = InvalidOid;
-
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
-				F_NAMEEQ, CStringGetDatum("taskforce"));
-	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
-	tuple = systable_getnext(scan);
-	if (HeapTupleIsValid(tuple))
-		owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return owner;
 }
 
 /* Tells whether a background worker may connect as the role (PostgreSQL 15 needs LOGIN). */
@@ -150,7 +124,7 @@ role_can_login(Oid role_id)
 static Oid
 recording_role(const char **why)
 {
-	Oid			owner = extension_owner();
+	Oid			owner = tf_extension_owner();
 
 	if (!OidIsValid(owner))
 	{
@@ -278,9 +252,16 @@ record_in_worker(const char *const *fields)
 	return why;
 }
 
-/* Records a failed authentication durably, or logs it; see recorder.h. */
-void
-tf_record_auth_failure(const char *method, const char *tenant_id,
+/*
+ * Records one failed authentication in taskforce.security_events and
+ * returns once it is committed (or, failing that, logged).  method and
+ * reason are required; the others may be NULL.  client_addr is the text
+ * of an inet (NULL means the calling backend's client address) and
+ * details_json the text of a JSON object.  Throws only if the caller is
+ * cancelled or terminated while it waits.
+ */
+static void
+record_auth_failure(const char *method, const char *tenant_id,
 					   const char *user_id, const char *reason,
 					   const char *client_addr, const char *details_json)
 {
@@ -307,18 +288,6 @@ tf_record_auth_failure(const char *method, const char *tenant_id,
 		log_unrecorded(fields, why);
 }
 
-/* Records a failed authentication, then raises invalid_authorization_specification. */
-void
-tf_reject_authentication(const char *method, const char *tenant_id,
-						 const char *user_id, const char *reason,
-						 const char *client_addr, const char *details_json)
-{
-	tf_record_auth_failure(method, tenant_id, user_id, reason, client_addr,
-						   details_json);
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-			 errmsg("%s", reason != NULL ? reason : "authentication failed")));
-}
 
 /* Runs in the worker: connects, records the event in its own transaction, exits. */
 void
@@ -404,10 +373,17 @@ output_arg(FunctionCallInfo fcinfo, int n, PGFunction output)
 		DatumGetCString(DirectFunctionCall1(output, PG_GETARG_DATUM(n)));
 }
 
-/* Refuses a null method or reason: they name what failed and why. */
-static void
-check_required_args(FunctionCallInfo fcinfo)
+/*
+ * taskforce._reject_authentication(method, tenant_id, user_id, reason,
+ * client_addr, details): records the failure, then raises
+ * invalid_authorization_specification with the reason, a lower-case
+ * phrase that never contains a secret.
+ */
+Datum
+taskforce_reject_authentication(PG_FUNCTION_ARGS)
 {
+	char	   *reason;
+
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -416,35 +392,12 @@ check_required_args(FunctionCallInfo fcinfo)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("reason must not be null")));
-}
-
-/*
- * taskforce._reject_authentication(method, tenant_id, user_id, reason,
- * client_addr, details): records the failure, then raises
- * invalid_authorization_specification with the reason.
- */
-Datum
-taskforce_reject_authentication(PG_FUNCTION_ARGS)
-{
-	check_required_args(fcinfo);
-	tf_reject_authentication(text_arg(fcinfo, 0), text_arg(fcinfo, 1),
-							 text_arg(fcinfo, 2), text_arg(fcinfo, 3),
-							 output_arg(fcinfo, 4, inet_out),
-							 output_arg(fcinfo, 5, jsonb_out));
-}
-
-/*
- * taskforce._record_auth_failure(method, tenant_id, user_id, reason,
- * client_addr, details): records the failure and returns, for callers
- * that raise their own error.
- */
-Datum
-taskforce_record_auth_failure(PG_FUNCTION_ARGS)
-{
-	check_required_args(fcinfo);
-	tf_record_auth_failure(text_arg(fcinfo, 0), text_arg(fcinfo, 1),
-						   text_arg(fcinfo, 2), text_arg(fcinfo, 3),
-						   output_arg(fcinfo, 4, inet_out),
-						   output_arg(fcinfo, 5, jsonb_out));
+	reason = text_arg(fcinfo, 3);
+	record_auth_failure(text_arg(fcinfo, 0), text_arg(fcinfo, 1), text_arg(fcinfo, 2),
+						reason, output_arg(fcinfo, 4, inet_out),
+						output_arg(fcinfo, 5, jsonb_out));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			 errmsg("%s", reason)));
 	PG_RETURN_VOID();
 }

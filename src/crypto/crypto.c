@@ -39,20 +39,6 @@
 /* A JWS ES256 signature is r and s, each a 32-byte big-endian integer. */
 #define TF_ES256_HALF_LEN 32
 
-/* Computes HMAC-SHA256 of data under key; returns false if OpenSSL fails. */
-bool
-tf_hmac_sha256(const uint8 *key, size_t key_len,
-			   const uint8 *data, size_t data_len,
-			   uint8 mac[TF_SHA256_LEN])
-{
-	unsigned int mac_len = 0;
-
-	if (HMAC(EVP_sha256(), key, (int) key_len, data, data_len,
-			 mac, &mac_len) == NULL)
-		return false;
-	return mac_len == TF_SHA256_LEN;
-}
-
 /* Fills buf with cryptographically strong random bytes. */
 bool
 tf_random_bytes(uint8 *buf, size_t len)
@@ -105,6 +91,22 @@ tf_hmac(const char *digest, const uint8 *key, size_t key_len,
 		return false;
 	}
 	*mac_len = len;
+	return true;
+}
+
+/* Computes HMAC-SHA256 of data under key; returns false if OpenSSL fails. */
+bool
+tf_hmac_sha256(const uint8 *key, size_t key_len,
+			   const uint8 *data, size_t data_len,
+			   uint8 mac[TF_SHA256_LEN])
+{
+	uint8		full[TF_MAX_MAC_LEN];
+	size_t		mac_len;
+
+	if (!tf_hmac("sha256", key, key_len, data, data_len, full, &mac_len) ||
+		mac_len != TF_SHA256_LEN)
+		return false;
+	memcpy(mac, full, TF_SHA256_LEN);
 	return true;
 }
 

@@ -181,7 +181,7 @@ ensure_caches(void)
 	permission_sets = hash_create("taskforce permission sets", 256, &ctl,
 								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
-	tf_spi_as_owner(watched_oids[0], load_catalog, NULL);
+	tf_spi_as_owner(load_catalog, NULL);
 
 	/* An invalidation that arrived while loading makes the next call reload. */
 	loaded_generation = generation;
@@ -319,7 +319,7 @@ permission_set(const text *tenant, const text *user, ArrayType *roles)
 	load.tenant = tenant;
 	load.user = user;
 	load.roles = roles;
-	tf_spi_as_owner(watched_oids[0], load_permission_set, &load);
+	tf_spi_as_owner(load_permission_set, &load);
 	set->identity_len = key.len;
 	pfree(key.data);
 	return set;

@@ -155,8 +155,9 @@ COMMENT ON FUNCTION taskforce._validate_permission_patterns(text[]) IS
 
 -- Decides which tenant a management call acts on, and whether it may.
 -- With a context: the context's tenant, and the context's user must hold
--- the permission; naming another tenant is refused.  Without one: only an
--- administrator (a role that may run act_as) may call, naming the tenant.
+-- the permission (any user will do when permission is null); naming
+-- another tenant is refused.  Without one: only an administrator (a role
+-- that may run act_as) may call, naming the tenant.
 CREATE FUNCTION taskforce._authorize(permission text, tenant_id text)
     RETURNS text
     LANGUAGE plpgsql
@@ -170,11 +171,15 @@ BEGIN
             RAISE EXCEPTION 'the current context belongs to tenant "%", not "%"', context_tenant, tenant_id
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
-        PERFORM taskforce.require_permission(permission);
+        IF permission IS NOT NULL THEN
+            PERFORM taskforce.require_permission(permission);
+        END IF;
         RETURN context_tenant;
     END IF;
     IF NOT taskforce._caller_is_administrator() THEN
-        RAISE EXCEPTION 'permission "%" required', permission
+        RAISE EXCEPTION '%', CASE WHEN permission IS NULL
+                                  THEN 'an authenticated context is required'
+                                  ELSE format('permission "%s" required', permission) END
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Authenticate first, or call as an administrator role.';
     END IF;

@@ -193,35 +193,10 @@ COMMENT ON FUNCTION taskforce._authorize_self(text, text, text, boolean) IS
 
 CREATE FUNCTION taskforce.password_policy(tenant_id text DEFAULT NULL)
     RETURNS taskforce.password_policies
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
-DECLARE
-    context_tenant text := taskforce.current_tenant();
-BEGIN
-    IF context_tenant IS NOT NULL THEN
-        IF password_policy.tenant_id IS NOT NULL AND password_policy.tenant_id <> context_tenant THEN
-            RAISE EXCEPTION 'the current context belongs to tenant "%", not "%"',
-                context_tenant, password_policy.tenant_id
-                USING ERRCODE = 'insufficient_privilege';
-        END IF;
-        RETURN taskforce._password_policy(context_tenant);
-    END IF;
-    IF NOT taskforce._caller_is_administrator() THEN
-        RAISE EXCEPTION 'there is no context to read the password policy of'
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'Authenticate first, or call as an administrator role.';
-    END IF;
-    IF password_policy.tenant_id IS NULL THEN
-        RAISE EXCEPTION 'tenant_id must be given when there is no context'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF NOT EXISTS (SELECT FROM taskforce.tenants AS t WHERE t.tenant_id = password_policy.tenant_id) THEN
-        RAISE EXCEPTION 'tenant "%" does not exist', password_policy.tenant_id
-            USING ERRCODE = 'undefined_object';
-    END IF;
-    RETURN taskforce._password_policy(password_policy.tenant_id);
-END
+    SELECT * FROM taskforce._password_policy(taskforce._authorize(NULL, tenant_id))
 $$;
 COMMENT ON FUNCTION taskforce.password_policy(text) IS
     'the password policy of the current tenant (the built-in one unless changed); administrators without a context name the tenant';

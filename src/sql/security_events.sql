@@ -168,17 +168,3 @@ CREATE FUNCTION taskforce._reject_authentication(
 REVOKE ALL ON FUNCTION taskforce._reject_authentication(text, text, text, text, inet, jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._reject_authentication(text, text, text, text, inet, jsonb) IS
     'internal: records a failed authentication durably, then raises invalid_authorization_specification with the reason';
-
-CREATE FUNCTION taskforce._record_auth_failure(
-    method text,
-    tenant_id text,
-    user_id text,
-    reason text,
-    client_addr inet DEFAULT NULL,
-    details jsonb DEFAULT '{}')
-    RETURNS void
-    LANGUAGE C VOLATILE
-    AS 'MODULE_PATHNAME', 'taskforce_record_auth_failure';
-REVOKE ALL ON FUNCTION taskforce._record_auth_failure(text, text, text, text, inet, jsonb) FROM PUBLIC;
-COMMENT ON FUNCTION taskforce._record_auth_failure(text, text, text, text, inet, jsonb) IS
-    'internal: records a failed authentication durably, even if the caller''s transaction then aborts';

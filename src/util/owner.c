@@ -4,7 +4,7 @@
  *
  * The per-backend caches read tables that ordinary roles may not read (the
  * key tables) or read only through tenant isolation.  They load them through
- * SPI as the tables' owner, the role that created the extension, the way
+ * SPI as the extension's owner, the role that created it, the way
  * PostgreSQL runs referential-integrity queries as a table's owner.  An
  * error aborts the (sub)transaction, which restores the caller's user and
  * settings.
@@ -12,44 +12,57 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
-#include "catalog/pg_class.h"
+#include "access/table.h"
+#include "catalog/pg_extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
-#include "utils/syscache.h"
 
 #include "util/owner.h"
 
-/* Returns the owner of a relation. */
-static Oid
-relation_owner(Oid relid)
+/* Returns the owner of the taskforce extension, or InvalidOid if it is not installed. */
+Oid
+tf_extension_owner(void)
 {
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			owner = InvalidOid;
 
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("taskforce"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
 	return owner;
 }
 
 /*
- * Connects to SPI as the owner of relid, with search_path pinned to
+ * Connects to SPI as the extension's owner, with search_path pinned to
  * pg_catalog (as in taskforce's SECURITY DEFINER functions, so that the
  * caller's schemas cannot supply an operator or function), calls
  * load(arg), and switches back.
  */
 void
-tf_spi_as_owner(Oid relid, void (*load) (void *), void *arg)
+tf_spi_as_owner(void (*load) (void *), void *arg)
 {
+	Oid			owner = tf_extension_owner();
 	Oid			saved_user;
 	int			saved_sec;
 	int			nest_level;
 
+	if (!OidIsValid(owner))
+		elog(ERROR, "the taskforce extension is not installed in this database");
 	GetUserIdAndSecContext(&saved_user, &saved_sec);
-	SetUserIdAndSecContext(relation_owner(relid), saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+	SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE);
 	nest_level = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * src/util/owner.h
- *	  Running cache-loading queries as the owner of taskforce's tables.
+ *	  The owner of the taskforce extension, and running queries as it.
  *-------------------------------------------------------------------------
  */
 #ifndef TASKFORCE_UTIL_OWNER_H
@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 
-extern void tf_spi_as_owner(Oid relid, void (*load) (void *), void *arg);
+extern Oid	tf_extension_owner(void);
+extern void tf_spi_as_owner(void (*load) (void *), void *arg);
 
 #endif							/* TASKFORCE_UTIL_OWNER_H */
