@@ -1,6 +1,11 @@
 /*-------------------------------------------------------------------------
  * src/compat.h
- *	  The one place that tests PG_VERSION_NUM: shims for PostgreSQL 13-17.
+ *	  The one place that tests PG_VERSION_NUM.  taskforce is built and
+ *	  tested on PostgreSQL 15 only: 16 changed the JSON parser callbacks'
+ *	  return type and 17 the lexer constructor, which src/auth/jwt_parse.c
+ *	  uses, and 13 and 14 lack APIs the module needs.  The macros below name
+ *	  the calls that differ between major versions, so that a port adds its
+ *	  shims here and nowhere else.
  *-------------------------------------------------------------------------
  */
 #ifndef TASKFORCE_COMPAT_H
@@ -8,36 +13,18 @@
 
 #include "postgres.h"
 
-#if PG_VERSION_NUM < 130000 || PG_VERSION_NUM >= 180000
-#error "taskforce supports PostgreSQL 13 to 17"
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
+#error "taskforce is built and tested on PostgreSQL 15 only"
 #endif
 
-/* PostgreSQL 15 added shmem_request_hook; earlier versions request in _PG_init. */
-#define TF_HAS_SHMEM_REQUEST_HOOK (PG_VERSION_NUM >= 150000)
+/* shmem_request_hook exists since PostgreSQL 15. */
+#define TF_HAS_SHMEM_REQUEST_HOOK 1
 
-/* PostgreSQL 15 renamed EmitWarningsOnPlaceholders to MarkGUCPrefixReserved. */
-#if PG_VERSION_NUM < 150000
-#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
-#endif
-
-/*
- * GUC "extra" data must come from guc_malloc on PostgreSQL 16 and later,
- * and from malloc before.
- */
-#if PG_VERSION_NUM >= 160000
-#define tf_guc_malloc(size) guc_malloc(LOG, (size))
-#define tf_guc_free(ptr) guc_free(ptr)
-#else
+/* GUC "extra" data comes from malloc (guc_malloc from PostgreSQL 16 on). */
 #define tf_guc_malloc(size) malloc(size)
 #define tf_guc_free(ptr) free(ptr)
-#endif
 
-/* PostgreSQL 16 folded the per-object ACL checks into object_aclcheck. */
-#if PG_VERSION_NUM >= 160000
-#define tf_proc_aclcheck(proc, role, mode) \
-	object_aclcheck(ProcedureRelationId, (proc), (role), (mode))
-#else
+/* Function ACL check (object_aclcheck from PostgreSQL 16 on). */
 #define tf_proc_aclcheck(proc, role, mode) pg_proc_aclcheck((proc), (role), (mode))
-#endif
 
 #endif							/* TASKFORCE_COMPAT_H */
