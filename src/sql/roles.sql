@@ -1,4 +1,71 @@
--- src/sql/roles.sql: the database roles an installation needs, made on request.
+-- src/sql/roles.sql: the database roles an installation needs, made on
+-- request, and the privileges each gets.  The roles setup_roles() set up
+-- are recorded, so that ALTER EXTENSION ... UPDATE grants a release's new
+-- objects to them: every install and upgrade script ends with this file.
+
+CREATE TABLE taskforce.database_roles (
+    purpose   text NOT NULL,
+    role_name name NOT NULL,
+    CONSTRAINT database_roles_pkey PRIMARY KEY (purpose, role_name),
+    CONSTRAINT database_roles_purpose_known CHECK (purpose IN ('app', 'admin', 'auditor', 'bi'))
+);
+REVOKE ALL ON taskforce.database_roles FROM PUBLIC;
+COMMENT ON TABLE taskforce.database_roles IS
+    'the database roles setup_roles() set up, by purpose; upgrades grant new objects to them';
+SELECT pg_catalog.pg_extension_config_dump('taskforce.database_roles', '');
+
+-- Grants every recorded role the privileges of its purpose in this
+-- release.  Idempotent; a recorded role that no longer exists is skipped.
+CREATE FUNCTION taskforce._grant_database_role_privileges()
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT d.purpose, d.role_name FROM taskforce.database_roles AS d
+              WHERE EXISTS (SELECT FROM pg_catalog.pg_roles AS pr WHERE pr.rolname = d.role_name)
+              ORDER BY d.purpose, d.role_name
+    LOOP
+        EXECUTE format('GRANT USAGE ON SCHEMA taskforce TO %I', r.role_name);
+        IF r.purpose IN ('app', 'admin') THEN
+            -- Its own tenant's rows (tenant isolation filters them), the
+            -- permission catalog and the system roles.
+            EXECUTE format('GRANT SELECT ON taskforce.tenants, taskforce.users, taskforce.roles,
+                taskforce.role_grants, taskforce.password_policies, taskforce.permissions,
+                taskforce.system_roles TO %I', r.role_name);
+        END IF;
+        IF r.purpose IN ('admin', 'auditor') THEN
+            EXECUTE format('GRANT SELECT ON taskforce.security_events TO %I', r.role_name);
+        END IF;
+        IF r.purpose = 'admin' THEN
+            -- Token issuers and keys, the permission catalog, establishing
+            -- contexts and managing tenants.
+            EXECUTE format('GRANT SELECT ON taskforce.jwt_issuers, taskforce.jwt_keys TO %I', r.role_name);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION
+                taskforce.register_permission(text, text),
+                taskforce.unregister_permission(text),
+                taskforce.has_permission(text, text, text),
+                taskforce.configure_jwt_issuer(text, text[], text[], integer, text, text, text, text, text, text, boolean, boolean),
+                taskforce.drop_jwt_issuer(text),
+                taskforce.add_jwt_key(text, text, text, bytea, text, timestamptz, timestamptz),
+                taskforce.retire_jwt_key(text, timestamptz),
+                taskforce.mint_jwt(jsonb, text, interval),
+                taskforce.act_as(text, text, text[], text, interval),
+                taskforce.create_tenant(text, text, text, jsonb, jsonb, text[], jsonb),
+                taskforce.update_tenant(text, text, text, jsonb, jsonb, text[], jsonb),
+                taskforce.suspend_tenant(text, text),
+                taskforce.reactivate_tenant(text),
+                taskforce.delete_tenant(text, text),
+                taskforce.list_tenants(text) TO %I', r.role_name);
+        END IF;
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce._grant_database_role_privileges() FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._grant_database_role_privileges() IS
+    'internal: grants each role recorded in database_roles the privileges of its purpose';
 
 CREATE FUNCTION taskforce.setup_roles(
     app_role name DEFAULT 'taskforce_app',
@@ -23,10 +90,10 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOR r IN SELECT * FROM (VALUES
-            (app_role, 'application: subject to tenant isolation, establishes context only with credentials'),
-            (admin_role, 'trusted middleware and administrators: may act_as, manage tenants, users, roles and token keys'),
-            (auditor_role, 'auditors: read-only access to evidence and security events'),
-            (bi_role, 'BI tools: read-only access to reporting views')) AS v(name, purpose)
+            (app_role, 'app', 'application: subject to tenant isolation, establishes context only with credentials'),
+            (admin_role, 'admin', 'trusted middleware and administrators: may act_as, manage tenants, users, roles and token keys'),
+            (auditor_role, 'auditor', 'auditors: read-only access to evidence and security events'),
+            (bi_role, 'bi', 'BI tools: read-only access to reporting views')) AS v(name, kind, purpose)
     LOOP
         SELECT * INTO existing FROM pg_catalog.pg_roles AS pr WHERE pr.rolname = r.name;
         is_new := NOT FOUND;
@@ -38,42 +105,18 @@ BEGIN
         IF is_new THEN
             EXECUTE format('CREATE ROLE %I NOLOGIN', r.name);
         END IF;
+        INSERT INTO taskforce.database_roles AS d (purpose, role_name) VALUES (r.kind, r.name)
+        ON CONFLICT ON CONSTRAINT database_roles_pkey DO NOTHING;
         role_name := r.name;
         purpose := r.purpose;
         created := is_new;
         RETURN NEXT;
     END LOOP;
-
-    EXECUTE format('GRANT USAGE ON SCHEMA taskforce TO %I, %I, %I, %I',
-                   app_role, admin_role, auditor_role, bi_role);
-    -- Application: its own tenant's rows (tenant isolation filters them),
-    -- the permission catalog and the system roles.
-    EXECUTE format('GRANT SELECT ON taskforce.tenants, taskforce.users, taskforce.roles,
-        taskforce.role_grants, taskforce.password_policies, taskforce.permissions,
-        taskforce.system_roles TO %I, %I', app_role, admin_role);
-    -- Security events: administrators and auditors.
-    EXECUTE format('GRANT SELECT ON taskforce.security_events TO %I, %I', admin_role, auditor_role);
-    -- Token issuers and keys: administrators only.
-    EXECUTE format('GRANT SELECT ON taskforce.jwt_issuers, taskforce.jwt_keys TO %I', admin_role);
-    EXECUTE format('GRANT EXECUTE ON FUNCTION
-        taskforce.register_permission(text, text),
-        taskforce.unregister_permission(text),
-        taskforce.has_permission(text, text, text),
-        taskforce.configure_jwt_issuer(text, text[], text[], integer, text, text, text, text, text, text, boolean, boolean),
-        taskforce.drop_jwt_issuer(text),
-        taskforce.add_jwt_key(text, text, text, bytea, text, timestamptz, timestamptz),
-        taskforce.retire_jwt_key(text, timestamptz),
-        taskforce.mint_jwt(jsonb, text, interval) TO %I', admin_role);
-    -- Middleware and administrators: establish contexts, manage tenants.
-    EXECUTE format('GRANT EXECUTE ON FUNCTION
-        taskforce.act_as(text, text, text[], text, interval),
-        taskforce.create_tenant(text, text, text, jsonb, jsonb, text[], jsonb),
-        taskforce.update_tenant(text, text, text, jsonb, jsonb, text[], jsonb),
-        taskforce.suspend_tenant(text, text),
-        taskforce.reactivate_tenant(text),
-        taskforce.delete_tenant(text, text),
-        taskforce.list_tenants(text) TO %I', admin_role);
+    PERFORM taskforce._grant_database_role_privileges();
 END
 $$;
 COMMENT ON FUNCTION taskforce.setup_roles(name, name, name, name) IS
-    'creates (if missing) the application, admin, auditor and BI group roles and grants their privileges';
+    'creates (if missing) the application, admin, auditor and BI group roles, records them and grants their privileges';
+
+-- After an upgrade, the recorded roles get this release's privileges.
+SELECT taskforce._grant_database_role_privileges();
