@@ -62,5 +62,13 @@ include $(PGXS)
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
 	cat $^ > $@
 
-$(EXTENSION)--0.2.0--0.3.0.sql: src/sql/upgrade/0.2.0--0.3.0.sql $(SQL_SINCE_0_3_0) src/sql/roles.sql src/sql/upgrade/0.2.0--0.3.0-roles.sql
+# The changes to 0.2.0's objects, one file per subsystem.
+UPGRADE_0_3_0 = \
+	src/sql/upgrade/0.2.0--0.3.0.sql \
+	src/sql/upgrade/0.2.0--0.3.0-escalation.sql \
+	src/sql/upgrade/0.2.0--0.3.0-lockout.sql \
+	src/sql/upgrade/0.2.0--0.3.0-context.sql \
+	src/sql/upgrade/0.2.0--0.3.0-caches.sql \
+	src/sql/upgrade/0.2.0--0.3.0-isolation.sql
+$(EXTENSION)--0.2.0--0.3.0.sql: $(UPGRADE_0_3_0) $(SQL_SINCE_0_3_0) src/sql/roles.sql src/sql/upgrade/0.2.0--0.3.0-roles.sql
 	cat $^ > $@

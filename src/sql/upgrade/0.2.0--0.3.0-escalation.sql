@@ -1,0 +1,1 @@
+-- src/sql/upgrade/0.2.0--0.3.0-escalation.sql: what 0.3.0 changes in 0.2.0's objects for the escalation fixes.
