@@ -349,6 +349,9 @@ SET LOCAL ROLE iso_app;
 SELECT * FROM legacy_secrets;
 ROLLBACK;
 SELECT * FROM taskforce.isolation_report() WHERE table_name = 'legacy_secrets'::regclass;
+-- Until it is fixed, no new child can join it.
+CREATE TABLE legacy_secrets_2 () INHERITS (legacy_secrets);
+\echo :LAST_ERROR_SQLSTATE
 DROP TABLE legacy_secrets;
 DROP COLLATION public.ignore_punctuation;
 

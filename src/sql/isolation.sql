@@ -393,8 +393,9 @@ CREATE FUNCTION taskforce.isolation_report(tenant_column name DEFAULT 'tenant_id
                 OR NOT taskforce._has_tenant_policy(t.relid))
         UNION ALL
         SELECT t.relid, t.isolated_on, 'tenant column has a nondeterministic collation',
-               format('Collation %s can make distinct tenant ids compare equal. '
-                      'Give the column a deterministic collation, such as "C".',
+               format('Collation %s can make distinct tenant ids compare equal. In one transaction, '
+                      'call taskforce.disable_tenant_isolation(), give the column a deterministic '
+                      'collation such as "C", and call taskforce.enable_tenant_isolation().',
                       a.attcollation::pg_catalog.regcollation)
           FROM tables AS t
           JOIN pg_catalog.pg_attribute AS a ON a.attrelid = t.relid AND a.attname = t.isolated_on
