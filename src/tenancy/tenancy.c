@@ -105,8 +105,8 @@ put_pair(ReturnSetInfo *rsinfo, Oid child, Oid parent)
  * event trigger runs with its own search_path), so the partition is found
  * among the parent's children by name, and by schema when the command gave
  * one.  Two children of one parent with the same name in different schemas
- * are both returned, which at worst isolates a partition of an isolated
- * table that was isolated already.
+ * are both returned: at worst another partition of the same isolated parent
+ * is isolated too, as enable_tenant_isolation() on the parent would do.
  */
 static void
 put_attached(ReturnSetInfo *rsinfo, Oid parent, const RangeVar *name)
