@@ -202,14 +202,38 @@ BEGIN;
 SET LOCAL ROLE iso_app;
 SELECT count(*) FROM usage_events_2026_01;
 ROLLBACK;
--- A table attached later is reported until isolation is applied again.
+-- A table attached later with ATTACH PARTITION is isolated as it is
+-- attached: the application role reading it directly sees its own
+-- tenant's rows only.
 \c - iso_owner
 CREATE TABLE usage_events_2026_03 (tenant_id text NOT NULL, day date NOT NULL, tokens int NOT NULL,
                                    PRIMARY KEY (tenant_id, day));
+GRANT SELECT, INSERT ON usage_events_2026_03 TO taskforce_app;
+\c - postgres
+INSERT INTO usage_events_2026_03 VALUES ('iso-a', '2026-03-02', 500), ('iso-b', '2026-03-02', 600);
+\c - iso_owner
 ALTER TABLE usage_events ATTACH PARTITION usage_events_2026_03
     FOR VALUES FROM ('2026-03-01') TO ('2026-04-01');
+SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+       (SELECT count(*) FROM pg_policy AS p WHERE p.polrelid = c.oid) AS policies,
+       taskforce._isolation_column(c.oid) AS tenant_column
+  FROM pg_class AS c WHERE c.relname = 'usage_events_2026_03';
 SELECT * FROM taskforce.isolation_report() WHERE table_name::text LIKE 'usage%';
-SELECT taskforce.enable_tenant_isolation('usage_events');
+\c - postgres
+BEGIN;
+SELECT taskforce.act_as('iso-a', 'alice');
+SET LOCAL ROLE iso_app;
+SELECT * FROM usage_events_2026_03;
+INSERT INTO usage_events_2026_03 (tenant_id, day, tokens) VALUES ('iso-b', '2026-03-09', 1);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- Detaching takes the trigger PostgreSQL cloned into the partition with it
+-- (the report lists the table); attaching it again makes it whole.
+\c - iso_owner
+ALTER TABLE usage_events DETACH PARTITION usage_events_2026_03;
+SELECT * FROM taskforce.isolation_report() WHERE table_name::text LIKE 'usage%';
+ALTER TABLE usage_events ATTACH PARTITION usage_events_2026_03
+    FOR VALUES FROM ('2026-03-01') TO ('2026-04-01');
 SELECT * FROM taskforce.isolation_report() WHERE table_name::text LIKE 'usage%';
 -- A partition's isolation comes from its parent and is removed with it.
 SELECT taskforce.disable_tenant_isolation('usage_events_2026_01');
@@ -225,9 +249,31 @@ CREATE TABLE audit_base (tenant_id text NOT NULL, note text);
 CREATE TABLE audit_2026 () INHERITS (audit_base);
 SELECT taskforce.enable_tenant_isolation('audit_base');
 CREATE TABLE audit_2027 () INHERITS (audit_base);
+-- ALTER TABLE ... INHERIT makes an existing table a child: it is isolated
+-- at once, in the same statement.
+CREATE TABLE audit_2028 (tenant_id text NOT NULL, note text);
+GRANT SELECT ON audit_2028 TO taskforce_app;
+\c - postgres
+INSERT INTO audit_2028 VALUES ('iso-a', 'a-note'), ('iso-b', 'b-note');
+\c - iso_owner
+ALTER TABLE audit_2028 INHERIT audit_base;
 SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
        taskforce._isolation_column(c.oid) AS tenant_column
   FROM pg_class AS c WHERE c.relname LIKE 'audit\_%' ORDER BY c.relname;
+\c - postgres
+BEGIN;
+SELECT taskforce.act_as('iso-b', 'bob');
+SET LOCAL ROLE iso_app;
+SELECT * FROM audit_2028;
+ROLLBACK;
+-- A table joining a parent isolated on another column is refused.
+\c - iso_owner
+CREATE TABLE audit_other (org text NOT NULL, tenant_id text NOT NULL, note text);
+SELECT taskforce.enable_tenant_isolation('audit_other', 'org');
+ALTER TABLE audit_other INHERIT audit_base;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM pg_inherits WHERE inhrelid = 'audit_other'::regclass;
+DROP TABLE audit_other;
 
 -- The report: tables with a tenant column but no isolation, incomplete
 -- isolation, and indexes that do not lead with the tenant column.
@@ -262,3 +308,107 @@ SELECT relrowsecurity, relforcerowsecurity,
        (SELECT count(*) FROM pg_attrdef WHERE adrelid = 'unprotected'::regclass) AS defaults
   FROM pg_class WHERE oid = 'unprotected'::regclass;
 SELECT * FROM taskforce.isolation_report();
+
+-- A tenant column under a nondeterministic collation is refused: under one
+-- that ignores punctuation, tenant 'iso-ac-me' would equal 'iso-acme' and
+-- read and change its rows.
+\c - postgres
+SET client_min_messages = warning;
+SELECT count(*) FROM taskforce.create_tenant('iso-acme', 'Acme');
+SELECT count(*) FROM taskforce.create_tenant('iso-ac-me', 'Ac-me');
+RESET client_min_messages;
+CREATE COLLATION public.ignore_punctuation (provider = icu, locale = 'und-u-ka-shifted', deterministic = false);
+SELECT 'iso-ac-me' = 'iso-acme' COLLATE public.ignore_punctuation AS same_tenant;
+\c - iso_owner
+CREATE TABLE secrets (tenant_id text COLLATE public.ignore_punctuation NOT NULL, secret text NOT NULL);
+SELECT taskforce.enable_tenant_isolation('secrets');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE secrets_v (tenant_id varchar(63) COLLATE public.ignore_punctuation NOT NULL);
+SELECT taskforce.enable_tenant_isolation('secrets_v');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce._isolation_column('secrets'), taskforce._isolation_column('secrets_v');
+DROP TABLE secrets, secrets_v;
+-- A table isolated before 0.3.0 refused such columns (built here by hand,
+-- as enable_tenant_isolation of 0.2.0 built it) lets iso-ac-me read
+-- iso-acme's row; the report flags it.
+\c - postgres
+CREATE TABLE legacy_secrets (tenant_id text COLLATE public.ignore_punctuation NOT NULL
+                                 DEFAULT taskforce.current_tenant(),
+                             secret text NOT NULL);
+CREATE POLICY taskforce_tenant_isolation ON legacy_secrets AS PERMISSIVE FOR ALL
+    USING (tenant_id = taskforce.current_tenant()) WITH CHECK (tenant_id = taskforce.current_tenant());
+CREATE TRIGGER taskforce_tenant_immutable BEFORE UPDATE ON legacy_secrets
+    FOR EACH ROW WHEN (OLD.tenant_id IS DISTINCT FROM NEW.tenant_id)
+    EXECUTE FUNCTION taskforce._tenant_immutable('tenant_id');
+ALTER TABLE legacy_secrets ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+INSERT INTO legacy_secrets VALUES ('iso-acme', 'acme only');
+GRANT SELECT ON legacy_secrets TO taskforce_app;
+BEGIN;
+SELECT taskforce.act_as('iso-ac-me', 'mallory');
+SET LOCAL ROLE iso_app;
+SELECT * FROM legacy_secrets;
+ROLLBACK;
+SELECT * FROM taskforce.isolation_report() WHERE table_name = 'legacy_secrets'::regclass;
+-- Until it is fixed, no new child can join it.
+CREATE TABLE legacy_secrets_2 () INHERITS (legacy_secrets);
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE legacy_secrets;
+DROP COLLATION public.ignore_punctuation;
+
+-- Views over isolated tables that read them as an owner row-level security
+-- does not apply to, materialized views of isolated tables, and extra
+-- permissive policies are reported.
+\c - postgres
+CREATE ROLE iso_bypass BYPASSRLS;
+GRANT CREATE ON SCHEMA public TO iso_bypass;
+-- Owned by a superuser, without security_invoker: every tenant's rows.
+CREATE VIEW all_agents AS SELECT tenant_id, name FROM agents;
+GRANT SELECT ON all_agents TO taskforce_app;
+-- security_invoker: the caller's policies apply (not reported) ...
+CREATE VIEW invoker_agents WITH (security_invoker) AS SELECT tenant_id, name FROM agents;
+GRANT SELECT ON invoker_agents TO taskforce_app;
+-- ... unless a view over it reads it as a superuser again.
+CREATE VIEW agents_via_invoker AS SELECT * FROM invoker_agents;
+-- A view over a reported view is not reported while the inner one is.
+CREATE VIEW agents_via_all AS SELECT * FROM all_agents;
+CREATE MATERIALIZED VIEW agent_counts AS
+    SELECT tenant_id, count(*) AS agents FROM invoker_agents GROUP BY tenant_id;
+SET ROLE iso_bypass;
+CREATE VIEW bypass_agents AS SELECT tenant_id, name FROM agents;
+RESET ROLE;
+\c - iso_owner
+-- The table owner reads through its own view: reported when the table does
+-- not force row-level security (projects), not when it does (agents).
+ALTER TABLE projects NO FORCE ROW LEVEL SECURITY;
+CREATE VIEW owner_projects AS SELECT org, code FROM projects;
+CREATE VIEW owner_agents AS SELECT tenant_id, name FROM agents;
+CREATE POLICY agents_read_all ON agents FOR SELECT TO taskforce_app USING (name LIKE '%planner');
+CREATE POLICY agents_no_secrets ON agents AS RESTRICTIVE FOR ALL USING (name <> 'secret');
+SELECT * FROM taskforce.isolation_report() WHERE problem NOT IN ('not isolated');
+-- What the application role sees in iso-a's context: through the
+-- superuser's view and the extra policy, iso-b's rows too.
+\c - postgres
+BEGIN;
+SELECT taskforce.act_as('iso-a', 'alice');
+SET LOCAL ROLE iso_app;
+SELECT tenant_id, count(*) FROM all_agents GROUP BY tenant_id ORDER BY tenant_id;
+SELECT tenant_id, count(*) FROM invoker_agents GROUP BY tenant_id ORDER BY tenant_id;
+SELECT tenant_id, name FROM agents WHERE tenant_id <> 'iso-a';
+ROLLBACK;
+-- Fixed: each finding goes away.
+ALTER VIEW all_agents SET (security_invoker = on);
+SELECT * FROM taskforce.isolation_report() WHERE table_name = 'agents_via_all'::regclass;
+ALTER VIEW agents_via_invoker SET (security_invoker = true);
+ALTER VIEW agents_via_all SET (security_invoker = true);
+ALTER VIEW bypass_agents OWNER TO iso_owner;
+DROP MATERIALIZED VIEW agent_counts;
+\c - iso_owner
+ALTER TABLE projects FORCE ROW LEVEL SECURITY;
+DROP POLICY agents_read_all ON agents;
+SELECT * FROM taskforce.isolation_report() WHERE problem NOT IN ('not isolated');
+DROP VIEW owner_projects, owner_agents, bypass_agents;
+DROP POLICY agents_no_secrets ON agents;
+\c - postgres
+DROP VIEW agents_via_all, all_agents, agents_via_invoker, invoker_agents;
+REVOKE CREATE ON SCHEMA public FROM iso_bypass;
+DROP ROLE iso_bypass;

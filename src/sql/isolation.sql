@@ -29,7 +29,21 @@ $$;
 COMMENT ON FUNCTION taskforce._isolation_column(regclass) IS
     'internal: the tenant column of a table under isolation, or null';
 
--- Raises unless tbl is a table with a text or varchar column tenant_column.
+-- Returns whether a collation is nondeterministic (false for none or unknown).
+CREATE FUNCTION taskforce._is_nondeterministic(coll oid) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT EXISTS (SELECT FROM pg_catalog.pg_collation AS c
+                    WHERE c.oid = coll AND NOT c.collisdeterministic)
+$$;
+COMMENT ON FUNCTION taskforce._is_nondeterministic(oid) IS
+    'internal: whether a collation is nondeterministic';
+
+-- Raises unless tbl is a table with a text or varchar column tenant_column
+-- whose collation is deterministic.  Under a nondeterministic collation
+-- distinct strings can compare equal (one that ignores punctuation makes
+-- 'ac-me' = 'acme'), and the policy would hand one tenant another's rows.
 CREATE FUNCTION taskforce._check_tenant_column(tbl regclass, tenant_column name)
     RETURNS void
     LANGUAGE plpgsql STABLE
@@ -38,13 +52,14 @@ CREATE FUNCTION taskforce._check_tenant_column(tbl regclass, tenant_column name)
 DECLARE
     kind "char";
     column_type regtype;
+    column_collation oid;
 BEGIN
     SELECT c.relkind INTO kind FROM pg_catalog.pg_class AS c WHERE c.oid = tbl;
     IF kind IS NULL OR kind NOT IN ('r', 'p') THEN
         RAISE EXCEPTION '"%" is not a table', tbl
             USING ERRCODE = 'wrong_object_type';
     END IF;
-    SELECT a.atttypid INTO column_type FROM pg_catalog.pg_attribute AS a
+    SELECT a.atttypid, a.attcollation INTO column_type, column_collation FROM pg_catalog.pg_attribute AS a
      WHERE a.attrelid = tbl AND a.attname = tenant_column AND a.attnum > 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'column "%" of table "%" does not exist', tenant_column, tbl
@@ -55,10 +70,19 @@ BEGIN
             USING ERRCODE = 'datatype_mismatch',
                   HINT = 'A tenant column must be of type text or varchar.';
     END IF;
+    IF taskforce._is_nondeterministic(column_collation) THEN
+        RAISE EXCEPTION 'tenant column "%" of table "%" has the nondeterministic collation %',
+                        tenant_column, tbl, column_collation::regcollation
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Under a nondeterministic collation distinct tenant ids can compare equal, '
+                           'so one tenant could read and change another''s rows.',
+                  HINT = 'Give the column a deterministic collation, for example ALTER TABLE ... '
+                         'ALTER COLUMN ... TYPE text COLLATE "C".';
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION taskforce._check_tenant_column(regclass, name) IS
-    'internal: raises unless the table has a text or varchar tenant column';
+    'internal: raises unless the table has a text or varchar tenant column with a deterministic collation';
 
 -- Returns whether tbl has the tenant isolation policy.
 CREATE FUNCTION taskforce._has_tenant_policy(tbl regclass) RETURNS boolean
@@ -213,41 +237,80 @@ $$;
 COMMENT ON FUNCTION taskforce.disable_tenant_isolation(regclass) IS
     'removes tenant row-level security from a table, its partitions and its children';
 
--- Puts new partitions and inheritance children of an isolated table under
--- isolation as they are created.  Only CREATE TABLE: pg_restore creates
--- tables before their parents' triggers, so a restore is left alone.
+-- The (child, parent) pairs an ALTER TABLE command joined with ATTACH
+-- PARTITION or INHERIT (src/tenancy/tenancy.c says why it reads the command).
+-- Executable by every role: the event trigger runs as whoever runs the DDL,
+-- and a pg_ddl_command can only come from pg_event_trigger_ddl_commands().
+CREATE FUNCTION taskforce._inheritance_changes(command pg_ddl_command,
+                                               OUT child regclass, OUT parent regclass)
+    RETURNS SETOF record
+    LANGUAGE C STRICT
+    AS 'MODULE_PATHNAME', 'taskforce_inheritance_changes';
+COMMENT ON FUNCTION taskforce._inheritance_changes(pg_ddl_command) IS
+    'internal: the children an ALTER TABLE command attached (ATTACH PARTITION) or made inherit (INHERIT), with their parents';
+
+-- Puts tables that become partitions or inheritance children of an isolated
+-- table under isolation: created with CREATE TABLE ... PARTITION OF or
+-- INHERITS, or joined by ALTER TABLE ... ATTACH PARTITION or INHERIT.  Any
+-- other ALTER TABLE is left alone, and so is a restore: pg_restore creates
+-- and attaches tables before their parents' triggers exist, then restores
+-- each child's own policy.
 CREATE FUNCTION taskforce._isolate_new_children() RETURNS event_trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    created record;
+    joined record;
     parent_column name;
+    child_column name;
 BEGIN
-    FOR created IN SELECT c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() AS c
-                    WHERE c.classid = 'pg_catalog.pg_class'::regclass AND c.object_type = 'table' LOOP
-        SELECT taskforce._isolation_column(i.inhparent) INTO parent_column
-          FROM pg_catalog.pg_inherits AS i
-         WHERE i.inhrelid = created.objid AND taskforce._isolation_column(i.inhparent) IS NOT NULL
-         LIMIT 1;
-        IF parent_column IS NOT NULL THEN
-            PERFORM taskforce._isolate(created.objid::regclass, parent_column);
+    FOR joined IN
+        SELECT i.inhrelid::regclass AS child, i.inhparent::regclass AS parent
+          FROM pg_catalog.pg_event_trigger_ddl_commands() AS c
+          JOIN pg_catalog.pg_inherits AS i ON i.inhrelid = c.objid
+         WHERE c.command_tag = 'CREATE TABLE'
+           AND c.classid = 'pg_catalog.pg_class'::regclass AND c.object_type = 'table'
+        UNION
+        SELECT j.child, j.parent
+          FROM pg_catalog.pg_event_trigger_ddl_commands() AS c,
+               taskforce._inheritance_changes(c.command) AS j
+         WHERE c.command_tag = 'ALTER TABLE'
+         ORDER BY 1, 2
+    LOOP
+        parent_column := taskforce._isolation_column(joined.parent);
+        CONTINUE WHEN parent_column IS NULL;
+        -- Foreign tables cannot have row-level security.
+        CONTINUE WHEN (SELECT c.relkind FROM pg_catalog.pg_class AS c
+                        WHERE c.oid = joined.child) NOT IN ('r', 'p');
+        child_column := taskforce._isolation_column(joined.child);
+        IF child_column <> parent_column THEN
+            RAISE EXCEPTION 'table "%" is under tenant isolation on column "%", its new parent "%" on column "%"',
+                            joined.child, child_column, joined.parent, parent_column
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Call taskforce.disable_tenant_isolation() on the child first.';
         END IF;
+        PERFORM taskforce._isolate(joined.child, parent_column);
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION taskforce._isolate_new_children() IS
-    'event trigger: isolates new partitions and children of isolated tables';
+    'event trigger: isolates tables as they become partitions or children of isolated tables';
 CREATE EVENT TRIGGER taskforce_isolate_new_children ON ddl_command_end
-    WHEN TAG IN ('CREATE TABLE')
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
     EXECUTE FUNCTION taskforce._isolate_new_children();
 
+-- Views and materialized views read the relations their _RETURN rule
+-- depends on.  A view without security_invoker reads them as its owner; a
+-- materialized view stores what its refresh read.  reach follows views of
+-- views: switched says whether the path from the top view went through
+-- another view that reads as its own owner (that view is reported itself),
+-- or through a materialized view (ditto).
 CREATE FUNCTION taskforce.isolation_report(tenant_column name DEFAULT 'tenant_id')
     RETURNS TABLE (table_name regclass, column_name name, problem text, detail text)
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
-    WITH tables AS (
+    WITH RECURSIVE tables AS (
         SELECT c.oid AS relid, c.relrowsecurity, c.relforcerowsecurity,
                taskforce._isolation_column(c.oid) AS isolated_on
           FROM pg_catalog.pg_class AS c
@@ -262,6 +325,51 @@ CREATE FUNCTION taskforce.isolation_report(tenant_column name DEFAULT 'tenant_id
                            WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
                              AND d.objid = c.oid AND d.deptype = 'e'
                              AND e.extname = 'taskforce')
+    ),
+    -- Every isolated table, taskforce's own included: a view or a policy
+    -- can expose those as well.
+    isolated AS (
+        SELECT c.oid AS relid, c.relowner, c.relforcerowsecurity,
+               taskforce._isolation_column(c.oid) AS isolated_on
+          FROM pg_catalog.pg_class AS c
+         WHERE c.relkind IN ('r', 'p')
+           AND EXISTS (SELECT FROM pg_catalog.pg_trigger AS t
+                        WHERE t.tgrelid = c.oid AND t.tgname = 'taskforce_tenant_immutable')
+    ),
+    views AS (
+        SELECT c.oid AS relid, c.relkind, c.relowner,
+               coalesce((SELECT o.option_value::boolean
+                           FROM pg_catalog.pg_options_to_table(c.reloptions) AS o
+                          WHERE o.option_name = 'security_invoker'), false) AS invoker
+          FROM pg_catalog.pg_class AS c
+          JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('v', 'm')
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+           AND n.nspname NOT LIKE 'pg\_temp%'
+    ),
+    reads AS (
+        SELECT DISTINCT r.ev_class AS viewid, d.refobjid AS relid
+          FROM pg_catalog.pg_rewrite AS r
+          JOIN pg_catalog.pg_depend AS d
+            ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+           AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> r.ev_class
+         WHERE r.rulename = '_RETURN'
+    ),
+    reach AS (
+        SELECT v.relid AS top, r.relid, false AS switched
+          FROM views AS v
+          JOIN reads AS r ON r.viewid = v.relid
+         -- taskforce's own views are checked by its tests, not reported.
+         WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend AS d
+                            JOIN pg_catalog.pg_extension AS e ON e.oid = d.refobjid
+                           WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                             AND d.objid = v.relid AND d.deptype = 'e'
+                             AND e.extname = 'taskforce')
+        UNION
+        SELECT reach.top, r.relid, reach.switched OR v.relkind = 'm' OR NOT v.invoker
+          FROM reach
+          JOIN views AS v ON v.relid = reach.relid
+          JOIN reads AS r ON r.viewid = v.relid
     ),
     findings AS (
         SELECT t.relid, tenant_column AS col, 'not isolated' AS problem,
@@ -284,6 +392,15 @@ CREATE FUNCTION taskforce.isolation_report(tenant_column name DEFAULT 'tenant_id
            AND (NOT t.relrowsecurity OR NOT t.relforcerowsecurity
                 OR NOT taskforce._has_tenant_policy(t.relid))
         UNION ALL
+        SELECT t.relid, t.isolated_on, 'tenant column has a nondeterministic collation',
+               format('Collation %s can make distinct tenant ids compare equal. In one transaction, '
+                      'call taskforce.disable_tenant_isolation(), give the column a deterministic '
+                      'collation such as "C", and call taskforce.enable_tenant_isolation().',
+                      a.attcollation::pg_catalog.regcollation)
+          FROM tables AS t
+          JOIN pg_catalog.pg_attribute AS a ON a.attrelid = t.relid AND a.attname = t.isolated_on
+         WHERE taskforce._is_nondeterministic(a.attcollation)
+        UNION ALL
         SELECT t.relid, t.isolated_on, 'foreign key does not include tenant column',
                format('Constraint %I references %s.', k.conname, k.confrelid::regclass)
           FROM tables AS t
@@ -301,12 +418,51 @@ CREATE FUNCTION taskforce.isolation_report(tenant_column name DEFAULT 'tenant_id
            AND i.indkey[0] IS DISTINCT FROM
                (SELECT a.attnum FROM pg_catalog.pg_attribute AS a
                  WHERE a.attrelid = t.relid AND a.attname = t.isolated_on)
+        UNION ALL
+        -- Permissive policies are combined by OR: any besides the tenant
+        -- policy lets rows through that the tenant policy would not.
+        SELECT i.relid, i.isolated_on, 'permissive policy widens tenant policy',
+               format('Policy %I (for %s, to %s) is combined with the tenant policy by OR. '
+                      'Make it RESTRICTIVE or drop it.',
+                      p.polname,
+                      CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
+                                    WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,
+                      array_to_string(ARRAY(SELECT CASE WHEN r.oid = 0 THEN 'PUBLIC'
+                                                        ELSE quote_ident(pg_catalog.pg_get_userbyid(r.oid)) END
+                                              FROM unnest(p.polroles) AS r (oid) ORDER BY 1), ', '))
+          FROM isolated AS i
+          JOIN pg_catalog.pg_policy AS p ON p.polrelid = i.relid
+         WHERE p.polpermissive AND p.polname <> 'taskforce_tenant_isolation'
+        UNION ALL
+        SELECT DISTINCT v.relid, i.isolated_on, 'view bypasses row-level security',
+               format('Reads %s as its owner %I, who %s. Whoever may select from the view sees '
+                      'every tenant''s rows. Set security_invoker on the view, or give it an owner '
+                      'that row-level security applies to.',
+                      i.relid::regclass, o.rolname,
+                      CASE WHEN o.rolsuper THEN 'is a superuser'
+                           WHEN o.rolbypassrls THEN 'has BYPASSRLS'
+                           ELSE 'owns the table, which does not force row-level security' END)
+          FROM reach
+          JOIN views AS v ON v.relid = reach.top AND v.relkind = 'v' AND NOT v.invoker
+          JOIN isolated AS i ON i.relid = reach.relid
+          JOIN pg_catalog.pg_roles AS o ON o.oid = v.relowner
+         WHERE NOT reach.switched
+           AND (o.rolsuper OR o.rolbypassrls
+                OR (NOT i.relforcerowsecurity AND pg_catalog.pg_has_role(v.relowner, i.relowner, 'USAGE')))
+        UNION ALL
+        SELECT DISTINCT v.relid, i.isolated_on, 'materialized view of isolated table',
+               format('Reads %s. A materialized view has no row-level security: whoever may select '
+                      'from it sees the rows its last refresh read, whichever tenant they belong to. '
+                      'Use a view with security_invoker instead.', i.relid::regclass)
+          FROM reach
+          JOIN views AS v ON v.relid = reach.top AND v.relkind = 'm'
+          JOIN isolated AS i ON i.relid = reach.relid
     )
     SELECT f.relid::regclass, f.col, f.problem, f.detail
       FROM findings AS f
      ORDER BY f.relid::regclass::text, f.problem, f.detail
 $$;
 COMMENT ON FUNCTION taskforce.isolation_report(name) IS
-    'tables with a tenant column but no isolation, and isolated tables whose indexes, or foreign keys to other isolated tables, leave the tenant column out';
+    'tables with a tenant column but no isolation; isolated tables that are incomplete, have a nondeterministic tenant collation, extra permissive policies, or indexes or foreign keys to other isolated tables that leave the tenant column out; views that read isolated tables bypassing row-level security; materialized views of isolated tables';
 
 SELECT taskforce.enable_tenant_isolation('taskforce.tenants');

@@ -69,8 +69,22 @@ CREATE TABLE public.events (
 CREATE TABLE public.events_2026_01 PARTITION OF public.events FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
 SELECT taskforce.enable_tenant_isolation('public.events');
 CREATE TABLE public.events_2026_02 PARTITION OF public.events FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');
+-- Tables joined later by ALTER TABLE, isolated by the event trigger as they
+-- join: a partition attached with ATTACH PARTITION, and a table made an
+-- inheritance child with INHERIT.  (pg_restore attaches partitions too: the
+-- restore below shows that the event trigger leaves it alone.)
+CREATE TABLE public.events_2026_03 (tenant_id text NOT NULL, day date NOT NULL, n int NOT NULL,
+                                    PRIMARY KEY (tenant_id, day));
+ALTER TABLE public.events ATTACH PARTITION public.events_2026_03 FOR VALUES FROM ('2026-03-01') TO ('2026-04-01');
+CREATE TABLE public.notes (tenant_id text NOT NULL, note text NOT NULL);
+SELECT taskforce.enable_tenant_isolation('public.notes');
+CREATE TABLE public.notes_archive (tenant_id text NOT NULL, note text NOT NULL);
+ALTER TABLE public.notes_archive INHERIT public.notes;
 INSERT INTO public.events VALUES ('acme', '2026-01-03', 1), ('globex', '2026-01-04', 2),
-                                 ('acme', '2026-02-05', 3), ('globex', '2026-02-06', 4);
+                                 ('acme', '2026-02-05', 3), ('globex', '2026-02-06', 4),
+                                 ('acme', '2026-03-07', 5), ('globex', '2026-03-08', 6);
+INSERT INTO public.notes_archive VALUES ('acme', 'archived acme note'), ('globex', 'archived globex note');
+GRANT SELECT ON public.events_2026_03, public.notes_archive TO taskforce_app;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.items, public.t2 TO taskforce_app;
 GRANT USAGE ON SEQUENCE public.items_id_seq TO taskforce_app;
@@ -133,6 +147,8 @@ SELECT 't2.per_tenant', string_agg(org || '=' || c, ' ' ORDER BY org)
 SELECT 't2.md5', md5(string_agg(t::text, E'\n' ORDER BY t.org, t.id)) FROM public.t2 AS t;
 SELECT 'events.md5', md5(string_agg(e::text || ' ' || e.tableoid::regclass::text, E'\n' ORDER BY e.tenant_id, e.day))
   FROM public.events AS e;
+SELECT 'notes.md5', md5(string_agg(n::text || ' ' || n.tableoid::regclass::text, E'\n' ORDER BY n.tenant_id, n.note))
+  FROM public.notes AS n;
 SELECT 'policies.count', count(*) FROM pg_policies;
 SELECT 'policies.tables', string_agg(schemaname || '.' || tablename || ':' || policyname, ' '
                                      ORDER BY schemaname, tablename, policyname) FROM pg_policies;
@@ -187,11 +203,11 @@ echo "== checking src is what was built"
 tf_check "src tenants" "acme=active globex=active initech=suspended(payment overdue)" "$(fig tenants.status "$tmp/src.figures")"
 tf_check "src items per tenant" "acme=7 globex=5 initech=2" "$(fig items.per_tenant "$tmp/src.figures")"
 tf_check "src t2 per tenant" "acme=3 globex=4" "$(fig t2.per_tenant "$tmp/src.figures")"
-tf_check "src policies" "public.events:taskforce_tenant_isolation public.events_2026_01:taskforce_tenant_isolation public.events_2026_02:taskforce_tenant_isolation public.items:taskforce_tenant_isolation public.t2:taskforce_tenant_isolation taskforce.api_keys:taskforce_tenant_isolation taskforce.password_policies:taskforce_tenant_isolation taskforce.role_grants:taskforce_tenant_isolation taskforce.roles:taskforce_tenant_isolation taskforce.tenants:taskforce_tenant_isolation taskforce.user_credentials:taskforce_tenant_isolation taskforce.users:taskforce_tenant_isolation" \
+tf_check "src policies" "public.events:taskforce_tenant_isolation public.events_2026_01:taskforce_tenant_isolation public.events_2026_02:taskforce_tenant_isolation public.events_2026_03:taskforce_tenant_isolation public.items:taskforce_tenant_isolation public.notes:taskforce_tenant_isolation public.notes_archive:taskforce_tenant_isolation public.t2:taskforce_tenant_isolation taskforce.api_keys:taskforce_tenant_isolation taskforce.password_policies:taskforce_tenant_isolation taskforce.role_grants:taskforce_tenant_isolation taskforce.roles:taskforce_tenant_isolation taskforce.tenants:taskforce_tenant_isolation taskforce.user_credentials:taskforce_tenant_isolation taskforce.users:taskforce_tenant_isolation" \
 	"$(fig policies.tables "$tmp/src.figures")"
-tf_check "src triggers" "events:taskforce_tenant_immutable events_2026_01:taskforce_tenant_immutable events_2026_02:taskforce_tenant_immutable items:taskforce_tenant_immutable t2:taskforce_tenant_immutable taskforce.api_keys:taskforce_tenant_immutable taskforce.jwt_issuers:invalidate_caches taskforce.jwt_keys:invalidate_caches taskforce.password_policies:taskforce_tenant_immutable taskforce.permissions:invalidate_caches taskforce.role_grants:invalidate_caches taskforce.role_grants:taskforce_tenant_immutable taskforce.roles:invalidate_caches taskforce.roles:taskforce_tenant_immutable taskforce.system_roles:invalidate_caches taskforce.tenants:taskforce_tenant_immutable taskforce.user_credentials:taskforce_tenant_immutable taskforce.users:invalidate_caches taskforce.users:invalidate_caches_on_status taskforce.users:taskforce_tenant_immutable" \
+tf_check "src triggers" "events:taskforce_tenant_immutable events_2026_01:taskforce_tenant_immutable events_2026_02:taskforce_tenant_immutable events_2026_03:taskforce_tenant_immutable items:taskforce_tenant_immutable notes:taskforce_tenant_immutable notes_archive:taskforce_tenant_immutable t2:taskforce_tenant_immutable taskforce.api_keys:taskforce_tenant_immutable taskforce.jwt_issuers:invalidate_caches taskforce.jwt_keys:invalidate_caches taskforce.password_policies:taskforce_tenant_immutable taskforce.permissions:invalidate_caches taskforce.role_grants:invalidate_caches taskforce.role_grants:taskforce_tenant_immutable taskforce.roles:invalidate_caches taskforce.roles:taskforce_tenant_immutable taskforce.system_roles:invalidate_caches taskforce.tenants:taskforce_tenant_immutable taskforce.user_credentials:taskforce_tenant_immutable taskforce.users:invalidate_caches taskforce.users:invalidate_caches_on_status taskforce.users:taskforce_tenant_immutable" \
 	"$(fig triggers.tables "$tmp/src.figures")"
-tf_check "src RLS enabled/forced" "events:true/true events_2026_01:true/true events_2026_02:true/true items:true/true t2:true/true taskforce.api_keys:true/true taskforce.password_policies:true/true taskforce.role_grants:true/true taskforce.roles:true/true taskforce.tenants:true/true taskforce.user_credentials:true/true taskforce.users:true/true" \
+tf_check "src RLS enabled/forced" "events:true/true events_2026_01:true/true events_2026_02:true/true events_2026_03:true/true items:true/true notes:true/true notes_archive:true/true t2:true/true taskforce.api_keys:true/true taskforce.password_policies:true/true taskforce.role_grants:true/true taskforce.roles:true/true taskforce.tenants:true/true taskforce.user_credentials:true/true taskforce.users:true/true" \
 	"$(fig rls.enabled_forced "$tmp/src.figures")"
 tf_check "src isolation_report() rows" "0" "$(fig isolation_report.count "$tmp/src.figures")"
 got=$(q src "SELECT plan || ' ' || (limits->>'max_agents') || ' ' || (limits->>'storage_gb') || ' ' || (limits->>'max_workflows')
@@ -323,6 +339,20 @@ ROLLBACK;
 SQL
 ) || fail "act_as for the suspended tenant"
 tf_check "suspended initech in dst: act_as SQLSTATE|tenant afterwards" "28000|<none>" "$got"
+
+# The children that joined by ATTACH PARTITION and INHERIT, read directly.
+got=$(tf_psql "$tmp" "$PORT" -d dst -At -F '|' <<'SQL'
+SET client_min_messages = warning;
+BEGIN;
+SELECT taskforce.act_as('globex', 'alice') \g /dev/null
+SET LOCAL ROLE app_user;
+SELECT (SELECT string_agg(tenant_id || ':' || n, ',' ORDER BY day) FROM public.events_2026_03),
+       (SELECT string_agg(tenant_id || ':' || note, ',') FROM public.notes_archive);
+ROLLBACK;
+SQL
+) || fail "reading the attached and inheriting children in dst"
+tf_check "app_user for globex reads the children joined by ATTACH PARTITION and INHERIT (events_2026_03|notes_archive)" \
+	"globex:6|globex:archived globex note" "$got"
 
 got=$(q dst "SELECT (SELECT count(*) FROM public.items), (SELECT count(*) FROM public.t2)") || fail "counting rows in dst"
 tf_check "dst rows unchanged after the rolled-back sessions (items|t2)" "14|7" "$got"

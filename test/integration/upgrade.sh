@@ -35,7 +35,10 @@ SELECT pg_describe_object(d.classid, d.objid, d.objsubid) || ' | ' || coalesce(
               WHERE a.attrelid = d.objid AND a.attnum > 0 AND NOT a.attisdropped)
                 || ' | ' || coalesce(array_to_string(ARRAY(SELECT unnest(c.relacl)::text ORDER BY 1), ','), 'default acl')
                 || ' | rls=' || c.relrowsecurity || ' force=' || c.relforcerowsecurity
-           WHEN 'pg_event_trigger'::regclass THEN (SELECT evtevent FROM pg_event_trigger WHERE oid = d.objid)
+           WHEN 'pg_event_trigger'::regclass THEN (
+             SELECT evtevent || ' ' || evtfoid::regprocedure || ' enabled=' || evtenabled::text
+                    || ' tags=' || coalesce(array_to_string(evttags, ','), 'all')
+               FROM pg_event_trigger WHERE oid = d.objid)
          END, '')
   FROM pg_depend d
   LEFT JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
