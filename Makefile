@@ -47,7 +47,7 @@ SHLIB_LINK += -lcrypto
 
 # pg_regress suites (sql/ + expected/) and isolation specs (test/specs/),
 # each against a temporary instance with taskforce preloaded.
-REGRESS = tenancy context isolation roles rbac passwords api_keys jwt
+REGRESS = tenancy context isolation roles rbac passwords api_keys jwt escalation
 TEMP_INSTANCE ?= ./tmp_check
 REGRESS_OPTS = --temp-instance=$(TEMP_INSTANCE) --temp-config=test/taskforce.conf
 ISOLATION = tenant_isolation context_scope permission_cache

@@ -557,10 +557,10 @@ BEGIN
         OR EXISTS (SELECT FROM pg_catalog.unnest(missing_permissions) AS m(permission)
                     WHERE taskforce.permission_matches(ARRAY[w.pattern], m.permission));
     IF subject = taskforce.current_user_id() THEN
-        RAISE EXCEPTION 'this context holds less than its own user "%", who holds %: a password for it would widen the context',
+        RAISE EXCEPTION 'a password for user "%" would carry permissions this context is limited away from: %',
                         subject, missing_patterns
             USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'A context limited to scopes cannot obtain a credential without them; see "Who may manage whom" in docs/identity.md.';
+                  HINT = 'Change it from a context without scopes; see "Who may manage whom" in docs/identity.md.';
     END IF;
     RAISE EXCEPTION 'cannot manage user "%", who holds permissions this context does not: %',
                     subject, missing_patterns
@@ -729,8 +729,8 @@ BEGIN
     -- What the change takes away counts as much as what it adds: the old
     -- permissions must be held too, and every holder be manageable.
     IF permissions IS NOT NULL THEN
-        PERFORM taskforce._check_no_escalation(r.permissions);
         PERFORM taskforce._check_may_manage_role_holders(tenant, role_name);
+        PERFORM taskforce._check_no_escalation(r.permissions);
     END IF;
     UPDATE taskforce.roles AS x
        SET permissions = coalesce(update_role.permissions, x.permissions),
@@ -768,8 +768,8 @@ BEGIN
         RAISE EXCEPTION 'role "%" does not exist in tenant "%"', role_name, tenant
             USING ERRCODE = 'undefined_object';
     END IF;
-    PERFORM taskforce._check_no_escalation(patterns);
     PERFORM taskforce._check_may_manage_role_holders(tenant, role_name);
+    PERFORM taskforce._check_no_escalation(patterns);
     DELETE FROM taskforce.roles AS x
      WHERE x.tenant_id = tenant AND x.role_name = delete_role.role_name;
     DELETE FROM taskforce.role_grants AS g
