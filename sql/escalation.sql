@@ -159,15 +159,17 @@ SELECT user_id FROM taskforce.user_credentials WHERE tenant_id = 'esc-acme' ORDE
 \c - esc_app
 
 -- 3. A role manager cannot demote through role edits: not by emptying or
--- deleting the admin's custom role, nor by changing a role held by boss,
--- whom it could not manage (revoke_role of either from boss is refused
--- too).
+-- deleting the admin's custom role, nor by changing, deleting or revoking
+-- a role held by boss, whom it could not manage, even one (reporting)
+-- whose permissions it holds.
 SELECT taskforce.authenticate_api_key(:'rolemgr_key', scope => 'session');
 SELECT taskforce.update_role('tenant_admin', ARRAY['agent:read']);
 \echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.delete_role('tenant_admin');
 \echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.update_role('reporting', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.revoke_role('boss', 'reporting');
 \echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.delete_role('reporting');
 \echo :LAST_ERROR_SQLSTATE

@@ -823,9 +823,10 @@ CREATE FUNCTION taskforce.revoke_role(user_id text, role_name text, tenant_id te
 DECLARE
     tenant text := taskforce._authorize('role:manage', tenant_id);
 BEGIN
-    -- Taking a role away needs what giving it needs: a role manager cannot
-    -- demote someone who holds more than it does.
+    -- Taking a role away needs what giving it needs, and demotes the user:
+    -- a role manager cannot demote someone who holds more than it does.
     PERFORM taskforce._check_no_escalation(taskforce._role_permissions(tenant, role_name));
+    PERFORM taskforce._check_may_manage_user(tenant, revoke_role.user_id, false);
     DELETE FROM taskforce.role_grants AS g
      WHERE g.tenant_id = tenant AND g.user_id = revoke_role.user_id
        AND g.role_name = revoke_role.role_name;
@@ -838,7 +839,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION taskforce.revoke_role(text, text, text) IS
-    'takes a role away from a user; needs role:manage and, in a context, every permission the role grants';
+    'takes a role away from a user; needs role:manage and, in a context, every permission the role grants and may manage the user';
 
 -- The last step of every authentication: the tenant must be active and the
 -- user active; roles the credential asserts count only if they exist.

@@ -336,6 +336,32 @@ $$;
 COMMENT ON FUNCTION taskforce.delete_role(text, text) IS
     'deletes a custom role and every grant of it; needs role:manage and, in a context, every permission the role grants and may manage every holder';
 
+CREATE OR REPLACE FUNCTION taskforce.revoke_role(user_id text, role_name text, tenant_id text DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    tenant text := taskforce._authorize('role:manage', tenant_id);
+BEGIN
+    -- Taking a role away needs what giving it needs, and demotes the user:
+    -- a role manager cannot demote someone who holds more than it does.
+    PERFORM taskforce._check_no_escalation(taskforce._role_permissions(tenant, role_name));
+    PERFORM taskforce._check_may_manage_user(tenant, revoke_role.user_id, false);
+    DELETE FROM taskforce.role_grants AS g
+     WHERE g.tenant_id = tenant AND g.user_id = revoke_role.user_id
+       AND g.role_name = revoke_role.role_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'user "%" does not hold role "%"', user_id, role_name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM taskforce._record_security_event(tenant, user_id, 'sql', 'role_revoked', 'success', NULL, NULL,
+        pg_catalog.jsonb_build_object('role', role_name));
+END
+$$;
+COMMENT ON FUNCTION taskforce.revoke_role(text, text, text) IS
+    'takes a role away from a user; needs role:manage and, in a context, every permission the role grants and may manage the user';
+
 CREATE OR REPLACE FUNCTION taskforce.set_password(user_id text, password text, tenant_id text DEFAULT NULL)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
