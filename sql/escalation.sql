@@ -131,6 +131,9 @@ SELECT taskforce.authenticate_api_key(:'lead_scoped_key', scope => 'session');
 SELECT taskforce.effective_permissions();
 SELECT taskforce.set_password('lead', 'Lead-Passw0rd!1');
 \echo :LAST_ERROR_SQLSTATE
+-- (nor by lifting a lockout of that password, to go on guessing it) ...
+SELECT taskforce.unlock_user('lead');
+\echo :LAST_ERROR_SQLSTATE
 -- ... nor by a password, key or rotation for a user holding more than
 -- its scopes ...
 SELECT taskforce.set_password('worker', 'Worker-Passw0rd!');

@@ -557,10 +557,10 @@ BEGIN
         OR EXISTS (SELECT FROM pg_catalog.unnest(missing_permissions) AS m(permission)
                     WHERE taskforce.permission_matches(ARRAY[w.pattern], m.permission));
     IF subject = taskforce.current_user_id() THEN
-        RAISE EXCEPTION 'a password for user "%" would carry permissions this context is limited away from: %',
+        RAISE EXCEPTION 'the password of user "%" carries permissions this context is limited away from: %',
                         subject, missing_patterns
             USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'Change it from a context without scopes; see "Who may manage whom" in docs/identity.md.';
+                  HINT = 'Do it from a context without scopes; see "Who may manage whom" in docs/identity.md.';
     END IF;
     RAISE EXCEPTION 'cannot manage user "%", who holds permissions this context does not: %',
                     subject, missing_patterns
@@ -578,8 +578,9 @@ COMMENT ON FUNCTION taskforce._check_no_escalation(text[], text) IS
 -- on users whose every permission it holds itself.  The user's permissions
 -- are those of its unexpired role grants, whatever its status (reactivating
 -- gives them back).  Acting on its own user is always allowed, except when
--- sets_password (a password carries all of the user's grants) and the
--- context holds less than them (it is limited to scopes).  The user's row
+-- sets_password (the call sets or unlocks a password, which carries all of
+-- the user's grants) and the context holds less than them (it is limited
+-- to scopes).  The user's row
 -- is locked first, so that a grant committed meanwhile is counted: grant_role
 -- locks the same row.  Administrators without a context are not limited.
 CREATE FUNCTION taskforce._check_may_manage_user(tenant_id text, user_id text, sets_password boolean)

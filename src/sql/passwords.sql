@@ -357,7 +357,9 @@ DECLARE
     c taskforce.user_credentials;
 BEGIN
     PERFORM taskforce._lock_user(tenant, user_id);
-    PERFORM taskforce._check_may_manage_user(tenant, user_id, false);
+    -- Unlocking lets guessing go on: for its own user, a context limited to
+    -- scopes must not reopen the way to a password wider than itself.
+    PERFORM taskforce._check_may_manage_user(tenant, user_id, true);
     SELECT * INTO c FROM taskforce.user_credentials AS x
      WHERE x.tenant_id = tenant AND x.user_id = unlock_user.user_id
        FOR UPDATE;

@@ -58,10 +58,10 @@ BEGIN
         OR EXISTS (SELECT FROM pg_catalog.unnest(missing_permissions) AS m(permission)
                     WHERE taskforce.permission_matches(ARRAY[w.pattern], m.permission));
     IF subject = taskforce.current_user_id() THEN
-        RAISE EXCEPTION 'a password for user "%" would carry permissions this context is limited away from: %',
+        RAISE EXCEPTION 'the password of user "%" carries permissions this context is limited away from: %',
                         subject, missing_patterns
             USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'Change it from a context without scopes; see "Who may manage whom" in docs/identity.md.';
+                  HINT = 'Do it from a context without scopes; see "Who may manage whom" in docs/identity.md.';
     END IF;
     RAISE EXCEPTION 'cannot manage user "%", who holds permissions this context does not: %',
                     subject, missing_patterns
@@ -411,7 +411,9 @@ DECLARE
     c taskforce.user_credentials;
 BEGIN
     PERFORM taskforce._lock_user(tenant, user_id);
-    PERFORM taskforce._check_may_manage_user(tenant, user_id, false);
+    -- Unlocking lets guessing go on: for its own user, a context limited to
+    -- scopes must not reopen the way to a password wider than itself.
+    PERFORM taskforce._check_may_manage_user(tenant, user_id, true);
     SELECT * INTO c FROM taskforce.user_credentials AS x
      WHERE x.tenant_id = tenant AND x.user_id = unlock_user.user_id
        FOR UPDATE;
