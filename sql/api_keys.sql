@@ -150,17 +150,17 @@ SELECT api_key AS olga_scoped_key
 \c - key_app
 BEGIN;
 SELECT taskforce.authenticate_api_key(:'olga_scoped_key');
-SELECT taskforce.create_api_key('alice', 'unlimited');
+SELECT taskforce.create_api_key('svc-pipeline', 'unlimited');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 BEGIN;
 SELECT taskforce.authenticate_api_key(:'olga_scoped_key');
-SELECT taskforce.create_api_key('alice', 'wider', scopes => ARRAY['agent:*']);
+SELECT taskforce.create_api_key('svc-pipeline', 'wider', scopes => ARRAY['agent:*']);
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 BEGIN;
 SELECT taskforce.authenticate_api_key(:'olga_scoped_key');
-SELECT length(api_key) AS length FROM taskforce.create_api_key('alice', 'narrow', scopes => ARRAY['agent:read']);
+SELECT length(api_key) AS length FROM taskforce.create_api_key('svc-pipeline', 'narrow', scopes => ARRAY['agent:read']);
 ROLLBACK;
 
 -- Malformed and unknown keys.

@@ -201,6 +201,7 @@ BEGIN
         RAISE EXCEPTION 'user "%" is %', u.user_id, u.status
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
+    PERFORM taskforce._check_may_manage_user(tenant, u.user_id, false);
     PERFORM taskforce._check_key_roles(tenant, _create_api_key.roles, false);
     SELECT coalesce(pg_catalog.array_agg(DISTINCT r ORDER BY r), '{}') INTO key_roles
       FROM pg_catalog.unnest(_create_api_key.roles) AS r;
@@ -341,7 +342,7 @@ CREATE FUNCTION taskforce._list_api_keys(subject text, tenant_id text)
     AS $$
 DECLARE
     tenant text := taskforce._authorize_self('user:manage', _list_api_keys.tenant_id,
-                                             subject, true);
+                                             subject, NULL);
 BEGIN
     RETURN QUERY
         SELECT k.key_id, k.user_id, k.name, k.key_prefix, k.roles, k.scopes, k.expires_at,
@@ -399,7 +400,7 @@ BEGIN
     SELECT x.user_id INTO owner FROM taskforce.api_keys AS x
      WHERE x.tenant_id = coalesce(taskforce.current_tenant(), revoke_api_key.tenant_id)
        AND x.key_id = revoke_api_key.key_id;
-    tenant := taskforce._authorize_self('user:manage', revoke_api_key.tenant_id, owner, true);
+    tenant := taskforce._authorize_self('user:manage', revoke_api_key.tenant_id, owner, false);
     SELECT * INTO k FROM taskforce.api_keys AS x
      WHERE x.tenant_id = tenant AND x.key_id = revoke_api_key.key_id
        FOR UPDATE;
@@ -469,6 +470,7 @@ BEGIN
         RAISE EXCEPTION 'user "%" is %', u.user_id, u.status
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
+    PERFORM taskforce._check_may_manage_user(tenant, u.user_id, false);
     -- The new key must not hand out more than the rotating user holds.
     PERFORM taskforce._check_key_roles(tenant, k.roles, true);
     PERFORM taskforce._check_key_scopes(k.scopes);

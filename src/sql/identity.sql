@@ -282,6 +282,12 @@ BEGIN
         RAISE EXCEPTION 'attributes must be a JSON object'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- The username logs in by password and the email may reset it: changing
+    -- either is managing the user's credentials.
+    IF update_user.username IS DISTINCT FROM u.username AND update_user.username IS NOT NULL
+       OR update_user.email IS DISTINCT FROM u.email AND update_user.email IS NOT NULL THEN
+        PERFORM taskforce._check_may_manage_user(tenant, update_user.user_id, false);
+    END IF;
     BEGIN
         UPDATE taskforce.users AS x
            SET username = coalesce(update_user.username, x.username),
@@ -315,6 +321,7 @@ CREATE FUNCTION taskforce._set_user_status(
 DECLARE
     u taskforce.users := taskforce._lock_user(tenant_id, user_id);
 BEGIN
+    PERFORM taskforce._check_may_manage_user(tenant_id, user_id, false);
     IF u.status = new_status THEN
         RAISE EXCEPTION 'user "%" is already %', user_id, new_status
             USING ERRCODE = 'object_not_in_prerequisite_state';
@@ -367,6 +374,7 @@ DECLARE
     tenant text := taskforce._authorize('user:manage', tenant_id);
 BEGIN
     PERFORM taskforce._lock_user(tenant, user_id);
+    PERFORM taskforce._check_may_manage_user(tenant, user_id, false);
     DELETE FROM taskforce.users AS x
      WHERE x.tenant_id = tenant AND x.user_id = delete_user.user_id;
     PERFORM taskforce._record_security_event(tenant, user_id, 'sql', 'user_deleted', 'success');
@@ -491,33 +499,34 @@ REVOKE ALL ON FUNCTION taskforce._pattern_covers(text, text) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._pattern_covers(text, text) IS
     'internal: true if one permission pattern covers another, whatever permissions are registered later';
 
--- Refuses to let a context user hand out permissions it does not hold
--- itself: every catalog permission the patterns match, and every wildcard
--- (which may match permissions registered later) must be covered by a
--- pattern the user holds and by its credential's scopes.  Administrators
--- without a context are not limited.
-CREATE FUNCTION taskforce._check_no_escalation(patterns text[])
+-- Refuses to let a context user hand out, or take away, permissions it
+-- does not hold itself: every catalog permission the patterns match, and
+-- every wildcard (which may match permissions registered later) must be
+-- covered by a pattern the user holds and by its credential's scopes.
+-- With a subject, the patterns are what that user holds, and the error
+-- names the user and those of its patterns the context lacks (see
+-- _check_may_manage_user).  Administrators without a context are not
+-- limited.
+CREATE FUNCTION taskforce._check_no_escalation(patterns text[], subject text DEFAULT NULL)
     RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    missing text;
+    missing_permissions text[];
+    missing_wildcards text[];
+    missing_patterns text;
     scopes text[];
 BEGIN
     IF taskforce.current_tenant() IS NULL THEN
         RETURN;
     END IF;
-    SELECT pg_catalog.string_agg(c.permission, ', ' ORDER BY c.permission) INTO missing
+    SELECT pg_catalog.array_agg(c.permission ORDER BY c.permission) INTO missing_permissions
       FROM taskforce.permissions AS c
      WHERE taskforce.permission_matches(patterns, c.permission)
        AND NOT taskforce.has_permission(c.permission);
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'cannot hand out permissions you do not hold: %', missing
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
     scopes := (taskforce.current_context()).permission_scopes;
-    SELECT pg_catalog.string_agg(w.pattern, ', ' ORDER BY w.pattern) INTO missing
+    SELECT pg_catalog.array_agg(DISTINCT w.pattern ORDER BY w.pattern) INTO missing_wildcards
       FROM pg_catalog.unnest(patterns) AS w(pattern)
      WHERE w.pattern ~ '\*'
        AND (NOT EXISTS (SELECT FROM taskforce._permission_sources(taskforce.current_tenant(),
@@ -527,16 +536,118 @@ BEGIN
             OR (scopes IS NOT NULL
                 AND NOT EXISTS (SELECT FROM pg_catalog.unnest(scopes) AS sc(pattern)
                                  WHERE taskforce._pattern_covers(sc.pattern, w.pattern))));
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'cannot hand out wildcards you do not hold: %', missing
+    IF missing_permissions IS NULL AND missing_wildcards IS NULL THEN
+        RETURN;
+    END IF;
+    IF subject IS NULL THEN
+        IF missing_permissions IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot hand out permissions you do not hold: %',
+                            pg_catalog.array_to_string(missing_permissions, ', ')
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        RAISE EXCEPTION 'cannot hand out wildcards you do not hold: %',
+                        pg_catalog.array_to_string(missing_wildcards, ', ')
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'A wildcard also grants permissions registered later; you must hold a pattern that covers it.';
     END IF;
+    -- The subject's patterns that reach past the context, as it holds them.
+    SELECT pg_catalog.string_agg(DISTINCT w.pattern, ', ' ORDER BY w.pattern) INTO missing_patterns
+      FROM pg_catalog.unnest(patterns) AS w(pattern)
+     WHERE w.pattern = ANY (coalesce(missing_wildcards, '{}'))
+        OR EXISTS (SELECT FROM pg_catalog.unnest(missing_permissions) AS m(permission)
+                    WHERE taskforce.permission_matches(ARRAY[w.pattern], m.permission));
+    IF subject = taskforce.current_user_id() THEN
+        RAISE EXCEPTION 'the password of user "%" carries permissions this context is limited away from: %',
+                        subject, missing_patterns
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Do it from a context without scopes; see "Who may manage whom" in docs/identity.md.';
+    END IF;
+    RAISE EXCEPTION 'cannot manage user "%", who holds permissions this context does not: %',
+                    subject, missing_patterns
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'A context may manage only users whose every permission it holds itself; see "Who may manage whom" in docs/identity.md.';
 END
 $$;
-REVOKE ALL ON FUNCTION taskforce._check_no_escalation(text[]) FROM PUBLIC;
-COMMENT ON FUNCTION taskforce._check_no_escalation(text[]) IS
-    'internal: insufficient_privilege when the context user lacks a permission the patterns cover';
+REVOKE ALL ON FUNCTION taskforce._check_no_escalation(text[], text) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._check_no_escalation(text[], text) IS
+    'internal: insufficient_privilege when the context user lacks a permission the patterns cover (held by subject, if named)';
+
+-- The rule of "Who may manage whom" (docs/identity.md), for every function
+-- that mints, resets, replaces or takes away a user's credential, changes
+-- its status or identity, deletes it or demotes it: a context may act only
+-- on users whose every permission it holds itself.  The user's permissions
+-- are those of its unexpired role grants, whatever its status (reactivating
+-- gives them back).  Acting on its own user is always allowed, except when
+-- sets_password (the call sets or unlocks a password, which carries all of
+-- the user's grants) and the context holds less than them (it is limited
+-- to scopes).  The user's row
+-- is locked first, so that a grant committed meanwhile is counted: grant_role
+-- locks the same row.  Administrators without a context are not limited.
+CREATE FUNCTION taskforce._check_may_manage_user(tenant_id text, user_id text, sets_password boolean)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    patterns text[];
+BEGIN
+    IF taskforce.current_tenant() IS NULL THEN
+        RETURN;
+    END IF;
+    IF _check_may_manage_user.user_id = taskforce.current_user_id()
+       AND _check_may_manage_user.tenant_id = taskforce.current_tenant()
+       AND NOT sets_password THEN
+        RETURN;
+    END IF;
+    PERFORM FROM taskforce.users AS u
+     WHERE u.tenant_id = _check_may_manage_user.tenant_id AND u.user_id = _check_may_manage_user.user_id
+       FOR UPDATE;
+    SELECT coalesce(pg_catalog.array_agg(DISTINCT p.pattern), '{}') INTO patterns
+      FROM taskforce.role_grants AS g
+      CROSS JOIN LATERAL (
+            SELECT s.permissions FROM taskforce.system_roles AS s
+             WHERE s.role_name = g.role_name
+            UNION ALL
+            SELECT r.permissions FROM taskforce.roles AS r
+             WHERE r.tenant_id = g.tenant_id AND r.role_name = g.role_name) AS role_def
+      CROSS JOIN LATERAL pg_catalog.unnest(role_def.permissions) AS p(pattern)
+     WHERE g.tenant_id = _check_may_manage_user.tenant_id
+       AND g.user_id = _check_may_manage_user.user_id
+       AND (g.expires_at IS NULL OR g.expires_at > pg_catalog.statement_timestamp());
+    PERFORM taskforce._check_no_escalation(patterns, _check_may_manage_user.user_id);
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce._check_may_manage_user(text, text, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._check_may_manage_user(text, text, boolean) IS
+    'internal: insufficient_privilege unless the context may manage the user (holds every permission it holds)';
+
+-- Changing a role's permissions or deleting it demotes every user holding
+-- it: each must be a user the context may manage.
+CREATE FUNCTION taskforce._check_may_manage_role_holders(tenant_id text, role_name text)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    holder text;
+BEGIN
+    IF taskforce.current_tenant() IS NULL THEN
+        RETURN;
+    END IF;
+    FOR holder IN
+        SELECT g.user_id FROM taskforce.role_grants AS g
+         WHERE g.tenant_id = _check_may_manage_role_holders.tenant_id
+           AND g.role_name = _check_may_manage_role_holders.role_name
+           AND (g.expires_at IS NULL OR g.expires_at > pg_catalog.statement_timestamp())
+         ORDER BY g.user_id
+    LOOP
+        PERFORM taskforce._check_may_manage_user(tenant_id, holder, false);
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce._check_may_manage_role_holders(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._check_may_manage_role_holders(text, text) IS
+    'internal: insufficient_privilege unless the context may manage every user holding the role';
 
 CREATE FUNCTION taskforce.create_role(
     role_name text,
@@ -609,23 +720,32 @@ BEGIN
         PERFORM taskforce._validate_permission_patterns(permissions);
         PERFORM taskforce._check_no_escalation(permissions);
     END IF;
+    SELECT * INTO r FROM taskforce.roles AS x
+     WHERE x.tenant_id = tenant AND x.role_name = update_role.role_name
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'role "%" does not exist in tenant "%"', role_name, tenant
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    -- What the change takes away counts as much as what it adds: the old
+    -- permissions must be held too, and every holder be manageable.
+    IF permissions IS NOT NULL THEN
+        PERFORM taskforce._check_may_manage_role_holders(tenant, role_name);
+        PERFORM taskforce._check_no_escalation(r.permissions);
+    END IF;
     UPDATE taskforce.roles AS x
        SET permissions = coalesce(update_role.permissions, x.permissions),
            description = coalesce(update_role.description, x.description),
            updated_at = pg_catalog.now()
      WHERE x.tenant_id = tenant AND x.role_name = update_role.role_name
     RETURNING * INTO r;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'role "%" does not exist in tenant "%"', role_name, tenant
-            USING ERRCODE = 'undefined_object';
-    END IF;
     PERFORM taskforce._record_security_event(tenant, NULL, 'sql', 'role_updated', 'success', NULL, NULL,
         pg_catalog.jsonb_build_object('role', role_name, 'permissions', r.permissions));
     RETURN r;
 END
 $$;
 COMMENT ON FUNCTION taskforce.update_role(text, text[], text, text) IS
-    'changes a custom role''s permissions or description; needs role:manage';
+    'changes a custom role''s permissions or description; needs role:manage and, to change permissions in a context, every permission before and after and may manage every holder';
 
 CREATE FUNCTION taskforce.delete_role(role_name text, tenant_id text DEFAULT NULL)
     RETURNS void
@@ -634,17 +754,25 @@ CREATE FUNCTION taskforce.delete_role(role_name text, tenant_id text DEFAULT NUL
     AS $$
 DECLARE
     tenant text := taskforce._authorize('role:manage', tenant_id);
+    patterns text[];
 BEGIN
     IF EXISTS (SELECT FROM taskforce.system_roles AS s WHERE s.role_name = delete_role.role_name) THEN
         RAISE EXCEPTION 'role "%" is a system role and cannot be deleted', role_name
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    DELETE FROM taskforce.roles AS x
-     WHERE x.tenant_id = tenant AND x.role_name = delete_role.role_name;
+    -- Deleting a role revokes it from every holder: it needs what revoking
+    -- needs, for each of them.
+    SELECT x.permissions INTO patterns FROM taskforce.roles AS x
+     WHERE x.tenant_id = tenant AND x.role_name = delete_role.role_name
+       FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'role "%" does not exist in tenant "%"', role_name, tenant
             USING ERRCODE = 'undefined_object';
     END IF;
+    PERFORM taskforce._check_may_manage_role_holders(tenant, role_name);
+    PERFORM taskforce._check_no_escalation(patterns);
+    DELETE FROM taskforce.roles AS x
+     WHERE x.tenant_id = tenant AND x.role_name = delete_role.role_name;
     DELETE FROM taskforce.role_grants AS g
      WHERE g.tenant_id = tenant AND g.role_name = delete_role.role_name;
     PERFORM taskforce._record_security_event(tenant, NULL, 'sql', 'role_deleted', 'success', NULL, NULL,
@@ -652,7 +780,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION taskforce.delete_role(text, text) IS
-    'deletes a custom role and every grant of it; needs role:manage';
+    'deletes a custom role and every grant of it; needs role:manage and, in a context, every permission the role grants and may manage every holder';
 
 CREATE FUNCTION taskforce.grant_role(
     user_id text,
@@ -696,9 +824,10 @@ CREATE FUNCTION taskforce.revoke_role(user_id text, role_name text, tenant_id te
 DECLARE
     tenant text := taskforce._authorize('role:manage', tenant_id);
 BEGIN
-    -- Taking a role away needs what giving it needs: a role manager cannot
-    -- demote someone who holds more than it does.
+    -- Taking a role away needs what giving it needs, and demotes the user:
+    -- a role manager cannot demote someone who holds more than it does.
     PERFORM taskforce._check_no_escalation(taskforce._role_permissions(tenant, role_name));
+    PERFORM taskforce._check_may_manage_user(tenant, revoke_role.user_id, false);
     DELETE FROM taskforce.role_grants AS g
      WHERE g.tenant_id = tenant AND g.user_id = revoke_role.user_id
        AND g.role_name = revoke_role.role_name;
@@ -711,7 +840,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION taskforce.revoke_role(text, text, text) IS
-    'takes a role away from a user; needs role:manage and, in a context, every permission the role grants';
+    'takes a role away from a user; needs role:manage and, in a context, every permission the role grants and may manage the user';
 
 -- The last step of every authentication: the tenant must be active and the
 -- user active; roles the credential asserts count only if they exist.

@@ -162,34 +162,42 @@ REVOKE ALL ON FUNCTION taskforce._password_violations(text, taskforce.password_p
 COMMENT ON FUNCTION taskforce._password_violations(text, taskforce.password_policies) IS
     'internal: every rule of the policy the password breaks, in a fixed order';
 
--- Decides which tenant a call about a user acts on, and whether it may.
--- The context's own (active) user acting on itself needs no permission;
--- unless allow_limited, not when its context came from an API key or is
--- limited to permission scopes: such a credential must not be able to
--- mint a stronger one.  Every other caller goes through _authorize.
+-- Decides which tenant a call about a user's credentials acts on, and
+-- whether it may.  The context's own (active) user needs no permission,
+-- except to set its password from an API key's context (a key must not
+-- turn into a password that outlives it); every other caller goes through
+-- _authorize.  Then, unless sets_password is null (the call only reads),
+-- the rule of _check_may_manage_user: sets_password says whether the call
+-- yields a credential carrying all of the subject's grants.
 CREATE FUNCTION taskforce._authorize_self(
-    permission text, tenant_id text, subject text, allow_limited boolean)
+    permission text, tenant_id text, subject text, sets_password boolean)
     RETURNS text
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     ctx record := taskforce.current_context();
+    tenant text;
 BEGIN
     IF ctx.tenant_id IS NOT NULL AND subject = ctx.user_id
        AND (_authorize_self.tenant_id IS NULL OR _authorize_self.tenant_id = ctx.tenant_id)
-       AND (allow_limited OR (ctx.auth_method <> 'api_key' AND ctx.permission_scopes IS NULL))
+       AND (sets_password IS NOT TRUE OR ctx.auth_method <> 'api_key')
        AND EXISTS (SELECT FROM taskforce.users AS u
                     WHERE u.tenant_id = ctx.tenant_id AND u.user_id = subject
                       AND u.status = 'active') THEN
-        RETURN ctx.tenant_id;
+        tenant := ctx.tenant_id;
+    ELSE
+        tenant := taskforce._authorize(permission, _authorize_self.tenant_id);
     END IF;
-    RETURN taskforce._authorize(permission, tenant_id);
+    IF subject IS NOT NULL AND sets_password IS NOT NULL THEN
+        PERFORM taskforce._check_may_manage_user(tenant, subject, sets_password);
+    END IF;
+    RETURN tenant;
 END
 $$;
 REVOKE ALL ON FUNCTION taskforce._authorize_self(text, text, text, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._authorize_self(text, text, text, boolean) IS
-    'internal: the tenant a call about a user acts on; the context''s own user needs no permission';
+    'internal: the tenant a call about a user''s credentials acts on; the context''s own user needs no permission; checks who may manage whom';
 
 CREATE FUNCTION taskforce.password_policy(tenant_id text DEFAULT NULL)
     RETURNS taskforce.password_policies
@@ -304,7 +312,7 @@ CREATE FUNCTION taskforce.set_password(user_id text, password text, tenant_id te
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    tenant text := taskforce._authorize_self('user:manage', tenant_id, user_id, false);
+    tenant text := taskforce._authorize_self('user:manage', tenant_id, user_id, true);
     policy taskforce.password_policies;
     violations text[];
 BEGIN
@@ -349,6 +357,9 @@ DECLARE
     c taskforce.user_credentials;
 BEGIN
     PERFORM taskforce._lock_user(tenant, user_id);
+    -- Unlocking lets guessing go on: for its own user, a context limited to
+    -- scopes must not reopen the way to a password wider than itself.
+    PERFORM taskforce._check_may_manage_user(tenant, user_id, true);
     SELECT * INTO c FROM taskforce.user_credentials AS x
      WHERE x.tenant_id = tenant AND x.user_id = unlock_user.user_id
        FOR UPDATE;
