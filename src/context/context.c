@@ -222,9 +222,9 @@ assign_context(const char *newval, void *extra)
 
 /* Defines the settings of the context subsystem. */
 void
-ContextInit(void)
+tf_context_init(void)
 {
-	SecretInit();
+	tf_secret_init();
 
 	DefineCustomStringVariable(CONTEXT_SETTING,
 							   "Signed identity of the current request (set by taskforce only).",

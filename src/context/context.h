@@ -29,7 +29,7 @@ typedef struct TfContextView
 	TimestampTz expires_at;
 } TfContextView;
 
-extern void ContextInit(void);
+extern void tf_context_init(void);
 extern bool tf_context_view(TfContextView *view);
 extern void tf_context_establish(TfContextClaims *claims);
 extern void tf_context_clear(void);
