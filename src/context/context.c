@@ -30,9 +30,9 @@
 
 #include "compat.h"
 #include "context/context.h"
+#include "context/lifetime.h"
 #include "context/secret.h"
 
-#define CONTEXT_SETTING "taskforce.context"
 #define MAX_ROLES 64
 #define MAX_NAME_BYTES 256
 
@@ -263,8 +263,9 @@ void
 tf_context_init(void)
 {
 	tf_secret_init();
+	tf_lifetime_init();
 
-	DefineCustomStringVariable(CONTEXT_SETTING,
+	DefineCustomStringVariable(TF_CONTEXT_SETTING,
 							   "Signed identity of the current request (set by taskforce only).",
 							   "Established by taskforce.act_as() or an authentication function; cannot be set directly.",
 							   &context_setting,
@@ -307,6 +308,7 @@ tf_context_establish(TfContextClaims *claims)
 				(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
 				 errmsg("a transaction-scoped context ends with the current statement outside a transaction block"),
 				 errhint("Establish the context after BEGIN, or pass scope => 'session'.")));
+	tf_lifetime_check_establish(claims->scope);
 
 	claims->backend_pid = MyProcPid;
 	claims->backend_start = MyStartTimestamp;
@@ -316,7 +318,7 @@ tf_context_establish(TfContextClaims *claims)
 	armed_value = MemoryContextStrdup(TopMemoryContext, value);
 	PG_TRY();
 	{
-		(void) set_config_option(CONTEXT_SETTING, value, PGC_USERSET, PGC_S_SESSION,
+		(void) set_config_option(TF_CONTEXT_SETTING, value, PGC_USERSET, PGC_S_SESSION,
 								 claims->scope == TF_SCOPE_SESSION ? GUC_ACTION_SET : GUC_ACTION_LOCAL,
 								 true, ERROR, false);
 	}
@@ -332,7 +334,7 @@ tf_context_establish(TfContextClaims *claims)
 void
 tf_context_clear(void)
 {
-	(void) set_config_option(CONTEXT_SETTING, "", PGC_USERSET, PGC_S_SESSION,
+	(void) set_config_option(TF_CONTEXT_SETTING, "", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SET, true, ERROR, false);
 }
 
@@ -345,6 +347,19 @@ live_context(void)
 	if (ctx != NULL && ctx->expires_at > GetCurrentStatementStartTimestamp())
 		return ctx;
 	return NULL;
+}
+
+/*
+ * Sets *scope to the scope of the active context, expired or not, and
+ * returns true; returns false when there is none.
+ */
+bool
+tf_context_active_scope(TfContextScope *scope)
+{
+	if (active_context == NULL)
+		return false;
+	*scope = active_context->scope;
+	return true;
 }
 
 /*

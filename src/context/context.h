@@ -17,6 +17,8 @@
 
 #include "context/token.h"
 
+#define TF_CONTEXT_SETTING "taskforce.context"
+
 /* Read-only pointers into the live context; see tf_context_view. */
 typedef struct TfContextView
 {
@@ -31,6 +33,7 @@ typedef struct TfContextView
 
 extern void tf_context_init(void);
 extern bool tf_context_view(TfContextView *view);
+extern bool tf_context_active_scope(TfContextScope *scope);
 extern void tf_context_establish(TfContextClaims *claims);
 extern void tf_context_clear(void);
 
