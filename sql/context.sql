@@ -278,19 +278,23 @@ BEGIN;
 SELECT taskforce.authenticate_api_key(:'svc_key');
 DECLARE leak CURSOR WITH HOLD FOR SELECT taskforce.current_tenant() AS tenant;
 \echo :LAST_ERROR_SQLSTATE
-ROLLBACK;
+COMMIT;
+FETCH ALL FROM leak;
+\echo :LAST_ERROR_SQLSTATE
 BEGIN;
 SELECT taskforce.authenticate_api_key(:'svc_key');
 DO $$ BEGIN EXECUTE 'DECLARE leak CURSOR WITH HOLD FOR SELECT taskforce.current_tenant()'; END $$;
 \echo :LAST_ERROR_SQLSTATE
-ROLLBACK;
+COMMIT;
+FETCH ALL FROM leak;
+\echo :LAST_ERROR_SQLSTATE
 -- Declared first, the cursor would still run under the context at commit:
 -- establishing the context is refused while it is open.
 BEGIN;
 DECLARE leak CURSOR WITH HOLD FOR SELECT taskforce.current_tenant() AS tenant;
 SELECT taskforce.authenticate_api_key(:'svc_key');
 \echo :LAST_ERROR_SQLSTATE
-ROLLBACK;
+COMMIT;
 FETCH ALL FROM leak;
 \echo :LAST_ERROR_SQLSTATE
 -- Closed first, it is gone, and the context can be established.

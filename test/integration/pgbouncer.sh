@@ -238,10 +238,8 @@ $steps
 COMMIT;
 SQL
 	)
+	out1=$out
 	pid1=$(echo "$out" | sed -n 's/^backend://p')
-	echo "$out" | grep -q "ERROR:  0A000: cannot .*WITH HOLD" ||
-		fail "client 1 (held cursor declared $order act_as) was not refused with 0A000: $out"
-	echo "ok: client 1 refused with 0A000 (held cursor declared $order act_as)"
 	out=$(one -At <<'SQL'
 SELECT 'backend:' || pg_backend_pid();
 BEGIN;
@@ -256,6 +254,9 @@ SQL
 	echo "$out" | grep -q 'ERROR:  34000: cursor "leak" does not exist' ||
 		fail "client 2: expected cursor \"leak\" not to exist, got: $out"
 	echo "ok: client 2 finds no cursor \"leak\" (34000) and no tenant-1 row"
+	echo "$out1" | grep -q "ERROR:  0A000: cannot .*WITH HOLD" ||
+		fail "client 1 (held cursor declared $order act_as) was not refused with 0A000: $out1"
+	echo "ok: client 1 was refused with 0A000 (held cursor declared $order act_as)"
 done
 
 echo "PASS: pgbouncer transaction pooling keeps contexts and rows apart"
