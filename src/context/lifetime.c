@@ -41,8 +41,8 @@ static List *held_cursors = NIL;
 static struct config_generic *
 context_guc(void)
 {
-	struct config_generic **vars = get_guc_variables();
-	int			n = GetNumConfigOptions();
+	struct config_generic **vars = tf_guc_variables();
+	int			n = tf_guc_variable_count();
 	int			i;
 
 	for (i = 0; i < n; i++)
