@@ -98,6 +98,19 @@ got=$(q -c "BEGIN" -c "$read_as_app" -c "COMMIT") ||
 	fail "parallel read as os_app with no context: $got"
 tf_check "no context through parallel workers: rows, foreign rows, tenant" "0,0,<none>" "$got"
 
+echo "== a context from an API key, established by the application role itself"
+key=$(q <<'SQL'
+SELECT count(*) FROM taskforce.create_user('svc', 'svc', kind => 'service', tenant_id => 'os-b') \g /dev/null
+SELECT api_key FROM taskforce.create_api_key('svc', 'parallel reads', tenant_id => 'os-b');
+SQL
+) || fail "creating an API key: $key"
+got=$(echo "BEGIN;
+SELECT taskforce.authenticate_api_key(:'key');
+$(echo "$read_as_app" | grep -v '^SET LOCAL ROLE')
+COMMIT;" | psql -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U os_app -d app -At -v key="$key" 2>&1 | sed '/^$/d') ||
+	fail "parallel read as os_app after authenticate_api_key: $got"
+tf_check "os-b by API key through parallel workers: rows, foreign rows, tenant" "$((ROWS / 2)),0,os-b" "$got"
+
 echo "== a session-scoped context, before and after the operator rotates the secret"
 new_secret=$(secret)
 got=$(q <<SQL
