@@ -11,6 +11,7 @@ OBJS = \
 	src/context/secret.o \
 	src/context/token.o \
 	src/context/context.o \
+	src/context/lifetime.o \
 	src/tenancy/tenancy.o \
 	src/rbac/pattern.o \
 	src/rbac/rbac.o \

@@ -221,3 +221,104 @@ SELECT taskforce.act_as('ctx-b', 'bob', ARRAY['viewer']);
 SET LOCAL ROLE ctx_app;
 SELECT current_user, taskforce.current_tenant(), taskforce.current_user_id(), taskforce.current_roles();
 ROLLBACK;
+
+-- The application authenticates itself with an API key of tenant ctx-a.
+\c - ctx_mw
+SELECT user_id FROM taskforce.create_user('ctx-svc', 'ctx-svc', kind => 'service', tenant_id => 'ctx-a');
+SELECT api_key AS svc_key FROM taskforce.create_api_key('ctx-svc', 'context tests', tenant_id => 'ctx-a') \gset
+
+-- PREPARE TRANSACTION keeps a transaction's setting changes at once, as
+-- COMMIT does, so a session context established in a transaction that is
+-- prepared would survive ROLLBACK PREPARED.  Such a transaction cannot be
+-- prepared; the error aborts it, and the context with it.
+\c - ctx_app
+BEGIN;
+SELECT taskforce.authenticate_api_key(:'svc_key', scope => 'session');
+SELECT taskforce.current_tenant() AS during;
+PREPARE TRANSACTION 'tf_ctx_session';
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK PREPARED 'tf_ctx_session';
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.current_tenant() IS NULL AS no_context_after_refused_prepare;
+-- Clearing a session context, or RESET, in such a transaction: refused too.
+SELECT taskforce.authenticate_api_key(:'svc_key', scope => 'session');
+BEGIN;
+SELECT taskforce.clear_context();
+PREPARE TRANSACTION 'tf_ctx_clear';
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.current_tenant() AS kept_after_refused_prepare;
+BEGIN;
+RESET taskforce.context;
+PREPARE TRANSACTION 'tf_ctx_reset';
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.current_tenant() AS kept_after_refused_prepare;
+SELECT taskforce.clear_context();
+-- A session context established in a subtransaction that was rolled back
+-- left nothing: the transaction can be prepared.
+BEGIN;
+SAVEPOINT s;
+SELECT taskforce.authenticate_api_key(:'svc_key', scope => 'session');
+ROLLBACK TO SAVEPOINT s;
+PREPARE TRANSACTION 'tf_ctx_savepoint';
+ROLLBACK PREPARED 'tf_ctx_savepoint';
+SELECT taskforce.current_tenant() IS NULL AS none_after_rollback_prepared;
+-- A transaction-scoped context ends at PREPARE, as at COMMIT.
+BEGIN;
+SELECT taskforce.authenticate_api_key(:'svc_key');
+PREPARE TRANSACTION 'tf_ctx_transaction';
+SELECT taskforce.current_tenant() IS NULL AS gone_after_prepare;
+ROLLBACK PREPARED 'tf_ctx_transaction';
+SELECT taskforce.current_tenant() IS NULL AS none_after_rollback_prepared;
+
+-- A WITH HOLD cursor runs at commit and keeps its rows on the connection
+-- after a transaction-scoped context ends; behind a transaction-mode pooler
+-- the next client could fetch them by name.  Such cursors are refused while
+-- a transaction-scoped context is active, however declared.
+BEGIN;
+SELECT taskforce.authenticate_api_key(:'svc_key');
+DECLARE leak CURSOR WITH HOLD FOR SELECT taskforce.current_tenant() AS tenant;
+\echo :LAST_ERROR_SQLSTATE
+COMMIT;
+FETCH ALL FROM leak;
+\echo :LAST_ERROR_SQLSTATE
+BEGIN;
+SELECT taskforce.authenticate_api_key(:'svc_key');
+DO $$ BEGIN EXECUTE 'DECLARE leak CURSOR WITH HOLD FOR SELECT taskforce.current_tenant()'; END $$;
+\echo :LAST_ERROR_SQLSTATE
+COMMIT;
+FETCH ALL FROM leak;
+\echo :LAST_ERROR_SQLSTATE
+-- Declared first, the cursor would still run under the context at commit:
+-- establishing the context is refused while it is open.
+BEGIN;
+DECLARE leak CURSOR WITH HOLD FOR SELECT taskforce.current_tenant() AS tenant;
+SELECT taskforce.authenticate_api_key(:'svc_key');
+\echo :LAST_ERROR_SQLSTATE
+COMMIT;
+FETCH ALL FROM leak;
+\echo :LAST_ERROR_SQLSTATE
+-- Closed first, it is gone, and the context can be established.
+BEGIN;
+DECLARE leak CURSOR WITH HOLD FOR SELECT taskforce.current_tenant() AS tenant;
+CLOSE leak;
+SELECT taskforce.authenticate_api_key(:'svc_key');
+SELECT taskforce.current_tenant();
+COMMIT;
+-- Cursors without WITH HOLD end with the transaction and are allowed.
+BEGIN;
+SELECT taskforce.authenticate_api_key(:'svc_key');
+DECLARE own CURSOR FOR SELECT taskforce.current_tenant() AS tenant;
+FETCH ALL FROM own;
+COMMIT;
+-- WITH HOLD with no context, or under a session context (which outlives
+-- the cursor's transaction anyway), is allowed.
+DECLARE nothing CURSOR WITH HOLD FOR SELECT taskforce.current_tenant() IS NULL AS no_context;
+FETCH ALL FROM nothing;
+CLOSE nothing;
+SELECT taskforce.authenticate_api_key(:'svc_key', scope => 'session');
+BEGIN;
+DECLARE mine CURSOR WITH HOLD FOR SELECT taskforce.current_tenant() AS tenant;
+COMMIT;
+FETCH ALL FROM mine;
+CLOSE mine;
+SELECT taskforce.clear_context();

@@ -27,4 +27,11 @@
 /* Function ACL check (object_aclcheck from PostgreSQL 16 on). */
 #define tf_proc_aclcheck(proc, role, mode) pg_proc_aclcheck((proc), (role), (mode))
 
+/*
+ * The GUC variables as an array and its length (PostgreSQL 16 keeps them in
+ * a hash table: use find_option() there).
+ */
+#define tf_guc_variables() get_guc_variables()
+#define tf_guc_variable_count() GetNumConfigOptions()
+
 #endif							/* TASKFORCE_COMPAT_H */

@@ -19,6 +19,6 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	ContextInit();
+	tf_context_init();
 	MarkGUCPrefixReserved("taskforce");
 }

@@ -7,8 +7,8 @@
  * for any setting.  Its check hook is the gate: in a backend it accepts a
  * value only if this backend has just signed it and armed it for one use,
  * so no SET, set_config, function SET clause or replayed value can produce
- * a context.  A parallel worker accepts its leader's value when the
- * signature verifies and the value is bound to that leader.  The hook
+ * a context.  A parallel worker accepts the value its leader admitted,
+ * restored by PostgreSQL from the leader's state.  The hook
  * decodes the value once into a flat block; the readers only copy from it.
  *-------------------------------------------------------------------------
  */
@@ -30,9 +30,9 @@
 
 #include "compat.h"
 #include "context/context.h"
+#include "context/lifetime.h"
 #include "context/secret.h"
 
-#define CONTEXT_SETTING "taskforce.context"
 #define MAX_ROLES 64
 #define MAX_NAME_BYTES 256
 
@@ -132,21 +132,59 @@ build_context(const TfContextClaims *claims)
 	return ctx;
 }
 
-/* Returns the pid of the backend whose signed values this process may accept. */
-static int32
-owning_backend_pid(void)
+/*
+ * Admits the leader's value while a parallel worker starts.  PostgreSQL
+ * restores the worker's settings in name order, so taskforce.context comes
+ * before taskforce.context_secret, and the leader may have reloaded a
+ * rotated secret since it verified its context: the worker cannot verify
+ * the MAC, and need not, because the leader's check hook admitted this
+ * value.  What it does check: the value comes from the leader's session
+ * state (source PGC_S_SESSION, which no per-role or per-database setting
+ * has) and is bound to the leader's pid.  PostgreSQL's error context for
+ * a setting it restores prints the value, so errors raised here carry none.
+ */
+static bool
+check_leader_context(const char *value, void **extra, GucSource source)
 {
-	if (!InitializingParallelWorker)
-		return MyProcPid;
-	if (MyProc != NULL && MyProc->lockGroupLeader != NULL)
-		return MyProc->lockGroupLeader->pid;
-	return -1;
+	ErrorContextCallback *saved_context = error_context_stack;
+	MemoryContext scratch;
+	MemoryContext saved;
+	TfContextClaims claims;
+	bool		valid;
+	TfContext  *ctx = NULL;
+
+	error_context_stack = NULL;
+	scratch = AllocSetContextCreate(CurrentMemoryContext, "taskforce context check",
+									ALLOCSET_SMALL_SIZES);
+	saved = MemoryContextSwitchTo(scratch);
+	valid = source == PGC_S_SESSION &&
+		MyProc != NULL && MyProc->lockGroupLeader != NULL &&
+		MyProc->lockGroupLeader != MyProc &&
+		tf_token_decode(value, &claims) &&
+		claims.backend_pid == MyProc->lockGroupLeader->pid;
+	if (valid)
+		ctx = build_context(&claims);
+	MemoryContextSwitchTo(saved);
+	MemoryContextDelete(scratch);
+
+	if (!valid)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("parallel worker refused the taskforce.context of its leader")));
+	if (ctx == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	error_context_stack = saved_context;
+	*extra = ctx;
+	return true;
 }
 
 /*
  * Admits a new value for taskforce.context.  The empty value (no context)
  * is always allowed; anything else must be the value this backend armed,
- * or, while a parallel worker starts, a value its leader signed.
+ * or, while a parallel worker starts, its leader's value.  No message
+ * shows the value.
  */
 static bool
 check_context(char **newval, void **extra, GucSource source)
@@ -158,23 +196,23 @@ check_context(char **newval, void **extra, GucSource source)
 	MemoryContext saved;
 	TfContextClaims claims;
 	bool		valid;
+	bool		armed_here;
 	TfContext  *ctx = NULL;
 
 	if (value == NULL || value[0] == '\0')
 		return true;
 
-	if (!InitializingParallelWorker)
-	{
-		bool		armed_here = armed_value != NULL && strcmp(armed_value, value) == 0;
+	if (InitializingParallelWorker)
+		return check_leader_context(value, extra, source);
 
-		disarm();
-		if (!armed_here)
-		{
-			GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
-			GUC_check_errmsg("taskforce.context cannot be set directly");
-			GUC_check_errhint("Only taskforce establishes a context, after verifying the caller: use taskforce.act_as() from trusted middleware.");
-			return false;
-		}
+	armed_here = armed_value != NULL && strcmp(armed_value, value) == 0;
+	disarm();
+	if (!armed_here)
+	{
+		GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+		GUC_check_errmsg("taskforce.context cannot be set directly");
+		GUC_check_errhint("Only taskforce establishes a context, after verifying the caller: use taskforce.act_as() from trusted middleware.");
+		return false;
 	}
 
 	if (!tf_secret_get(&key, &key_len))
@@ -189,8 +227,8 @@ check_context(char **newval, void **extra, GucSource source)
 									ALLOCSET_SMALL_SIZES);
 	saved = MemoryContextSwitchTo(scratch);
 	valid = tf_token_verify(value, key, key_len, &claims) &&
-		claims.backend_pid == owning_backend_pid() &&
-		(InitializingParallelWorker || claims.backend_start == MyStartTimestamp);
+		claims.backend_pid == MyProcPid &&
+		claims.backend_start == MyStartTimestamp;
 	if (valid)
 		ctx = build_context(&claims);
 	MemoryContextSwitchTo(saved);
@@ -222,11 +260,12 @@ assign_context(const char *newval, void *extra)
 
 /* Defines the settings of the context subsystem. */
 void
-ContextInit(void)
+tf_context_init(void)
 {
-	SecretInit();
+	tf_secret_init();
+	tf_lifetime_init();
 
-	DefineCustomStringVariable(CONTEXT_SETTING,
+	DefineCustomStringVariable(TF_CONTEXT_SETTING,
 							   "Signed identity of the current request (set by taskforce only).",
 							   "Established by taskforce.act_as() or an authentication function; cannot be set directly.",
 							   &context_setting,
@@ -269,6 +308,7 @@ tf_context_establish(TfContextClaims *claims)
 				(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
 				 errmsg("a transaction-scoped context ends with the current statement outside a transaction block"),
 				 errhint("Establish the context after BEGIN, or pass scope => 'session'.")));
+	tf_lifetime_check_establish(claims->scope);
 
 	claims->backend_pid = MyProcPid;
 	claims->backend_start = MyStartTimestamp;
@@ -278,7 +318,7 @@ tf_context_establish(TfContextClaims *claims)
 	armed_value = MemoryContextStrdup(TopMemoryContext, value);
 	PG_TRY();
 	{
-		(void) set_config_option(CONTEXT_SETTING, value, PGC_USERSET, PGC_S_SESSION,
+		(void) set_config_option(TF_CONTEXT_SETTING, value, PGC_USERSET, PGC_S_SESSION,
 								 claims->scope == TF_SCOPE_SESSION ? GUC_ACTION_SET : GUC_ACTION_LOCAL,
 								 true, ERROR, false);
 	}
@@ -294,7 +334,7 @@ tf_context_establish(TfContextClaims *claims)
 void
 tf_context_clear(void)
 {
-	(void) set_config_option(CONTEXT_SETTING, "", PGC_USERSET, PGC_S_SESSION,
+	(void) set_config_option(TF_CONTEXT_SETTING, "", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SET, true, ERROR, false);
 }
 
@@ -307,6 +347,19 @@ live_context(void)
 	if (ctx != NULL && ctx->expires_at > GetCurrentStatementStartTimestamp())
 		return ctx;
 	return NULL;
+}
+
+/*
+ * Sets *scope to the scope of the active context, expired or not, and
+ * returns true; returns false when there is none.
+ */
+bool
+tf_context_active_scope(TfContextScope *scope)
+{
+	if (active_context == NULL)
+		return false;
+	*scope = active_context->scope;
+	return true;
 }
 
 /*

@@ -17,6 +17,8 @@
 
 #include "context/token.h"
 
+#define TF_CONTEXT_SETTING "taskforce.context"
+
 /* Read-only pointers into the live context; see tf_context_view. */
 typedef struct TfContextView
 {
@@ -29,8 +31,9 @@ typedef struct TfContextView
 	TimestampTz expires_at;
 } TfContextView;
 
-extern void ContextInit(void);
+extern void tf_context_init(void);
 extern bool tf_context_view(TfContextView *view);
+extern bool tf_context_active_scope(TfContextScope *scope);
 extern void tf_context_establish(TfContextClaims *claims);
 extern void tf_context_clear(void);
 

@@ -93,7 +93,7 @@ check_context_secret(char **newval, void **extra, GucSource source)
 
 /* Defines the operator secret setting and, when preloaded, the shared slot. */
 void
-SecretInit(void)
+tf_secret_init(void)
 {
 	DefineCustomStringVariable("taskforce.context_secret",
 							   "Secret that signs taskforce context values.",

@@ -10,7 +10,7 @@
 
 extern char *tf_context_secret_setting;
 
-extern void SecretInit(void);
+extern void tf_secret_init(void);
 extern bool tf_secret_get(const uint8 **key, size_t *key_len);
 
 #endif							/* TASKFORCE_CONTEXT_SECRET_H */

@@ -4,8 +4,9 @@
  *
  * A value is "v1.<base64 JSON claims>.<base64 HMAC-SHA256>", the MAC taken
  * over everything before the last dot.  The claims are parsed with
- * PostgreSQL's jsonb input only after the MAC has verified, so only values
- * this server signed are ever parsed.
+ * PostgreSQL's jsonb input only after the MAC has verified (or, in a
+ * parallel worker, for the value its leader verified), so only values this
+ * server signed are ever parsed.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -172,21 +173,16 @@ get_string_array(Jsonb *jb, const char *key, bool optional, int *n, char ***item
 }
 
 /*
- * Verifies value's signature and decodes its claims into *claims (palloc'd
- * in the current memory context).  Returns false for anything malformed or
- * not signed with key.  Checks no binding or expiry: that is the caller's
- * policy.
+ * Decodes the claims of value into *claims (palloc'd in the current memory
+ * context) without checking the MAC: only for a value that this server has
+ * already verified (a parallel worker's copy of its leader's context).
+ * Returns false for anything malformed.
  */
 bool
-tf_token_verify(const char *value, const uint8 *key, size_t key_len,
-				TfContextClaims *claims)
+tf_token_decode(const char *value, TfContextClaims *claims)
 {
 	const char *last_dot;
-	int			signed_len;
-	int			mac_b64_len;
 	int			payload_b64_len;
-	uint8		expected[TF_SHA256_LEN];
-	char		given[TF_SHA256_LEN + 4];
 	char	   *json;
 	int			json_len;
 	Jsonb	   *jb;
@@ -196,20 +192,10 @@ tf_token_verify(const char *value, const uint8 *key, size_t key_len,
 	if (strncmp(value, TOKEN_PREFIX, TOKEN_PREFIX_LEN) != 0)
 		return false;
 	last_dot = strrchr(value, '.');
-	if (last_dot == NULL || last_dot < value + TOKEN_PREFIX_LEN)
-		return false;
-	signed_len = last_dot - value;
-	mac_b64_len = strlen(last_dot + 1);
-	if (mac_b64_len != MAC_BASE64_LEN)
-		return false;
-	if (pg_b64_decode(last_dot + 1, mac_b64_len, given, sizeof(given)) != TF_SHA256_LEN)
-		return false;
-	if (!tf_hmac_sha256(key, key_len, (const uint8 *) value, signed_len, expected))
-		return false;
-	if (!tf_equal_constant_time(expected, given, TF_SHA256_LEN))
+	if (last_dot == NULL || last_dot <= value + TOKEN_PREFIX_LEN)
 		return false;
 
-	payload_b64_len = signed_len - TOKEN_PREFIX_LEN;
+	payload_b64_len = last_dot - value - TOKEN_PREFIX_LEN;
 	json = palloc(pg_b64_dec_len(payload_b64_len) + 1);
 	json_len = pg_b64_decode(value + TOKEN_PREFIX_LEN, payload_b64_len,
 							 json, pg_b64_dec_len(payload_b64_len));
@@ -241,4 +227,38 @@ tf_token_verify(const char *value, const uint8 *key, size_t key_len,
 	else
 		return false;
 	return true;
+}
+
+/*
+ * Verifies value's signature and decodes its claims into *claims (palloc'd
+ * in the current memory context).  Returns false for anything malformed or
+ * not signed with key.  Checks no binding or expiry: that is the caller's
+ * policy.
+ */
+bool
+tf_token_verify(const char *value, const uint8 *key, size_t key_len,
+				TfContextClaims *claims)
+{
+	const char *last_dot;
+	int			signed_len;
+	int			mac_b64_len;
+	uint8		expected[TF_SHA256_LEN];
+	char		given[TF_SHA256_LEN + 4];
+
+	if (strncmp(value, TOKEN_PREFIX, TOKEN_PREFIX_LEN) != 0)
+		return false;
+	last_dot = strrchr(value, '.');
+	if (last_dot == NULL || last_dot < value + TOKEN_PREFIX_LEN)
+		return false;
+	signed_len = last_dot - value;
+	mac_b64_len = strlen(last_dot + 1);
+	if (mac_b64_len != MAC_BASE64_LEN)
+		return false;
+	if (pg_b64_decode(last_dot + 1, mac_b64_len, given, sizeof(given)) != TF_SHA256_LEN)
+		return false;
+	if (!tf_hmac_sha256(key, key_len, (const uint8 *) value, signed_len, expected))
+		return false;
+	if (!tf_equal_constant_time(expected, given, TF_SHA256_LEN))
+		return false;
+	return tf_token_decode(value, claims);
 }

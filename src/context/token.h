@@ -40,5 +40,6 @@ extern char *tf_token_sign(const TfContextClaims *claims,
 extern bool tf_token_verify(const char *value,
 							const uint8 *key, size_t key_len,
 							TfContextClaims *claims);
+extern bool tf_token_decode(const char *value, TfContextClaims *claims);
 
 #endif							/* TASKFORCE_CONTEXT_TOKEN_H */

@@ -6,7 +6,8 @@
 # server connections, with no reset query between clients.  Every
 # transaction must start with no context left over from whichever client
 # used the server connection before, and must see exactly its own tenant's
-# rows once it has called act_as.
+# rows once it has called act_as.  A WITH HOLD cursor cannot carry one
+# tenant's rows past its transaction to the next client of the connection.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 
@@ -88,6 +89,8 @@ echo '"middleware" ""' >"$tmp/userlist.txt"
 cat >"$tmp/pgbouncer.ini" <<INI
 [databases]
 app = host=127.0.0.1 port=$PG_PORT dbname=app
+; one server connection, so that consecutive clients share it
+app_one = host=127.0.0.1 port=$PG_PORT dbname=app pool_size=1
 
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -214,5 +217,46 @@ got=$(tf_psql "$tmp" "$PG_PORT" -d app -At -c \
 	"SELECT count(*) FROM pg_stat_activity WHERE usename = 'middleware'") || fail "reading pg_stat_activity"
 [ "$got" -le "$POOL_SIZE" ] || fail "server has $got connections from middleware, pool size is $POOL_SIZE"
 echo "ok: server connections from middleware <= $POOL_SIZE ($got)"
+
+echo "== a WITH HOLD cursor cannot carry tenant-1's rows to the next client of the connection"
+# Client 1 serves a tenant-1 request and tries to leave a held cursor behind,
+# declared after act_as or before it; client 2, the next client on the same
+# (only) server connection, tries to fetch from it by name.
+one() { psql -X -q -h 127.0.0.1 -p "$BOUNCER_PORT" -U middleware -d app_one -v VERBOSITY=verbose "$@" 2>&1; }
+for order in after before; do
+	if [ "$order" = after ]; then
+		steps="SELECT taskforce.act_as('tenant-1', 'user-1');
+DECLARE leak CURSOR WITH HOLD FOR SELECT tenant_id, n FROM items;"
+	else
+		steps="DECLARE leak CURSOR WITH HOLD FOR SELECT tenant_id, n FROM items;
+SELECT taskforce.act_as('tenant-1', 'user-1');"
+	fi
+	out=$(one -At <<SQL
+SELECT 'backend:' || pg_backend_pid();
+BEGIN;
+$steps
+COMMIT;
+SQL
+	)
+	out1=$out
+	pid1=$(echo "$out" | sed -n 's/^backend://p')
+	out=$(one -At <<'SQL'
+SELECT 'backend:' || pg_backend_pid();
+BEGIN;
+SELECT taskforce.act_as('tenant-2', 'user-2');
+FETCH ALL FROM leak;
+COMMIT;
+SQL
+	)
+	pid2=$(echo "$out" | sed -n 's/^backend://p')
+	tf_check "client 2 runs on client 1's server connection" "$pid1" "$pid2"
+	echo "$out" | grep -q "tenant-1" && fail "client 2 fetched tenant-1's rows: $out"
+	echo "$out" | grep -q 'ERROR:  34000: cursor "leak" does not exist' ||
+		fail "client 2: expected cursor \"leak\" not to exist, got: $out"
+	echo "ok: client 2 finds no cursor \"leak\" (34000) and no tenant-1 row"
+	echo "$out1" | grep -q "ERROR:  0A000: cannot .*WITH HOLD" ||
+		fail "client 1 (held cursor declared $order act_as) was not refused with 0A000: $out1"
+	echo "ok: client 1 was refused with 0A000 (held cursor declared $order act_as)"
+done
 
 echo "PASS: pgbouncer transaction pooling keeps contexts and rows apart"
