@@ -14,6 +14,7 @@ OBJS = \
 	src/tenancy/tenancy.o \
 	src/rbac/pattern.o \
 	src/rbac/rbac.o \
+	src/rbac/liveness.o \
 	src/auth/recorder.o \
 	src/auth/jwt_parse.o \
 	src/auth/jwt.o

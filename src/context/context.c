@@ -31,6 +31,7 @@
 #include "compat.h"
 #include "context/context.h"
 #include "context/secret.h"
+#include "rbac/liveness.h"
 
 #define CONTEXT_SETTING "taskforce.context"
 #define MAX_ROLES 64
@@ -298,14 +299,24 @@ tf_context_clear(void)
 							 GUC_ACTION_SET, true, ERROR, false);
 }
 
-/* Returns the active context, or NULL if there is none or it has expired. */
+/*
+ * Returns the active context, or NULL if there is none or it has expired.
+ * Raises invalid_authorization_specification when its tenant or user may
+ * no longer act (see rbac/liveness.c).
+ */
 static inline const TfContext *
 live_context(void)
 {
 	const TfContext *ctx = active_context;
 
 	if (ctx != NULL && ctx->expires_at > GetCurrentStatementStartTimestamp())
+	{
+		tf_liveness_require(context_generation,
+							(const text *) (ctx->data + ctx->tenant_off),
+							(const text *) (ctx->data + ctx->user_off),
+							(const text *) (ctx->data + ctx->method_off));
 		return ctx;
+	}
 	return NULL;
 }
 
