@@ -4,8 +4,8 @@
  *
  * A user's permission patterns come from the roles granted in
  * taskforce.role_grants plus the roles its credential asserted, and are
- * loaded once per identity into a per-backend cache.  Statement triggers on
- * the tables they come from send a relcache invalidation for that table;
+ * loaded once per identity into a per-backend cache.  Triggers on the
+ * tables they come from send a relcache invalidation for that table;
  * PostgreSQL delivers it at commit and every backend processes it before
  * its next transaction, when our callback bumps a generation and the caches
  * are rebuilt on next use.  They load under a fresh snapshot (see
@@ -564,7 +564,14 @@ taskforce_caller_is_administrator(PG_FUNCTION_ARGS)
 				   tf_proc_aclcheck(act_as, GetOuterUserId(), ACL_EXECUTE) == ACLCHECK_OK);
 }
 
-/* Statement trigger on the tables the caches load from: invalidate them everywhere. */
+/*
+ * Trigger on the tables the caches load from: invalidates them in every
+ * session.  A row trigger (BEFORE, so that nothing is queued per row)
+ * covers INSERT, UPDATE and DELETE, also when a logical replication
+ * subscriber applies them, which fires no statement triggers; a statement
+ * trigger covers TRUNCATE.  PostgreSQL sends one invalidation per table
+ * and transaction, however many rows fire it.
+ */
 Datum
 taskforce_invalidate_caches(PG_FUNCTION_ARGS)
 {
@@ -575,5 +582,9 @@ taskforce_invalidate_caches(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("taskforce_invalidate_caches must be called as a trigger")));
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
-	return PointerGetDatum(NULL);
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		return PointerGetDatum(NULL);
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		return PointerGetDatum(trigdata->tg_newtuple);
+	return PointerGetDatum(trigdata->tg_trigtuple);
 }
