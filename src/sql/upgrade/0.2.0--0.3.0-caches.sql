@@ -165,6 +165,51 @@ EXCEPTION
 END
 $$;
 
+-- act_as refuses a deactivated user, whose context would stop at once.
+CREATE OR REPLACE FUNCTION taskforce.act_as(
+    tenant_id text,
+    user_id text,
+    roles text[] DEFAULT '{}',
+    scope text DEFAULT 'transaction',
+    ttl interval DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    tenant_status text;
+    user_status text;
+BEGIN
+    IF tenant_id IS NULL THEN
+        RAISE EXCEPTION 'tenant_id must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT t.status INTO tenant_status
+      FROM taskforce.tenants AS t WHERE t.tenant_id = act_as.tenant_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tenant "%" does not exist', tenant_id
+            USING ERRCODE = 'invalid_authorization_specification';
+    END IF;
+    IF tenant_status <> 'active' THEN
+        RAISE EXCEPTION 'tenant "%" is %', tenant_id, tenant_status
+            USING ERRCODE = 'invalid_authorization_specification',
+                  HINT = 'A context can be established only for an active tenant.';
+    END IF;
+    -- A user need not have a row, but one that has must be active: its
+    -- context would stop working at once (see docs/context.md).
+    SELECT u.status INTO user_status
+      FROM taskforce.users AS u WHERE u.tenant_id = act_as.tenant_id AND u.user_id = act_as.user_id;
+    IF user_status <> 'active' THEN
+        RAISE EXCEPTION 'user "%" is %', user_id, user_status
+            USING ERRCODE = 'invalid_authorization_specification',
+                  HINT = 'A context can be established only for an active user.';
+    END IF;
+    PERFORM taskforce._establish_context(tenant_id, user_id, roles, 'act_as', scope, ttl);
+END
+$$;
+COMMENT ON FUNCTION taskforce.act_as(text, text, text[], text, interval) IS
+    'establishes a context for a user of an active tenant (active too, if it has a row in users); for trusted middleware and administrators only';
+
 -- Cache invalidation: row triggers (which a logical replication subscriber
 -- fires) and TRUNCATE triggers, ENABLE ALWAYS, in place of 0.2.0's
 -- statement triggers; tenants are watched too (context liveness).
