@@ -596,8 +596,10 @@ SELECT taskforce.configure_jwt_issuer('https://holey.example.com', '{taskforce-a
 SELECT taskforce.configure_jwt_issuer('https://holey.example.com', '{{taskforce-api}}',
                                       '{HS256}', tenant_id => 'jwt-acme');
 \echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY terse
 UPDATE taskforce.jwt_issuers SET audiences = audiences || NULL::text WHERE issuer = 'https://holey.example.com';
 \echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
 -- ... and with the constraints gone, a NULL element matches nothing and
 -- breaks nothing: the application role gets an answer or an error, never a
 -- crash (0.2.0 crashed the server here).
@@ -613,12 +615,14 @@ UPDATE taskforce.jwt_issuers SET audiences = ARRAY[NULL]::text[], algorithms = A
  WHERE issuer = 'https://holey.example.com';
 SET LOCAL ROLE jwt_app;
 SELECT taskforce.verify_jwt(:'holey_token');
+\echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 BEGIN;
 ALTER TABLE taskforce.jwt_issuers DROP CONSTRAINT jwt_issuers_audiences_no_null;
 UPDATE taskforce.jwt_issuers SET audiences = ARRAY[NULL]::text[] WHERE issuer = 'https://holey.example.com';
 SET LOCAL ROLE jwt_app;
 SELECT taskforce.verify_jwt(:'holey_token');
+\echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 SELECT taskforce.verify_jwt(:'holey_token')->>'sub' AS sub_after;
 SELECT taskforce.drop_jwt_issuer('https://holey.example.com');

@@ -613,10 +613,12 @@ SELECT taskforce.delete_user('wild-reader', 'rbac-acme');
 -- arrays the cache reads hold no NULL: the constraints refuse one even to
 -- the superuser ...
 \c - postgres
+\set VERBOSITY terse
 UPDATE taskforce.system_roles SET permissions = permissions || NULL::text WHERE role_name = 'viewer';
 \echo :LAST_ERROR_SQLSTATE
 INSERT INTO taskforce.roles (tenant_id, role_name, permissions) VALUES ('rbac-acme', 'holey', ARRAY[NULL, 'agent:read']);
 \echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
 -- ... and with the constraints gone, a NULL pattern grants nothing and
 -- breaks nothing: the checks answer (0.2.0 crashed the server here).
 BEGIN;
