@@ -129,7 +129,7 @@ tf_psql "$tmp" "$PORT" -d postgres -c "CREATE DATABASE restored"
 tf_psql "$tmp" "$PORT" -d restored -c "CREATE EXTENSION taskforce CASCADE"
 pg_dump -h "$tmp" -p "$PORT" -U postgres -d pub --data-only -Fc -t taskforce.tenants -f "$tmp/data.dump"
 pg_restore -h "$tmp" -p "$PORT" -U postgres -d restored --data-only --disable-triggers "$tmp/data.dump"
-enabled="SELECT string_agg(tgname || '=' || tgenabled, ' ' ORDER BY tgname) FROM pg_trigger
+enabled="SELECT string_agg(tgname || '=' || tgenabled::text, ' ' ORDER BY tgname) FROM pg_trigger
           WHERE tgrelid = 'taskforce.tenants'::regclass AND tgname LIKE 'invalidate_caches%'"
 tf_check "after the restore the invalidation triggers are ordinary ones" \
 	"invalidate_caches=O invalidate_caches_on_status=O invalidate_caches_on_truncate=O" "$(q restored "$enabled")"
