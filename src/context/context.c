@@ -320,15 +320,10 @@ live_context(void)
 	return NULL;
 }
 
-/*
- * Fills *view with pointers into the live context (valid until the context
- * next changes) and returns true, or returns false when there is none.
- */
-bool
-tf_context_view(TfContextView *view)
+/* Fills *view from ctx; returns false when ctx is NULL. */
+static bool
+fill_view(const TfContext *ctx, TfContextView *view)
 {
-	const TfContext *ctx = live_context();
-
 	view->generation = context_generation;
 	if (ctx == NULL)
 		return false;
@@ -339,6 +334,32 @@ tf_context_view(TfContextView *view)
 	view->auth_method = (const text *) (ctx->data + ctx->method_off);
 	view->expires_at = ctx->expires_at;
 	return true;
+}
+
+/*
+ * Fills *view with pointers into the live context (valid until the context
+ * next changes) and returns true, or returns false when there is none.
+ * Raises, as the readers do, when its tenant or user may no longer act.
+ */
+bool
+tf_context_view(TfContextView *view)
+{
+	return fill_view(live_context(), view);
+}
+
+/*
+ * Like tf_context_view, but without the liveness check: for attributing an
+ * event (a failed login) to whoever holds the context, which must work
+ * even when the context may no longer act.
+ */
+bool
+tf_context_view_unchecked(TfContextView *view)
+{
+	const TfContext *ctx = active_context;
+
+	if (ctx == NULL || ctx->expires_at <= GetCurrentStatementStartTimestamp())
+		ctx = NULL;
+	return fill_view(ctx, view);
 }
 
 /* Returns a palloc'd copy of the varlena stored at off. */

@@ -31,6 +31,7 @@ typedef struct TfContextView
 
 extern void ContextInit(void);
 extern bool tf_context_view(TfContextView *view);
+extern bool tf_context_view_unchecked(TfContextView *view);
 extern void tf_context_establish(TfContextClaims *claims);
 extern void tf_context_clear(void);
 
