@@ -11,8 +11,9 @@
  * are rebuilt on next use.  They load under a fresh snapshot (see
  * util/owner.c), never the caller's, so what they hold is never older than
  * the last invalidation they accepted.  Grants that expire bound how long
- * an entry stays valid.  Per call, has_permission() remembers its last answer in
- * fn_extra, so a check repeated on every row costs a few comparisons.
+ * an entry stays valid.  Per call, has_permission() remembers its last
+ * answer in fn_extra, so a check repeated on every row costs a few
+ * comparisons.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -25,9 +26,9 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "storage/proc.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -86,7 +87,7 @@ static Oid	watched_oids[NUM_WATCHED];
 static uint64 rbac_generation = 1;
 static uint64 loaded_generation = 0;
 static bool callback_registered = false;
-/* Set when something was loaded with a parallel query's snapshot: see ensure_caches. */
+/* Set when a parallel query loaded something with its own snapshot: see ensure_caches. */
 static LocalTransactionId provisional_lxid = InvalidLocalTransactionId;
 static SPIPlanPtr sources_plan = NULL;
 static SPIPlanPtr catalog_plan = NULL;
