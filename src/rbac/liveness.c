@@ -59,6 +59,9 @@ static bool loading = false;
 
 /* The context last found live, and the generation of statuses it was checked against. */
 static uint64 live_context_generation = 0;
+
+/* The context whose user this backend has seen with a row. */
+static uint64 user_seen_context_generation = 0;
 static uint64 live_liveness_generation = 0;
 
 /* Relcache callback: a change to the tenants or users table drops the cache. */
@@ -229,8 +232,9 @@ lookup(const text *tenant_id, const text *user_id)
 /*
  * Raises invalid_authorization_specification unless the context's tenant
  * is active and its user, if it has a row, is active.  A context from
- * act_as may name a user without a row (act_as does not require one); any
- * other context's user must still exist.
+ * act_as may name a user without a row (act_as does not require one), but
+ * once this backend has seen its user's row, that row must stay; any other
+ * context's user must still exist.
  */
 void
 tf_liveness_require(uint64 context_generation, const text *tenant_id,
@@ -262,7 +266,9 @@ tf_liveness_require(uint64 context_generation, const text *tenant_id,
 				 errhint("Clear the context with taskforce.clear_context().")));
 	asserted = VARSIZE_ANY_EXHDR(auth_method) == strlen("act_as") &&
 		memcmp(VARDATA_ANY(auth_method), "act_as", strlen("act_as")) == 0;
-	if (entry->user_status[0] == '\0' && !asserted)
+	if (entry->user_status[0] != '\0')
+		user_seen_context_generation = context_generation;
+	else if (!asserted || user_seen_context_generation == context_generation)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("the context's user \"%s\" no longer exists", text_to_cstring(user_id)),
