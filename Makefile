@@ -15,6 +15,7 @@ OBJS = \
 	src/tenancy/tenancy.o \
 	src/rbac/pattern.o \
 	src/rbac/rbac.o \
+	src/rbac/liveness.o \
 	src/auth/recorder.o \
 	src/auth/jwt_parse.o \
 	src/auth/jwt.o
@@ -51,7 +52,7 @@ SHLIB_LINK += -lcrypto
 REGRESS = tenancy context isolation roles rbac passwords api_keys jwt escalation
 TEMP_INSTANCE ?= ./tmp_check
 REGRESS_OPTS = --temp-instance=$(TEMP_INSTANCE) --temp-config=test/taskforce.conf
-ISOLATION = tenant_isolation context_scope permission_cache manage_race
+ISOLATION = tenant_isolation context_scope permission_cache manage_race permission_cache_snapshot jwt_key_cache context_liveness
 ISOLATION_OPTS = --inputdir=test --temp-instance=$(TEMP_INSTANCE)_iso --temp-config=test/taskforce.conf
 
 EXTRA_CLEAN = $(DATA_built) tmp_check tmp_check_iso results output_iso regression.diffs regression.out

@@ -571,4 +571,60 @@ SELECT event, outcome, tenant_id, user_id, actor, db_role, details->>'kid' AS ki
  WHERE event_id > :events_before AND method = 'jwt'
  ORDER BY event_id;
 
+-- A key for an algorithm its issuer does not allow would verify no token:
+-- it is refused when added, naming the algorithms the issuer allows.
+SELECT issuer, algorithms FROM taskforce.configure_jwt_issuer('https://holey.example.com', '{taskforce-api}',
+                                                              '{HS256,RS256}', tenant_id => 'jwt-acme');
+SELECT taskforce.add_jwt_key('holey-es', 'https://holey.example.com', 'ES256', public_key => :'ecpub');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.add_jwt_key('holey-hs384', 'https://holey.example.com', 'HS384', sha384('holey'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.add_jwt_key('holey-hs', 'https://holey.example.com', 'HS256', sha256('holey'));
+SELECT kid, algorithm FROM taskforce.jwt_keys WHERE issuer = 'https://holey.example.com';
+SELECT taskforce.mint_jwt('{"sub": "alice", "aud": "taskforce-api"}', 'holey-hs') AS holey_token
+\gset
+
+-- No stored configuration crashes verification.  NULL audiences or
+-- algorithms are refused when configured, and by the table even to the
+-- superuser ...
+SELECT taskforce.configure_jwt_issuer('https://holey.example.com', ARRAY['taskforce-api', NULL],
+                                      '{HS256}', tenant_id => 'jwt-acme');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.configure_jwt_issuer('https://holey.example.com', '{taskforce-api}',
+                                      ARRAY[NULL, 'HS256'], tenant_id => 'jwt-acme');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.configure_jwt_issuer('https://holey.example.com', '{{taskforce-api}}',
+                                      '{HS256}', tenant_id => 'jwt-acme');
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY terse
+UPDATE taskforce.jwt_issuers SET audiences = audiences || NULL::text WHERE issuer = 'https://holey.example.com';
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
+-- ... and with the constraints gone, a NULL element matches nothing and
+-- breaks nothing: the application role gets an answer or an error, never a
+-- crash (0.2.0 crashed the server here).
+BEGIN;
+ALTER TABLE taskforce.jwt_issuers DROP CONSTRAINT jwt_issuers_audiences_no_null,
+    DROP CONSTRAINT jwt_issuers_algorithms_no_null, DROP CONSTRAINT jwt_issuers_algorithms_known;
+UPDATE taskforce.jwt_issuers SET audiences = ARRAY[NULL, 'taskforce-api', NULL], algorithms = ARRAY[NULL, 'HS256']
+ WHERE issuer = 'https://holey.example.com';
+SET LOCAL ROLE jwt_app;
+SELECT taskforce.verify_jwt(:'holey_token')->>'sub' AS sub;
+RESET ROLE;
+UPDATE taskforce.jwt_issuers SET audiences = ARRAY[NULL]::text[], algorithms = ARRAY[NULL]::text[]
+ WHERE issuer = 'https://holey.example.com';
+SET LOCAL ROLE jwt_app;
+SELECT taskforce.verify_jwt(:'holey_token');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN;
+ALTER TABLE taskforce.jwt_issuers DROP CONSTRAINT jwt_issuers_audiences_no_null;
+UPDATE taskforce.jwt_issuers SET audiences = ARRAY[NULL]::text[] WHERE issuer = 'https://holey.example.com';
+SET LOCAL ROLE jwt_app;
+SELECT taskforce.verify_jwt(:'holey_token');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+SELECT taskforce.verify_jwt(:'holey_token')->>'sub' AS sub_after;
+SELECT taskforce.drop_jwt_issuer('https://holey.example.com');
+
 DELETE FROM taskforce.jwt_issuers WHERE issuer = 'https://idp.example.com';

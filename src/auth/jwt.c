@@ -6,9 +6,11 @@
  * its kid names (which must be bound to the token's alg, so an RSA key
  * never verifies an HMAC token), then its registered claims against the
  * issuer's configuration.  Keys and issuers are cached per backend and
- * reloaded after a relcache invalidation of their tables (see rbac.c); the
- * tables are readable only by administrators, so loading runs as their
- * owner.
+ * reloaded after a relcache invalidation of their tables (see rbac.c),
+ * under a fresh snapshot (see util/owner.c); the tables are readable only
+ * by administrators, so loading runs as their owner.  Nothing read from
+ * them is trusted to have the shape the constraints give it: a NULL where
+ * none belongs makes that issuer or key unusable, never a crash.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -24,6 +26,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -117,6 +120,8 @@ static Oid	keys_oid = InvalidOid;
 static Oid	issuers_oid = InvalidOid;
 static bool cache_valid = false;
 static bool callback_registered = false;
+/* Set when the cache was loaded with a parallel query's snapshot. */
+static LocalTransactionId provisional_lxid = InvalidLocalTransactionId;
 
 /* Relcache callback: a change to the key or issuer table drops the cache. */
 static void
@@ -135,25 +140,33 @@ column_string(HeapTuple tuple, TupleDesc desc, int n)
 	return value == NULL ? NULL : MemoryContextStrdup(jwt_memory, value);
 }
 
-/* Returns a text[] column as an array of C strings in jwt_memory. */
+/*
+ * Returns the non-NULL elements of a text[] column as C strings in
+ * jwt_memory; none when the column is NULL or not a text array.
+ */
 static char **
 column_strings(HeapTuple tuple, TupleDesc desc, int n, int *count)
 {
 	bool		isnull;
 	Datum		d = SPI_getbinval(tuple, desc, n, &isnull);
+	ArrayType  *array;
 	Datum	   *elems;
 	bool	   *nulls;
 	char	  **out;
+	int			nelems;
 	int			i;
 
 	*count = 0;
 	if (isnull)
 		return NULL;
-	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, count);
-	out = MemoryContextAlloc(jwt_memory, sizeof(char *) * Max(*count, 1));
-	for (i = 0; i < *count; i++)
-		out[i] = MemoryContextStrdup(jwt_memory, TextDatumGetCString(elems[i]));
+	array = DatumGetArrayTypeP(d);
+	if (ARR_ELEMTYPE(array) != TEXTOID)
+		return NULL;
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &nelems);
+	out = MemoryContextAlloc(jwt_memory, sizeof(char *) * Max(nelems, 1));
+	for (i = 0; i < nelems; i++)
+		if (!nulls[i])
+			out[(*count)++] = MemoryContextStrdup(jwt_memory, TextDatumGetCString(elems[i]));
 	return out;
 }
 
@@ -211,6 +224,8 @@ load_issuers(void)
 		bool		isnull;
 
 		iss->issuer = column_string(t, d, 1);
+		if (iss->issuer == NULL)
+			continue;
 		iss->audiences = column_strings(t, d, 2, &iss->naudiences);
 		iss->algorithms = column_strings(t, d, 3, &iss->nalgorithms);
 		iss->leeway_seconds = DatumGetInt32(SPI_getbinval(t, d, 4, &isnull));
@@ -244,6 +259,8 @@ load_keys(void)
 		key->kid = column_string(t, d, 1);
 		key->issuer = column_string(t, d, 2);
 		key->algorithm = column_string(t, d, 3);
+		if (key->kid == NULL || key->issuer == NULL || key->algorithm == NULL)
+			continue;
 		if (!isnull)
 		{
 			bytea	   *b = DatumGetByteaPP(secret);
@@ -379,6 +396,12 @@ ensure_jwt_cache(void)
 {
 	Oid			schema;
 
+	/* What a parallel query loaded is dropped when its transaction is over. */
+	if (provisional_lxid != InvalidLocalTransactionId && provisional_lxid != MyProc->lxid)
+	{
+		provisional_lxid = InvalidLocalTransactionId;
+		cache_valid = false;
+	}
 	if (cache_valid)
 		return;
 	if (!callback_registered)
@@ -400,7 +423,8 @@ ensure_jwt_cache(void)
 
 	PG_TRY();
 	{
-		tf_spi_as_owner(load_issuers_and_keys, NULL);
+		if (!tf_spi_as_owner(load_issuers_and_keys, NULL))
+			provisional_lxid = MyProc->lxid;
 		forget_verified_tokens();
 	}
 	PG_CATCH();
@@ -669,7 +693,7 @@ string_claim(const TfJwt *jwt, const char *name)
 static Datum
 roles_claim(const TfJwt *jwt, const char *name, bool *isnull)
 {
-	const TfJsonMember *m = tf_jwt_claim(jwt, name);
+	const TfJsonMember *m = name ? tf_jwt_claim(jwt, name) : NULL;
 	Datum	   *elems;
 	int			i;
 

@@ -280,7 +280,8 @@ record_auth_failure(const char *method, const char *tenant_id,
 	fields[RF_CLIENT_ADDR] = client_addr != NULL ? client_addr : caller_client_addr();
 	fields[RF_DETAILS] = details_json;
 	fields[RF_DB_ROLE] = session_role;
-	fields[RF_ACTOR] = tf_context_view(&view) && view.user_id != NULL ?
+	/* Unchecked: a context that may no longer act must not stop the recording. */
+	fields[RF_ACTOR] = tf_context_view_unchecked(&view) && view.user_id != NULL ?
 		text_to_cstring(view.user_id) : session_role;
 
 	why = record_in_worker(fields);

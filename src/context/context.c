@@ -32,6 +32,7 @@
 #include "context/context.h"
 #include "context/lifetime.h"
 #include "context/secret.h"
+#include "rbac/liveness.h"
 
 #define MAX_ROLES 64
 #define MAX_NAME_BYTES 256
@@ -338,14 +339,24 @@ tf_context_clear(void)
 							 GUC_ACTION_SET, true, ERROR, false);
 }
 
-/* Returns the active context, or NULL if there is none or it has expired. */
+/*
+ * Returns the active context, or NULL if there is none or it has expired.
+ * Raises invalid_authorization_specification when its tenant or user may
+ * no longer act (see rbac/liveness.c).
+ */
 static inline const TfContext *
 live_context(void)
 {
 	const TfContext *ctx = active_context;
 
 	if (ctx != NULL && ctx->expires_at > GetCurrentStatementStartTimestamp())
+	{
+		tf_liveness_require(context_generation,
+							(const text *) (ctx->data + ctx->tenant_off),
+							(const text *) (ctx->data + ctx->user_off),
+							(const text *) (ctx->data + ctx->method_off));
 		return ctx;
+	}
 	return NULL;
 }
 
@@ -362,15 +373,10 @@ tf_context_active_scope(TfContextScope *scope)
 	return true;
 }
 
-/*
- * Fills *view with pointers into the live context (valid until the context
- * next changes) and returns true, or returns false when there is none.
- */
-bool
-tf_context_view(TfContextView *view)
+/* Fills *view from ctx; returns false when ctx is NULL. */
+static bool
+fill_view(const TfContext *ctx, TfContextView *view)
 {
-	const TfContext *ctx = live_context();
-
 	view->generation = context_generation;
 	if (ctx == NULL)
 		return false;
@@ -381,6 +387,32 @@ tf_context_view(TfContextView *view)
 	view->auth_method = (const text *) (ctx->data + ctx->method_off);
 	view->expires_at = ctx->expires_at;
 	return true;
+}
+
+/*
+ * Fills *view with pointers into the live context (valid until the context
+ * next changes) and returns true, or returns false when there is none.
+ * Raises, as the readers do, when its tenant or user may no longer act.
+ */
+bool
+tf_context_view(TfContextView *view)
+{
+	return fill_view(live_context(), view);
+}
+
+/*
+ * Like tf_context_view, but without the liveness check: for attributing an
+ * event (a failed login) to whoever holds the context, which must work
+ * even when the context may no longer act.
+ */
+bool
+tf_context_view_unchecked(TfContextView *view)
+{
+	const TfContext *ctx = active_context;
+
+	if (ctx == NULL || ctx->expires_at <= GetCurrentStatementStartTimestamp())
+		ctx = NULL;
+	return fill_view(ctx, view);
 }
 
 /* Returns a palloc'd copy of the varlena stored at off. */

@@ -34,6 +34,7 @@ typedef struct TfContextView
 extern void tf_context_init(void);
 extern bool tf_context_view(TfContextView *view);
 extern bool tf_context_active_scope(TfContextScope *scope);
+extern bool tf_context_view_unchecked(TfContextView *view);
 extern void tf_context_establish(TfContextClaims *claims);
 extern void tf_context_clear(void);
 

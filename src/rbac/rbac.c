@@ -4,13 +4,16 @@
  *
  * A user's permission patterns come from the roles granted in
  * taskforce.role_grants plus the roles its credential asserted, and are
- * loaded once per identity into a per-backend cache.  Statement triggers on
- * the tables they come from send a relcache invalidation for that table;
+ * loaded once per identity into a per-backend cache.  Triggers on the
+ * tables they come from send a relcache invalidation for that table;
  * PostgreSQL delivers it at commit and every backend processes it before
  * its next transaction, when our callback bumps a generation and the caches
- * are rebuilt on next use.  Grants that expire bound how long an entry
- * stays valid.  Per call, has_permission() remembers its last answer in
- * fn_extra, so a check repeated on every row costs a few comparisons.
+ * are rebuilt on next use.  They load under a fresh snapshot (see
+ * util/owner.c), never the caller's, so what they hold is never older than
+ * the last invalidation they accepted.  Grants that expire bound how long
+ * an entry stays valid.  Per call, has_permission() remembers its last
+ * answer in fn_extra, so a check repeated on every row costs a few
+ * comparisons.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -25,6 +28,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -83,6 +87,8 @@ static Oid	watched_oids[NUM_WATCHED];
 static uint64 rbac_generation = 1;
 static uint64 loaded_generation = 0;
 static bool callback_registered = false;
+/* Set when a parallel query loaded something with its own snapshot: see ensure_caches. */
+static LocalTransactionId provisional_lxid = InvalidLocalTransactionId;
 static SPIPlanPtr sources_plan = NULL;
 static SPIPlanPtr catalog_plan = NULL;
 
@@ -134,6 +140,7 @@ load_catalog(void *arg)
 		elog(ERROR, "taskforce permission catalog query failed: %s", SPI_result_code_string(rc));
 	for (i = 0; i < SPI_processed; i++)
 	{
+		/* NULL when the stored value is (it must not be: see identity.sql) */
 		char	   *p = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 
 		if (p != NULL && strlen(p) <= MAX_PERMISSION_LEN)
@@ -141,9 +148,19 @@ load_catalog(void *arg)
 	}
 }
 
+/* Loads through tf_spi_as_owner, remembering a load under a parallel query's snapshot. */
+static void
+load_as_owner(void (*load) (void *), void *arg)
+{
+	if (!tf_spi_as_owner(load, arg))
+		provisional_lxid = MyProc->lxid;
+}
+
 /*
  * Makes the caches current: after any invalidation, drops them and reloads
- * the catalog, re-resolving the tables to watch.
+ * the catalog, re-resolving the tables to watch.  What a parallel query
+ * loaded (with its own, possibly older, snapshot) is dropped when its
+ * transaction is over.
  */
 static void
 ensure_caches(void)
@@ -153,6 +170,11 @@ ensure_caches(void)
 	HASHCTL		ctl;
 	int			i;
 
+	if (provisional_lxid != InvalidLocalTransactionId && provisional_lxid != MyProc->lxid)
+	{
+		provisional_lxid = InvalidLocalTransactionId;
+		generation = ++rbac_generation;
+	}
 	if (loaded_generation == generation && catalog != NULL)
 		return;
 
@@ -181,7 +203,7 @@ ensure_caches(void)
 	permission_sets = hash_create("taskforce permission sets", 256, &ctl,
 								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
-	tf_spi_as_owner(load_catalog, NULL);
+	load_as_owner(load_catalog, NULL);
 
 	/* An invalidation that arrived while loading makes the next call reload. */
 	loaded_generation = generation;
@@ -205,7 +227,11 @@ identity_key(StringInfo key, const text *tenant, const text *user, ArrayType *ro
 		deconstruct_array(roles, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 		for (i = 0; i < n; i++)
 		{
-			text	   *r = DatumGetTextPP(elems[i]);
+			text	   *r;
+
+			if (nulls[i])
+				continue;
+			r = DatumGetTextPP(elems[i]);
 
 			appendBinaryStringInfo(key, VARDATA_ANY(r), VARSIZE_ANY_EXHDR(r));
 			appendStringInfoChar(key, '\0');
@@ -261,19 +287,24 @@ load_permission_set(void *arg)
 		elog(ERROR, "taskforce permission query failed: %s", SPI_result_code_string(rc));
 
 	old = MemoryContextSwitchTo(rbac_memory);
-	set->npatterns = (int) SPI_processed;
-	set->patterns = palloc(sizeof(char *) * Max(set->npatterns, 1));
-	set->pattern_lens = palloc(sizeof(int) * Max(set->npatterns, 1));
+	set->npatterns = 0;
+	set->patterns = palloc(sizeof(char *) * Max(SPI_processed, 1));
+	set->pattern_lens = palloc(sizeof(int) * Max(SPI_processed, 1));
 	set->valid_until = DT_NOEND;
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *pattern = SPI_getvalue(tuple, desc, 1);
 		bool		isnull;
 		Datum		expires;
 
-		set->patterns[i] = SPI_getvalue(tuple, desc, 1);
-		set->pattern_lens[i] = strlen(set->patterns[i]);
+		/* A NULL element of a role's permissions grants nothing. */
+		if (pattern == NULL)
+			continue;
+		set->patterns[set->npatterns] = pattern;
+		set->pattern_lens[set->npatterns] = strlen(pattern);
+		set->npatterns++;
 		expires = SPI_getbinval(tuple, desc, 2, &isnull);
 		if (!isnull && DatumGetTimestampTz(expires) < set->valid_until)
 			set->valid_until = DatumGetTimestampTz(expires);
@@ -319,7 +350,7 @@ permission_set(const text *tenant, const text *user, ArrayType *roles)
 	load.tenant = tenant;
 	load.user = user;
 	load.roles = roles;
-	tf_spi_as_owner(load_permission_set, &load);
+	load_as_owner(load_permission_set, &load);
 	set->identity_len = key.len;
 	pfree(key.data);
 	return set;
@@ -354,6 +385,10 @@ array_matches(ArrayType *patterns, const char *permission, int len)
 	int			n;
 	int			i;
 
+	if (ARR_ELEMTYPE(patterns) != TEXTOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("permission patterns must be a text array")));
 	deconstruct_array(patterns, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 	for (i = 0; i < n; i++)
 	{
@@ -530,7 +565,14 @@ taskforce_caller_is_administrator(PG_FUNCTION_ARGS)
 				   tf_proc_aclcheck(act_as, GetOuterUserId(), ACL_EXECUTE) == ACLCHECK_OK);
 }
 
-/* Statement trigger on the tables the caches load from: invalidate them everywhere. */
+/*
+ * Trigger on the tables the caches load from: invalidates them in every
+ * session.  A row trigger (BEFORE, so that nothing is queued per row)
+ * covers INSERT, UPDATE and DELETE, also when a logical replication
+ * subscriber applies them, which fires no statement triggers; a statement
+ * trigger covers TRUNCATE.  PostgreSQL sends one invalidation per table
+ * and transaction, however many rows fire it.
+ */
 Datum
 taskforce_invalidate_caches(PG_FUNCTION_ARGS)
 {
@@ -541,5 +583,9 @@ taskforce_invalidate_caches(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("taskforce_invalidate_caches must be called as a trigger")));
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
-	return PointerGetDatum(NULL);
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		return PointerGetDatum(NULL);
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		return PointerGetDatum(trigdata->tg_newtuple);
+	return PointerGetDatum(trigdata->tg_trigtuple);
 }

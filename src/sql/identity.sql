@@ -41,7 +41,10 @@ CREATE TABLE taskforce.system_roles (
     role_name   text   NOT NULL,
     description text   NOT NULL,
     permissions text[] NOT NULL,
-    CONSTRAINT system_roles_pkey PRIMARY KEY (role_name)
+    CONSTRAINT system_roles_pkey PRIMARY KEY (role_name),
+    -- The permission cache (rbac.c) reads these arrays.
+    CONSTRAINT system_roles_permissions_no_null
+        CHECK (pg_catalog.array_position(permissions, NULL) IS NULL)
 );
 COMMENT ON TABLE taskforce.system_roles IS
     'the five built-in roles and the permission patterns each grants (seed 001 Appendix A)';
@@ -100,7 +103,9 @@ CREATE TABLE taskforce.roles (
     CONSTRAINT roles_tenant_fkey FOREIGN KEY (tenant_id)
         REFERENCES taskforce.tenants (tenant_id),
     CONSTRAINT roles_name_format CHECK (role_name ~ '^[a-z][a-z0-9_.:-]{0,62}$'),
-    CONSTRAINT roles_metadata_object CHECK (jsonb_typeof(metadata) = 'object')
+    CONSTRAINT roles_metadata_object CHECK (jsonb_typeof(metadata) = 'object'),
+    -- The permission cache (rbac.c) reads these arrays.
+    CONSTRAINT roles_permissions_no_null CHECK (pg_catalog.array_position(permissions, NULL) IS NULL)
 );
 COMMENT ON TABLE taskforce.roles IS
     'custom roles of each tenant and the permission patterns each grants';
@@ -135,8 +140,16 @@ BEGIN
         RAISE EXCEPTION 'permissions must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    IF pg_catalog.array_ndims(patterns) > 1 THEN
+        RAISE EXCEPTION 'permissions must be a one-dimensional array'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_catalog.array_position(patterns, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'permissions must not contain null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     FOREACH p IN ARRAY patterns LOOP
-        IF p IS NULL OR NOT taskforce.is_permission_pattern(p) THEN
+        IF NOT taskforce.is_permission_pattern(p) THEN
             RAISE EXCEPTION 'invalid permission pattern "%"', p
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Use resource:action, resource:*, *:action or *.';

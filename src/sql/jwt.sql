@@ -22,6 +22,8 @@ CREATE TABLE taskforce.jwt_issuers (
         REFERENCES taskforce.tenants (tenant_id),
     CONSTRAINT jwt_issuers_issuer_present CHECK (issuer <> ''),
     CONSTRAINT jwt_issuers_audiences_present CHECK (pg_catalog.cardinality(audiences) > 0),
+    CONSTRAINT jwt_issuers_audiences_no_null CHECK (pg_catalog.array_position(audiences, NULL) IS NULL),
+    CONSTRAINT jwt_issuers_algorithms_no_null CHECK (pg_catalog.array_position(algorithms, NULL) IS NULL),
     CONSTRAINT jwt_issuers_algorithms_known
         CHECK (pg_catalog.cardinality(algorithms) > 0
                AND algorithms <@ ARRAY['HS256', 'HS384', 'HS512', 'RS256', 'ES256']),
@@ -63,10 +65,21 @@ COMMENT ON TABLE taskforce.jwt_keys IS
 SELECT pg_catalog.pg_extension_config_dump('taskforce.jwt_keys', '');
 REVOKE ALL ON taskforce.jwt_keys FROM PUBLIC;
 
-CREATE TRIGGER invalidate_caches AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+-- As for the permission tables (rbac.sql): a change reaches every
+-- session's key cache by its next transaction, also on a replica-role
+-- session or a logical replication subscriber.
+CREATE TRIGGER invalidate_caches BEFORE INSERT OR UPDATE OR DELETE
+    ON taskforce.jwt_issuers FOR EACH ROW EXECUTE FUNCTION taskforce._invalidate_caches();
+CREATE TRIGGER invalidate_caches BEFORE INSERT OR UPDATE OR DELETE
+    ON taskforce.jwt_keys FOR EACH ROW EXECUTE FUNCTION taskforce._invalidate_caches();
+CREATE TRIGGER invalidate_caches_on_truncate AFTER TRUNCATE
     ON taskforce.jwt_issuers FOR EACH STATEMENT EXECUTE FUNCTION taskforce._invalidate_caches();
-CREATE TRIGGER invalidate_caches AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+CREATE TRIGGER invalidate_caches_on_truncate AFTER TRUNCATE
     ON taskforce.jwt_keys FOR EACH STATEMENT EXECUTE FUNCTION taskforce._invalidate_caches();
+ALTER TABLE taskforce.jwt_issuers
+    ENABLE ALWAYS TRIGGER invalidate_caches, ENABLE ALWAYS TRIGGER invalidate_caches_on_truncate;
+ALTER TABLE taskforce.jwt_keys
+    ENABLE ALWAYS TRIGGER invalidate_caches, ENABLE ALWAYS TRIGGER invalidate_caches_on_truncate;
 
 CREATE FUNCTION taskforce.configure_jwt_issuer(
     issuer text,
@@ -92,6 +105,15 @@ DECLARE
 BEGIN
     IF issuer IS NULL OR audiences IS NULL OR algorithms IS NULL THEN
         RAISE EXCEPTION 'issuer, audiences and algorithms must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF pg_catalog.array_ndims(audiences) > 1 OR pg_catalog.array_ndims(algorithms) > 1 THEN
+        RAISE EXCEPTION 'audiences and algorithms must be one-dimensional arrays'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_catalog.array_position(audiences, NULL) IS NOT NULL
+       OR pg_catalog.array_position(algorithms, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'audiences and algorithms must not contain null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     INSERT INTO taskforce.jwt_issuers AS x (
@@ -161,10 +183,21 @@ CREATE FUNCTION taskforce.add_jwt_key(
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    allowed text[];
 BEGIN
     IF kid IS NULL OR issuer IS NULL OR algorithm IS NULL THEN
         RAISE EXCEPTION 'kid, issuer and algorithm must not be null'
             USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- A key for an algorithm its issuer does not allow would verify no token.
+    SELECT i.algorithms INTO allowed FROM taskforce.jwt_issuers AS i
+     WHERE i.issuer = add_jwt_key.issuer;
+    IF FOUND AND NOT algorithm = ANY (allowed) THEN
+        RAISE EXCEPTION 'issuer "%" does not allow algorithm %: it allows %',
+                        issuer, algorithm, pg_catalog.array_to_string(allowed, ', ')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Add a key for one of those algorithms, or allow this one with taskforce.configure_jwt_issuer().';
     END IF;
     IF algorithm IN ('RS256', 'ES256') AND public_key IS NOT NULL THEN
         PERFORM taskforce._check_jwt_public_key(algorithm, public_key);

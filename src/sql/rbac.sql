@@ -174,29 +174,67 @@ $$;
 COMMENT ON FUNCTION taskforce.explain_permission(text, text, text) IS
     'the access decision and why: which role and pattern grant the permission, or why none does; naming another user needs user:manage';
 
--- Any change to the tables the check caches load from invalidates the
--- caches of every session by its next transaction.
+-- Any change to the tables the caches load from (permission checks,
+-- context liveness, JWT keys) invalidates the caches of every session by
+-- its next transaction.  Row triggers cover INSERT, UPDATE and DELETE, also
+-- as a logical replication subscriber applies them (it fires no statement
+-- triggers); a statement trigger covers TRUNCATE.  All are ENABLE ALWAYS,
+-- so that they fire under session_replication_role = replica too.
 CREATE FUNCTION taskforce._invalidate_caches() RETURNS trigger
     LANGUAGE C
     AS 'MODULE_PATHNAME', 'taskforce_invalidate_caches';
 REVOKE ALL ON FUNCTION taskforce._invalidate_caches() FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._invalidate_caches() IS
-    'internal: statement trigger that makes every session drop what it cached from the table';
+    'internal: trigger that makes every session drop what it cached from the table';
 
-CREATE TRIGGER invalidate_caches AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+CREATE TRIGGER invalidate_caches BEFORE INSERT OR UPDATE OR DELETE
+    ON taskforce.permissions FOR EACH ROW EXECUTE FUNCTION taskforce._invalidate_caches();
+CREATE TRIGGER invalidate_caches BEFORE INSERT OR UPDATE OR DELETE
+    ON taskforce.system_roles FOR EACH ROW EXECUTE FUNCTION taskforce._invalidate_caches();
+CREATE TRIGGER invalidate_caches BEFORE INSERT OR UPDATE OR DELETE
+    ON taskforce.roles FOR EACH ROW EXECUTE FUNCTION taskforce._invalidate_caches();
+CREATE TRIGGER invalidate_caches BEFORE INSERT OR UPDATE OR DELETE
+    ON taskforce.role_grants FOR EACH ROW EXECUTE FUNCTION taskforce._invalidate_caches();
+-- On users and tenants only the identity and the status matter: logins
+-- update last_login_at, and must not flush every session's cache.
+CREATE TRIGGER invalidate_caches BEFORE INSERT OR DELETE
+    ON taskforce.users FOR EACH ROW EXECUTE FUNCTION taskforce._invalidate_caches();
+CREATE TRIGGER invalidate_caches_on_status BEFORE UPDATE
+    ON taskforce.users FOR EACH ROW
+    WHEN ((OLD.tenant_id, OLD.user_id, OLD.status) IS DISTINCT FROM (NEW.tenant_id, NEW.user_id, NEW.status))
+    EXECUTE FUNCTION taskforce._invalidate_caches();
+CREATE TRIGGER invalidate_caches BEFORE INSERT OR DELETE
+    ON taskforce.tenants FOR EACH ROW EXECUTE FUNCTION taskforce._invalidate_caches();
+CREATE TRIGGER invalidate_caches_on_status BEFORE UPDATE
+    ON taskforce.tenants FOR EACH ROW
+    WHEN ((OLD.tenant_id, OLD.status) IS DISTINCT FROM (NEW.tenant_id, NEW.status))
+    EXECUTE FUNCTION taskforce._invalidate_caches();
+CREATE TRIGGER invalidate_caches_on_truncate AFTER TRUNCATE
     ON taskforce.permissions FOR EACH STATEMENT EXECUTE FUNCTION taskforce._invalidate_caches();
-CREATE TRIGGER invalidate_caches AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+CREATE TRIGGER invalidate_caches_on_truncate AFTER TRUNCATE
     ON taskforce.system_roles FOR EACH STATEMENT EXECUTE FUNCTION taskforce._invalidate_caches();
-CREATE TRIGGER invalidate_caches AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+CREATE TRIGGER invalidate_caches_on_truncate AFTER TRUNCATE
     ON taskforce.roles FOR EACH STATEMENT EXECUTE FUNCTION taskforce._invalidate_caches();
-CREATE TRIGGER invalidate_caches AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+CREATE TRIGGER invalidate_caches_on_truncate AFTER TRUNCATE
     ON taskforce.role_grants FOR EACH STATEMENT EXECUTE FUNCTION taskforce._invalidate_caches();
--- On users only the status matters: logins update last_login_at, and must
--- not flush every session's cache.
-CREATE TRIGGER invalidate_caches AFTER INSERT OR DELETE OR TRUNCATE
+CREATE TRIGGER invalidate_caches_on_truncate AFTER TRUNCATE
     ON taskforce.users FOR EACH STATEMENT EXECUTE FUNCTION taskforce._invalidate_caches();
-CREATE TRIGGER invalidate_caches_on_status AFTER UPDATE OF tenant_id, user_id, status
-    ON taskforce.users FOR EACH STATEMENT EXECUTE FUNCTION taskforce._invalidate_caches();
+CREATE TRIGGER invalidate_caches_on_truncate AFTER TRUNCATE
+    ON taskforce.tenants FOR EACH STATEMENT EXECUTE FUNCTION taskforce._invalidate_caches();
+ALTER TABLE taskforce.permissions
+    ENABLE ALWAYS TRIGGER invalidate_caches, ENABLE ALWAYS TRIGGER invalidate_caches_on_truncate;
+ALTER TABLE taskforce.system_roles
+    ENABLE ALWAYS TRIGGER invalidate_caches, ENABLE ALWAYS TRIGGER invalidate_caches_on_truncate;
+ALTER TABLE taskforce.roles
+    ENABLE ALWAYS TRIGGER invalidate_caches, ENABLE ALWAYS TRIGGER invalidate_caches_on_truncate;
+ALTER TABLE taskforce.role_grants
+    ENABLE ALWAYS TRIGGER invalidate_caches, ENABLE ALWAYS TRIGGER invalidate_caches_on_truncate;
+ALTER TABLE taskforce.users
+    ENABLE ALWAYS TRIGGER invalidate_caches, ENABLE ALWAYS TRIGGER invalidate_caches_on_status,
+    ENABLE ALWAYS TRIGGER invalidate_caches_on_truncate;
+ALTER TABLE taskforce.tenants
+    ENABLE ALWAYS TRIGGER invalidate_caches, ENABLE ALWAYS TRIGGER invalidate_caches_on_status,
+    ENABLE ALWAYS TRIGGER invalidate_caches_on_truncate;
 
 CREATE FUNCTION taskforce._caller_is_administrator() RETURNS boolean
     LANGUAGE C STABLE PARALLEL SAFE

@@ -320,6 +320,7 @@ CREATE FUNCTION taskforce.act_as(
     AS $$
 DECLARE
     tenant_status text;
+    user_status text;
 BEGIN
     IF tenant_id IS NULL THEN
         RAISE EXCEPTION 'tenant_id must not be null'
@@ -336,11 +337,20 @@ BEGIN
             USING ERRCODE = 'invalid_authorization_specification',
                   HINT = 'A context can be established only for an active tenant.';
     END IF;
+    -- A user need not have a row, but one that has must be active: its
+    -- context would stop working at once (see docs/context.md).
+    SELECT u.status INTO user_status
+      FROM taskforce.users AS u WHERE u.tenant_id = act_as.tenant_id AND u.user_id = act_as.user_id;
+    IF user_status <> 'active' THEN
+        RAISE EXCEPTION 'user "%" is %', user_id, user_status
+            USING ERRCODE = 'invalid_authorization_specification',
+                  HINT = 'A context can be established only for an active user.';
+    END IF;
     PERFORM taskforce._establish_context(tenant_id, user_id, roles, 'act_as', scope, ttl);
 END
 $$;
 REVOKE ALL ON FUNCTION taskforce.act_as(text, text, text[], text, interval) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce.act_as(text, text, text[], text, interval) IS
-    'establishes a context for a user of an active tenant; for trusted middleware and administrators only';
+    'establishes a context for a user of an active tenant (active too, if it has a row in users); for trusted middleware and administrators only';
 
 -- taskforce.tenants is itself under tenant isolation: see isolation.sql.

@@ -8,11 +8,21 @@
  * PostgreSQL runs referential-integrity queries as a table's owner.  An
  * error aborts the (sub)transaction, which restores the caller's user and
  * settings.
- *-------------------------------------------------------------------------
+ *
+ * A cache must not load with the caller's snapshot: a REPEATABLE READ
+ * transaction, or a long statement, that has absorbed an invalidation
+ * would store the rows from before the change as current, and nothing
+ * would invalidate them again.  So, like PostgreSQL's catalog caches, the
+ * loads run under a snapshot taken now, after the invalidation was
+ * accepted: whatever change sent it is visible (a transaction becomes
+ * visible before it sends its invalidations), and any later change sends
+ * one that the cache has not yet seen.
+ * *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/xact.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/pg_extension.h"
@@ -20,6 +30,7 @@
 #include "miscadmin.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/snapmgr.h"
 
 #include "util/owner.h"
 
@@ -49,15 +60,20 @@ tf_extension_owner(void)
  * Connects to SPI as the extension's owner, with search_path pinned to
  * pg_catalog (as in taskforce's SECURITY DEFINER functions, so that the
  * caller's schemas cannot supply an operator or function), calls
- * load(arg), and switches back.
+ * load(arg) under a fresh snapshot (read-only SPI queries use the active
+ * one), and switches back.  Returns false when it had to load with the
+ * caller's snapshot instead: in parallel mode no new snapshot may be
+ * taken, and the caller must not keep what it loaded past the current
+ * transaction.
  */
-void
+bool
 tf_spi_as_owner(void (*load) (void *), void *arg)
 {
 	Oid			owner = tf_extension_owner();
 	Oid			saved_user;
 	int			saved_sec;
 	int			nest_level;
+	bool		fresh = !IsInParallelMode();
 
 	if (!OidIsValid(owner))
 		elog(ERROR, "the taskforce extension is not installed in this database");
@@ -68,8 +84,13 @@ tf_spi_as_owner(void (*load) (void *), void *arg)
 							 GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	if (fresh)
+		PushActiveSnapshot(GetLatestSnapshot());
 	load(arg);
+	if (fresh)
+		PopActiveSnapshot();
 	SPI_finish();
 	AtEOXact_GUC(true, nest_level);
 	SetUserIdAndSecContext(saved_user, saved_sec);
+	return fresh;
 }

@@ -9,6 +9,6 @@
 #include "postgres.h"
 
 extern Oid	tf_extension_owner(void);
-extern void tf_spi_as_owner(void (*load) (void *), void *arg);
+extern bool tf_spi_as_owner(void (*load) (void *), void *arg);
 
 #endif							/* TASKFORCE_UTIL_OWNER_H */

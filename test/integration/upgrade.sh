@@ -55,6 +55,7 @@ SELECT 'index ' || indexrelid::regclass || ' | ' || pg_get_indexdef(indexrelid)
   FROM pg_index WHERE indrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'taskforce'::regnamespace)
 UNION ALL
 SELECT 'trigger ' || tgrelid::regclass || '.' || tgname || ' | ' || pg_get_triggerdef(oid)
+       || ' | enabled=' || tgenabled::text
   FROM pg_trigger WHERE NOT tgisinternal
    AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'taskforce'::regnamespace)
 UNION ALL
