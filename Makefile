@@ -14,7 +14,8 @@ OBJS = \
 	src/tenancy/tenancy.o \
 	src/rbac/pattern.o \
 	src/rbac/rbac.o \
-	src/auth/recorder.o \
+	src/auth/lockout.o \
+	src/auth/events.o \
 	src/auth/jwt_parse.o \
 	src/auth/jwt.o
 

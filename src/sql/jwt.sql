@@ -332,7 +332,8 @@ BEGIN
         ttl := least(remaining, pg_catalog.current_setting('taskforce.max_context_ttl')::interval);
     END IF;
     PERFORM taskforce._complete_authentication(id.tenant_id, id.user_id, 'jwt',
-        CASE WHEN id.trust_token_roles THEN id.roles END, NULL, scope, ttl, client_addr, details);
+        CASE WHEN id.trust_token_roles THEN id.roles END, NULL, scope, ttl, client_addr, details,
+        token);
 END
 $$;
 COMMENT ON FUNCTION taskforce.authenticate_jwt(text, text, interval, inet) IS
