@@ -69,6 +69,7 @@ typedef struct TfPendingAttempt
 	char	   *tenant_id;
 	char	   *user_id;
 	char	   *interrupted_record;	/* the failure event, should it never end */
+	char	   *lockout_record; /* the lockout it caused, to queue after its failure event */
 	bool		reported;
 } TfPendingAttempt;
 
@@ -234,15 +235,35 @@ add_pending_attempt(const char *tenant_id, const char *user_id, const TfEventOri
 	MemoryContextSwitchTo(old);
 }
 
+static TfPendingAttempt *find_pending_attempt(const char *tenant_id, const char *user_id);
+
 /* Marks this transaction's latest unreported attempt for the user as reported. */
 void
 tf_lockout_attempt_reported(const char *tenant_id, const char *user_id)
 {
-	ListCell   *lc;
-	TfPendingAttempt *found = NULL;
+	TfPendingAttempt *found;
 
 	if (tenant_id == NULL || user_id == NULL)
 		return;
+	found = find_pending_attempt(tenant_id, user_id);
+	if (found == NULL)
+		return;
+	found->reported = true;
+	if (found->lockout_record != NULL)
+	{
+		tf_events_enqueue(found->lockout_record);
+		pfree(found->lockout_record);
+		found->lockout_record = NULL;
+	}
+}
+
+/* Returns this transaction's latest unreported attempt for the key, or NULL. */
+static TfPendingAttempt *
+find_pending_attempt(const char *tenant_id, const char *user_id)
+{
+	ListCell   *lc;
+	TfPendingAttempt *found = NULL;
+
 	foreach(lc, pending_attempts)
 	{
 		TfPendingAttempt *p = lfirst(lc);
@@ -251,8 +272,23 @@ tf_lockout_attempt_reported(const char *tenant_id, const char *user_id)
 			strcmp(p->user_id, user_id) == 0)
 			found = p;
 	}
-	if (found != NULL)
-		found->reported = true;
+	return found;
+}
+
+/* Tells whether this transaction has changed the user's credentials row. */
+static bool
+reset_pending(const TfLockoutKey *key)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending_changes)
+	{
+		TfPendingChange *c = lfirst(lc);
+
+		if (c->kind == CHANGE_RESET && memcmp(&c->key, key, sizeof(TfLockoutKey)) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* Queues the failure event of every attempt that never reported, and forgets them. */
@@ -267,6 +303,11 @@ settle_attempts(void)
 
 		if (!p->reported)
 			tf_events_enqueue(p->interrupted_record);
+		if (p->lockout_record != NULL)
+		{
+			tf_events_enqueue(p->lockout_record);
+			pfree(p->lockout_record);
+		}
 		pfree(p->interrupted_record);
 		pfree(p->tenant_id);
 		pfree(p->user_id);
@@ -505,7 +546,15 @@ taskforce_password_attempt_end(PG_FUNCTION_ARGS)
 	LWLockRelease(lockout_lock);
 
 	if (lockout_record != NULL)
-		tf_events_enqueue(lockout_record);
+	{
+		/* queued after the attempt's own failure event, or at once */
+		TfPendingAttempt *p = find_pending_attempt(tenant_id, user_id);
+
+		if (p != NULL)
+			p->lockout_record = MemoryContextStrdup(TopMemoryContext, lockout_record);
+		else
+			tf_events_enqueue(lockout_record);
+	}
 	if (succeeded)
 		tf_lockout_attempt_reported(tenant_id, user_id);
 	PG_RETURN_VOID();
@@ -533,7 +582,8 @@ taskforce_password_locked_until(PG_FUNCTION_ARGS)
 				 text_to_cstring(PG_GETARG_TEXT_PP(1)));
 		LWLockAcquire(lockout_lock, LW_SHARED);
 		entry = hash_search(lockout_table, &key, HASH_FIND, NULL);
-		if (entry != NULL)
+		/* a change of the row in this transaction replaces the entry */
+		if (entry != NULL && !reset_pending(&key))
 		{
 			locked_until = entry->locked_until;
 			known = true;
@@ -608,7 +658,8 @@ tf_lockout_persist(void)
 	hash_seq_init(&status, lockout_table);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
-		if (!entry->dirty || entry->key.database_id != MyDatabaseId)
+		if (!entry->dirty || entry->key.database_id != MyDatabaseId ||
+			reset_pending(&entry->key))
 			continue;
 		if (nchanged == capacity)
 		{
