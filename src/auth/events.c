@@ -829,14 +829,6 @@ taskforce_reject_authentication(PG_FUNCTION_ARGS)
 void
 TfEventsInit(void)
 {
-	DefineCustomIntVariable("taskforce.event_queue_size",
-							"Security events that can wait in shared memory to be written.",
-							"Failed authentications and bearer-credential successes wait here until "
-							"the next write drains them into taskforce.security_events.",
-							&tf_event_queue_size,
-							1024, 16, 1048576,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
 	DefineCustomIntVariable("taskforce.auth_success_event_interval",
 							"Records a successful JWT or API-key authentication only for the first use of each credential in this interval.",
 							"0 records every use.  users.last_login_at and api_keys.last_used_at have the same granularity.",
@@ -845,8 +837,17 @@ TfEventsInit(void)
 							PGC_SUSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
+	/* A PGC_POSTMASTER setting cannot be defined once the server runs. */
 	if (!process_shared_preload_libraries_in_progress)
 		return;
+	DefineCustomIntVariable("taskforce.event_queue_size",
+							"Security events that can wait in shared memory to be written.",
+							"Failed authentications and bearer-credential successes wait here until "
+							"the next write drains them into taskforce.security_events.",
+							&tf_event_queue_size,
+							1024, 16, 1048576,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = events_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;

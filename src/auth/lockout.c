@@ -702,10 +702,15 @@ tf_lockout_persist(void)
 	return nchanged;
 }
 
-/* Defines taskforce.lockout_entries and, when preloaded, requests the shared table. */
+/*
+ * When preloaded, defines taskforce.lockout_entries and requests the shared
+ * table (a PGC_POSTMASTER setting cannot be defined once the server runs).
+ */
 void
 TfLockoutInit(void)
 {
+	if (!process_shared_preload_libraries_in_progress)
+		return;
 	DefineCustomIntVariable("taskforce.lockout_entries",
 							"Users whose failed passwords are counted in shared memory at once.",
 							"Also the number of credentials whose last recorded use is remembered.",
@@ -713,8 +718,6 @@ TfLockoutInit(void)
 							10000, 100, 10000000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
-	if (!process_shared_preload_libraries_in_progress)
-		return;
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = lockout_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;

@@ -189,7 +189,7 @@ tf_check "src items per tenant" "acme=7 globex=5 initech=2" "$(fig items.per_ten
 tf_check "src t2 per tenant" "acme=3 globex=4" "$(fig t2.per_tenant "$tmp/src.figures")"
 tf_check "src policies" "public.events:taskforce_tenant_isolation public.events_2026_01:taskforce_tenant_isolation public.events_2026_02:taskforce_tenant_isolation public.items:taskforce_tenant_isolation public.t2:taskforce_tenant_isolation taskforce.api_keys:taskforce_tenant_isolation taskforce.password_policies:taskforce_tenant_isolation taskforce.role_grants:taskforce_tenant_isolation taskforce.roles:taskforce_tenant_isolation taskforce.tenants:taskforce_tenant_isolation taskforce.user_credentials:taskforce_tenant_isolation taskforce.users:taskforce_tenant_isolation" \
 	"$(fig policies.tables "$tmp/src.figures")"
-tf_check "src triggers" "events:taskforce_tenant_immutable events_2026_01:taskforce_tenant_immutable events_2026_02:taskforce_tenant_immutable items:taskforce_tenant_immutable t2:taskforce_tenant_immutable taskforce.api_keys:taskforce_tenant_immutable taskforce.jwt_issuers:invalidate_caches taskforce.jwt_keys:invalidate_caches taskforce.password_policies:taskforce_tenant_immutable taskforce.permissions:invalidate_caches taskforce.role_grants:invalidate_caches taskforce.role_grants:taskforce_tenant_immutable taskforce.roles:invalidate_caches taskforce.roles:taskforce_tenant_immutable taskforce.system_roles:invalidate_caches taskforce.tenants:taskforce_tenant_immutable taskforce.user_credentials:taskforce_tenant_immutable taskforce.users:invalidate_caches taskforce.users:invalidate_caches_on_status taskforce.users:taskforce_tenant_immutable" \
+tf_check "src triggers" "events:taskforce_tenant_immutable events_2026_01:taskforce_tenant_immutable events_2026_02:taskforce_tenant_immutable items:taskforce_tenant_immutable t2:taskforce_tenant_immutable taskforce.api_keys:taskforce_tenant_immutable taskforce.jwt_issuers:invalidate_caches taskforce.jwt_keys:invalidate_caches taskforce.password_policies:taskforce_tenant_immutable taskforce.permissions:invalidate_caches taskforce.role_grants:invalidate_caches taskforce.role_grants:taskforce_tenant_immutable taskforce.roles:invalidate_caches taskforce.roles:taskforce_tenant_immutable taskforce.system_roles:invalidate_caches taskforce.tenants:taskforce_tenant_immutable taskforce.user_credentials:reset_lockout_state taskforce.user_credentials:taskforce_tenant_immutable taskforce.users:invalidate_caches taskforce.users:invalidate_caches_on_status taskforce.users:taskforce_tenant_immutable" \
 	"$(fig triggers.tables "$tmp/src.figures")"
 tf_check "src RLS enabled/forced" "events:true/true events_2026_01:true/true events_2026_02:true/true items:true/true t2:true/true taskforce.api_keys:true/true taskforce.password_policies:true/true taskforce.role_grants:true/true taskforce.roles:true/true taskforce.tenants:true/true taskforce.user_credentials:true/true taskforce.users:true/true" \
 	"$(fig rls.enabled_forced "$tmp/src.figures")"
@@ -253,6 +253,9 @@ PY
 ) || fail "authenticating in dst"
 tf_check "password, API key and JWT in dst: user/report:export/agent:execute" \
 	"alice/True/True svc/False/True alice/True/True" "$got"
+# Successful logins write nothing themselves: their events wait in shared
+# memory for the next write, here an explicit flush.
+q dst "SELECT taskforce.flush_security_events('0')" >/dev/null || fail "flush_security_events in dst"
 got=$(q dst "SELECT count(*) FROM taskforce.security_events WHERE event = 'authentication' AND outcome = 'success'") ||
 	fail "reading security events in dst"
 tf_check "new security events recorded in dst" "3" "$got"
