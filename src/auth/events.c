@@ -359,14 +359,16 @@ tf_events_enqueue(const char *record)
 	if (!tf_events_available())
 	{
 		ereport(LOG,
-				(errmsg("taskforce security event not recorded: taskforce is not in shared_preload_libraries"),
+				(errhidestmt(true),
+				 errmsg("taskforce security event not recorded: taskforce is not in shared_preload_libraries"),
 				 errdetail("The event was: %s", record)));
 		return;
 	}
 	if (RecoveryInProgress())
 	{
 		ereport(LOG,
-				(errmsg("taskforce security event on a hot standby, which cannot record it"),
+				(errhidestmt(true),
+				 errmsg("taskforce security event on a hot standby, which cannot record it"),
 				 errdetail("The event was: %s", record)));
 		return;
 	}
@@ -397,7 +399,8 @@ tf_events_enqueue(const char *record)
 
 	if (!queued)
 		ereport(LOG,
-				(errmsg("taskforce security event queue is full; the event is lost from taskforce.security_events"),
+				(errhidestmt(true),
+				 errmsg("taskforce security event queue is full; the event is lost from taskforce.security_events"),
 				 errdetail("The event was: %s", record),
 				 errhint("Raise taskforce.event_queue_size, or call taskforce.flush_security_events() more often.")));
 }

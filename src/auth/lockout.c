@@ -494,7 +494,8 @@ taskforce_password_attempt_begin(PG_FUNCTION_ARGS)
 
 	if (entry == NULL)
 		ereport(LOG,
-				(errmsg("taskforce lockout table is full; refusing a password attempt"),
+				(errhidestmt(true),
+				 errmsg("taskforce lockout table is full; refusing a password attempt"),
 				 errhint("Raise taskforce.lockout_entries.")));
 	if (lockout_record != NULL)
 		tf_events_enqueue(lockout_record);
