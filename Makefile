@@ -16,6 +16,7 @@ OBJS = \
 	src/rbac/rbac.o \
 	src/auth/lockout.o \
 	src/auth/events.o \
+	src/auth/bearer.o \
 	src/auth/jwt_parse.o \
 	src/auth/jwt.o
 

@@ -743,32 +743,27 @@ output_arg(FunctionCallInfo fcinfo, int n, PGFunction output)
 }
 
 /*
- * taskforce._note_authentication(method, credential, tenant_id, user_id,
- * client_addr, details): records a successful authentication if it is
- * the credential's first use in taskforce.auth_success_event_interval
- * (always when credential is null), through the queue, so the caller's
- * transaction writes nothing.  Returns whether it recorded it.  Without
- * the queue (taskforce not preloaded) it writes the event at once.
+ * Records a successful authentication if it is the credential's first use
+ * in taskforce.auth_success_event_interval (always when credential is
+ * NULL), through the queue, so the caller's transaction writes nothing.
+ * Returns whether it recorded it.  Without the queue (taskforce not
+ * preloaded) it writes the event at once.  client_addr NULL means the
+ * backend's own; details_json is the text of a JSON object, or NULL.
  */
-Datum
-taskforce_note_authentication(PG_FUNCTION_ARGS)
+bool
+tf_note_authentication(const char *method, const char *credential,
+					   const char *tenant_id, const char *user_id,
+					   const char *client_addr, const char *details_json)
 {
-	char	   *method = text_arg(fcinfo, 0);
-	char	   *credential = text_arg(fcinfo, 1);
 	TfEventOrigin origin;
 	char	   *record;
 
-	if (method == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("authentication method must not be null")));
 	if (tf_events_available() && !first_use_in_interval(method, credential))
-		PG_RETURN_BOOL(false);
+		return false;
 
-	tf_event_origin(&origin, output_arg(fcinfo, 4, inet_out));
+	tf_event_origin(&origin, client_addr);
 	record = tf_event_record(&origin, method, "authentication", "success",
-							 text_arg(fcinfo, 2), text_arg(fcinfo, 3), NULL,
-							 output_arg(fcinfo, 5, jsonb_out));
+							 tenant_id, user_id, NULL, details_json);
 	if (tf_events_available() || RecoveryInProgress())
 		tf_events_enqueue(record);
 	else
@@ -778,7 +773,25 @@ taskforce_note_authentication(PG_FUNCTION_ARGS)
 		tf_events_apply(record);
 		SPI_finish();
 	}
-	PG_RETURN_BOOL(true);
+	return true;
+}
+
+/*
+ * taskforce._note_authentication(method, credential, tenant_id, user_id,
+ * client_addr, details): tf_note_authentication for SQL callers.
+ */
+Datum
+taskforce_note_authentication(PG_FUNCTION_ARGS)
+{
+	char	   *method = text_arg(fcinfo, 0);
+
+	if (method == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("authentication method must not be null")));
+	PG_RETURN_BOOL(tf_note_authentication(method, text_arg(fcinfo, 1), text_arg(fcinfo, 2),
+										  text_arg(fcinfo, 3), output_arg(fcinfo, 4, inet_out),
+										  output_arg(fcinfo, 5, jsonb_out)));
 }
 
 /*

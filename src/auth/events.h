@@ -35,6 +35,9 @@ extern char *tf_event_record(const TfEventOrigin *origin, const char *method,
 							 const char *reason, const char *details_json);
 extern void tf_events_enqueue(const char *record);
 extern void tf_events_apply(const char *record);
+extern bool tf_note_authentication(const char *method, const char *credential,
+								   const char *tenant_id, const char *user_id,
+								   const char *client_addr, const char *details_json);
 extern void tf_json_field(StringInfo buf, const char *name, const char *value, bool first);
 extern void tf_json_timestamp(StringInfo buf, const char *name, TimestampTz ts);
 

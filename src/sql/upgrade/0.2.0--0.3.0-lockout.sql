@@ -338,7 +338,7 @@ REVOKE ALL ON FUNCTION taskforce._complete_authentication(text, text, text, text
 COMMENT ON FUNCTION taskforce._complete_authentication(text, text, text, text[], text[], text, interval, inet, jsonb, text) IS
     'internal: after a credential verifies, checks tenant and user, establishes the context and queues the login''s event';
 
-CREATE OR REPLACE FUNCTION taskforce.authenticate_jwt(
+CREATE FUNCTION taskforce._authenticate_jwt(
     token text,
     scope text DEFAULT 'transaction',
     ttl interval DEFAULT NULL,
@@ -395,6 +395,18 @@ BEGIN
         token);
 END
 $$;
+REVOKE ALL ON FUNCTION taskforce._authenticate_jwt(text, text, interval, inet) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._authenticate_jwt(text, text, interval, inet) IS
+    'internal: authenticate_jwt for the cases its C fast path hands over (failures, provisioning, token roles)';
+
+CREATE OR REPLACE FUNCTION taskforce.authenticate_jwt(
+    token text,
+    scope text DEFAULT 'transaction',
+    ttl interval DEFAULT NULL,
+    client_addr inet DEFAULT NULL)
+    RETURNS void
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'taskforce_authenticate_jwt';
 COMMENT ON FUNCTION taskforce.authenticate_jwt(text, text, interval, inet) IS
     'verifies a JWT and establishes the context of its tenant and user; pass the token as a bind parameter';
 
