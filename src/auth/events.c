@@ -49,6 +49,7 @@
 #include "auth/events.h"
 #include "auth/lockout.h"
 #include "context/context.h"
+#include "util/owner.h"
 
 #define TF_EVENT_RECORD_MAX 2048	/* bytes of one queued record, NUL included */
 #define TF_EVENT_FIELD_MAX 256		/* bytes of one text field of a record */
@@ -320,7 +321,10 @@ tf_event_record(const TfEventOrigin *origin, const char *method, const char *eve
 	return record;
 }
 
-/* Counts an event the full queue had to drop. Caller holds the queue lock. */
+/*
+ * Counts an event the full queue had to drop (it is logged too).  Caller
+ * holds the queue lock.  With no counter free, the log is the only trace.
+ */
 static void
 count_lost(Oid database_id)
 {
@@ -334,14 +338,13 @@ count_lost(Oid database_id)
 			queue->lost[i].lost++;
 			return;
 		}
-		if (free_slot < 0 && queue->lost[i].database_id == InvalidOid)
+		if (free_slot < 0 && queue->lost[i].lost == 0 && queue->lost[i].claimed_by == 0)
 			free_slot = i;
 	}
-	/* With no free counter, slot 0 counts for every database. */
 	if (free_slot < 0)
-		free_slot = 0;
+		return;
 	queue->lost[free_slot].database_id = database_id;
-	queue->lost[free_slot].lost++;
+	queue->lost[free_slot].lost = 1;
 }
 
 /*
@@ -581,7 +584,7 @@ taskforce_flush_security_events(PG_FUNCTION_ARGS)
 	}
 	for (i = 0; i < TF_LOST_SLOTS; i++)
 		if (queue->lost[i].lost > 0 && queue->lost[i].claimed_by == 0 &&
-			(queue->lost[i].database_id == MyDatabaseId || i == 0))
+			queue->lost[i].database_id == MyDatabaseId)
 			oldest = oldest == 0 ? now : oldest;
 	take = oldest != 0;
 	if (take && max_age != NULL)
@@ -612,8 +615,7 @@ taskforce_flush_security_events(PG_FUNCTION_ARGS)
 		{
 			TfLostCount *c = &queue->lost[i];
 
-			if (c->lost > 0 && c->claimed_by == 0 &&
-				(c->database_id == MyDatabaseId || i == 0))
+			if (c->lost > 0 && c->claimed_by == 0 && c->database_id == MyDatabaseId)
 			{
 				c->claimed_by = MyProcPid;
 				c->claimed = c->lost;
@@ -742,12 +744,20 @@ output_arg(FunctionCallInfo fcinfo, int n, PGFunction output)
 		DatumGetCString(DirectFunctionCall1(output, PG_GETARG_DATUM(n)));
 }
 
+/* Writes a record through SPI, for tf_spi_as_owner. */
+static void
+apply_record(void *record)
+{
+	tf_events_apply((const char *) record);
+}
+
 /*
  * Records a successful authentication if it is the credential's first use
  * in taskforce.auth_success_event_interval (always when credential is
  * NULL), through the queue, so the caller's transaction writes nothing.
  * Returns whether it recorded it.  Without the queue (taskforce not
- * preloaded) it writes the event at once.  client_addr NULL means the
+ * preloaded) it writes the event at once, as the extension's owner, or in
+ * a read-only transaction logs it.  client_addr NULL means the
  * backend's own; details_json is the text of a JSON object, or NULL.
  */
 bool
@@ -764,15 +774,10 @@ tf_note_authentication(const char *method, const char *credential,
 	tf_event_origin(&origin, client_addr);
 	record = tf_event_record(&origin, method, "authentication", "success",
 							 tenant_id, user_id, NULL, details_json);
-	if (tf_events_available() || RecoveryInProgress())
-		tf_events_enqueue(record);
+	if (tf_events_available() || RecoveryInProgress() || XactReadOnly)
+		tf_events_enqueue(record);	/* without the queue: to the server log */
 	else
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		tf_events_apply(record);
-		SPI_finish();
-	}
+		tf_spi_as_owner(apply_record, record);
 	return true;
 }
 

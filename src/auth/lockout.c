@@ -428,7 +428,10 @@ lockout_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
  * the attempt may go on, or why it must fail: the account is locked (or
  * locks now, because earlier attempts that never ended reached the limit),
  * or the table is full.  The stored_ arguments are the user's
- * user_credentials values, used when the user has no entry yet.
+ * user_credentials values, used when the user has no entry yet.  With a
+ * NULL tenant or user (no such user, or no password) it counts nothing but
+ * still raises when taskforce was not preloaded, so that the error does
+ * not depend on whether the user exists.
  */
 Datum
 taskforce_password_attempt_begin(PG_FUNCTION_ARGS)
@@ -448,6 +451,9 @@ taskforce_password_attempt_begin(PG_FUNCTION_ARGS)
 	bool		found;
 
 	require_table();
+	/* an unknown user: nothing to count, but the same checks ran */
+	if (tenant_id == NULL || user_id == NULL)
+		PG_RETURN_NULL();
 	make_key(&key, tenant_id, user_id);
 	tf_event_origin(&origin, NULL);
 	register_callbacks();

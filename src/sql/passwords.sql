@@ -467,14 +467,15 @@ BEGIN
          WHERE x.tenant_id = u.tenant_id AND x.user_id = u.user_id;
     END IF;
 
+    -- Counted before the password is looked at (nothing to count without
+    -- a password, but the same call, and the same error if not preloaded).
+    failure := taskforce._password_attempt_begin(c.tenant_id, c.user_id, c.failed_attempts,
+        c.locked_until, policy.max_failed_attempts, policy.lockout_minutes);
     IF c.user_id IS NULL THEN
         failure := CASE WHEN u.user_id IS NULL THEN 'unknown user' ELSE 'user has no password' END;
         IF u.user_id IS NULL THEN
             details := pg_catalog.jsonb_build_object('username', pg_catalog.left(authenticate_password.username, 128));
         END IF;
-    ELSE
-        failure := taskforce._password_attempt_begin(u.tenant_id, u.user_id, c.failed_attempts,
-            c.locked_until, policy.max_failed_attempts, policy.lockout_minutes);
     END IF;
     -- One bcrypt whatever happens: against the real hash only when the
     -- attempt may succeed, else against a dummy hash of the same cost.
