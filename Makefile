@@ -52,7 +52,7 @@ SHLIB_LINK += -lcrypto
 REGRESS = tenancy context isolation roles rbac passwords api_keys jwt
 TEMP_INSTANCE ?= ./tmp_check
 REGRESS_OPTS = --temp-instance=$(TEMP_INSTANCE) --temp-config=test/taskforce.conf
-ISOLATION = tenant_isolation context_scope permission_cache
+ISOLATION = tenant_isolation context_scope permission_cache lockout
 ISOLATION_OPTS = --inputdir=test --temp-instance=$(TEMP_INSTANCE)_iso --temp-config=test/taskforce.conf
 
 EXTRA_CLEAN = $(DATA_built) tmp_check tmp_check_iso results output_iso regression.diffs regression.out

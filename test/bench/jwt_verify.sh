@@ -50,8 +50,9 @@
 # taskforce.authenticate_jwt(token); current_user_id(); COMMIT against the
 # same transaction with act_as() instead (jwt_verify_authenticate.pgbench,
 # jwt_verify_act_as.pgbench), BENCH_REPS rounds of BENCH_AUTH_SECONDS
-# each, alternating; prints the median TPS and the difference in us per
-# transaction (what logging in with a token costs).  BENCH_AUTH_SECONDS=0
+# each, alternating; prints the median TPS, the difference in us per
+# transaction (what logging in with a token costs) and the ratio of the
+# medians (target: authenticate_jwt >= 0.8 x act_as).  BENCH_AUTH_SECONDS=0
 # skips (d).
 #
 # Settings (environment): BENCH_ROWS (200000, warm), BENCH_BASELINE_ROWS
@@ -137,3 +138,4 @@ printf '| %-42s | %10.1f | %9.1f | %-35s |\n' "BEGIN; authenticate_jwt(); ...; C
 	"$mj" "$(awk -v t="$mj" 'BEGIN { print 1e6 / t }')" "$(printf '%.0f ' "${tj[@]}" | sed 's/ $//')"
 echo "$line"
 echo "authenticate_jwt costs $(awk -v a="$ma" -v j="$mj" 'BEGIN { printf "%.1f", 1e6 / j - 1e6 / a }') us per transaction more than act_as (medians)."
+echo "authenticate_jwt / act_as TPS: $(awk -v a="$ma" -v j="$mj" 'BEGIN { printf "%.2f", j / a }') (medians; target >= 0.8)."
