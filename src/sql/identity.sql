@@ -721,7 +721,9 @@ COMMENT ON FUNCTION taskforce.revoke_role(text, text, text) IS
 -- last_used_at) is queued for the credential's first use in
 -- taskforce.auth_success_event_interval (every use when credential is
 -- null), so authentication works in a read-only transaction and on a hot
--- standby.
+-- standby.  Not SECURITY DEFINER and called only by taskforce's SECURITY
+-- DEFINER functions, whose pinned search_path it runs under: a SET clause
+-- of its own would only add a setting change to every authentication.
 CREATE FUNCTION taskforce._complete_authentication(
     tenant_id text,
     user_id text,
@@ -735,7 +737,6 @@ CREATE FUNCTION taskforce._complete_authentication(
     credential text)
     RETURNS void
     LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     tenant_status text;

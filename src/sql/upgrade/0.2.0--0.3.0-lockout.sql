@@ -297,7 +297,6 @@ CREATE FUNCTION taskforce._complete_authentication(
     credential text)
     RETURNS void
     LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     tenant_status text;
