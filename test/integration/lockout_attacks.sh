@@ -34,7 +34,7 @@ fail() {
 # Two worker slots, no logical replication launcher: one parallel query of
 # two workers fills max_worker_processes.
 tf_start_instance "$dir" "$port" "max_worker_processes = 2" "max_parallel_workers = 2" \
-	"max_logical_replication_workers = 0"
+	"max_logical_replication_workers = 0" "taskforce.event_queue_size = 16"
 q() { tf_psql "$dir" "$port" -d postgres -At "$@"; }
 # as_attacker SQL...: runs statements as the application role, printing
 # psql's stderr (verbose errors: SQLSTATE and context) and stdout.
@@ -152,3 +152,16 @@ got=$(q -c "SELECT count(*) FROM taskforce.security_events
 tf_check "refusals recorded as 'account is locked'" "2" "$got"
 got=$(q -c "SELECT locked_until > now() FROM taskforce.user_credentials WHERE tenant_id = 'la' AND user_id = 'victim2'")
 tf_check "victim2 locked in user_credentials" "t" "$got"
+
+echo "== (c) more failures than the event queue holds, with nothing written in between"
+for i in $(seq 1 20); do
+	out=$(as_attacker "SELECT taskforce.authenticate_api_key('not-a-key-$i')")
+	echo "$out" | grep -q "ERROR:  28000: malformed api key" || fail "flood attempt $i: $out"
+done
+q -c "SELECT taskforce.flush_security_events('0')" >/dev/null
+got=$(q -c "SELECT count(*) FROM taskforce.security_events WHERE reason = 'malformed api key'")
+tf_check "failures written from the full queue" "16" "$got"
+got=$(q -c "SELECT string_agg(event || ' lost=' || (details->>'lost'), ', ') FROM taskforce.security_events WHERE event = 'events_lost'")
+tf_check "the overflow recorded" "events_lost lost=4" "$got"
+got=$(grep -c "taskforce security event queue is full" "$dir/server.log" || true)
+tf_check "dropped events in the server log" "4" "$got"
