@@ -582,10 +582,6 @@ taskforce_flush_security_events(PG_FUNCTION_ARGS)
 			(oldest == 0 || slot->queued_at < oldest))
 			oldest = slot->queued_at;
 	}
-	for (i = 0; i < TF_LOST_SLOTS; i++)
-		if (queue->lost[i].lost > 0 && queue->lost[i].claimed_by == 0 &&
-			queue->lost[i].database_id == MyDatabaseId)
-			oldest = oldest == 0 ? now : oldest;
 	take = oldest != 0;
 	if (take && max_age != NULL)
 	{
@@ -595,6 +591,11 @@ taskforce_flush_security_events(PG_FUNCTION_ARGS)
 
 		take = due <= now;
 	}
+	/* An overflow is written at once, whatever max_age says. */
+	for (i = 0; i < TF_LOST_SLOTS; i++)
+		if (queue->lost[i].lost > 0 && queue->lost[i].claimed_by == 0 &&
+			queue->lost[i].database_id == MyDatabaseId)
+			take = true;
 	if (take)
 	{
 		claimed = palloc(sizeof(ClaimedRecord) * Max(queue->used, 1));

@@ -117,12 +117,18 @@ hash_ms=$(q -c "SELECT max(public.hash_ms()) FROM generate_series(1, 5)")
 timeout_ms=$((hash_ms + hash_ms / 10 + 1))
 echo "   one bcrypt check takes about $hash_ms ms; statement_timeout = $timeout_ms ms, then $((hash_ms / 2)) ms"
 attempts=0
+cancelled=
 for t in "$timeout_ms" "$timeout_ms" "$((hash_ms / 2))"; do
 	attempts=$((attempts + 1))
 	out=$(as_attacker "SET statement_timeout = '${t}ms'" \
 		"SELECT taskforce.authenticate_password('la', 'victim2', 'Guess-$attempts-Wrong!')")
 	if echo "$out" | grep -q "ERROR:  57014: canceling statement due to statement timeout"; then
 		echo "   guess $attempts: cancelled"
+		# Wherever it lands, a cancellation reads the same (context included).
+		if [ -n "$cancelled" ] && [ "$out" != "$cancelled" ]; then
+			fail "two cancellations read differently: '$cancelled' against '$out'"
+		fi
+		cancelled=$out
 	elif echo "$out" | grep -q "ERROR:  28P01: authentication failed"; then
 		echo "   guess $attempts: refused"
 	else
