@@ -16,7 +16,9 @@ OBJS = \
 	src/rbac/pattern.o \
 	src/rbac/rbac.o \
 	src/rbac/liveness.o \
-	src/auth/recorder.o \
+	src/auth/lockout.o \
+	src/auth/events.o \
+	src/auth/bearer.o \
 	src/auth/jwt_parse.o \
 	src/auth/jwt.o
 
@@ -52,7 +54,7 @@ SHLIB_LINK += -lcrypto
 REGRESS = tenancy context isolation roles rbac passwords api_keys jwt escalation
 TEMP_INSTANCE ?= ./tmp_check
 REGRESS_OPTS = --temp-instance=$(TEMP_INSTANCE) --temp-config=test/taskforce.conf
-ISOLATION = tenant_isolation context_scope permission_cache manage_race permission_cache_snapshot jwt_key_cache context_liveness
+ISOLATION = tenant_isolation context_scope permission_cache manage_race permission_cache_snapshot jwt_key_cache context_liveness lockout
 ISOLATION_OPTS = --inputdir=test --temp-instance=$(TEMP_INSTANCE)_iso --temp-config=test/taskforce.conf
 
 EXTRA_CLEAN = $(DATA_built) tmp_check tmp_check_iso results output_iso regression.diffs regression.out

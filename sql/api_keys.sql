@@ -315,8 +315,11 @@ SELECT taskforce.create_api_key('svc-pipeline', 'k', tenant_id => 'key-acme');
 SELECT taskforce.delete_user('svc-pipeline', 'key-acme');
 SELECT count(*) AS keys_left FROM taskforce.list_api_keys('svc-pipeline', 'key-acme');
 
--- Every event, never a key.
+-- Every event, never a key.  Failures and successes are queued in shared
+-- memory and written by the next write (here, an explicit flush); a
+-- success only for a key's first use in auth_success_event_interval.
 \c - postgres
+SELECT taskforce.flush_security_events('0') >= 0 AS flushed;
 SELECT tenant_id, user_id, method, event, outcome, reason,
        details ? 'key_id' AS has_key_id, details->'roles' AS roles,
        details->'scopes' AS scopes, details ? 'key_prefix' AS has_prefix
@@ -327,3 +330,42 @@ SELECT tenant_id, user_id, method, event, outcome, reason,
 SELECT count(*) AS events_holding_a_key
   FROM taskforce.security_events AS e
  WHERE e.details::text ~ 'tf_[A-Za-z0-9_-]{43}';
+
+-- Authentication with a key writes nothing (it works in a read-only
+-- transaction, as on a hot standby), and records only the key's first use
+-- in taskforce.auth_success_event_interval (1 hour by default).
+\c - key_admin
+SELECT key_id AS ro_key_id, api_key AS ro_key
+  FROM taskforce.create_api_key('olga', 'Read-only check key', tenant_id => 'key-acme') \gset
+\c - key_app
+BEGIN READ ONLY;
+SELECT taskforce.authenticate_api_key(:'ro_key');
+SELECT taskforce.current_user_id() AS read_only_login,
+       pg_current_xact_id_if_assigned() IS NULL AS wrote_nothing;
+COMMIT;
+BEGIN READ ONLY;
+SELECT taskforce.authenticate_api_key(:'ro_key');
+COMMIT;
+-- The interval is for superusers to set.
+SET taskforce.auth_success_event_interval = 0;
+\echo :LAST_ERROR_SQLSTATE
+\c - postgres
+SELECT taskforce.flush_security_events('0') >= 0 AS flushed;
+SELECT count(*) AS success_events, bool_and(details->>'key_id' = :'ro_key_id') AS this_key
+  FROM taskforce.security_events
+ WHERE method = 'api_key' AND outcome = 'success' AND details->>'key_id' = :'ro_key_id';
+SELECT last_used_at IS NOT NULL AS last_used_recorded
+  FROM taskforce.api_keys WHERE key_id = :'ro_key_id';
+-- With an interval of 0, every use is recorded.
+SET taskforce.auth_success_event_interval = 0;
+BEGIN;
+SELECT taskforce.authenticate_api_key(:'ro_key');
+COMMIT;
+BEGIN;
+SELECT taskforce.authenticate_api_key(:'ro_key');
+COMMIT;
+RESET taskforce.auth_success_event_interval;
+SELECT taskforce.flush_security_events('0') >= 0 AS flushed;
+SELECT count(*) AS success_events
+  FROM taskforce.security_events
+ WHERE method = 'api_key' AND outcome = 'success' AND details->>'key_id' = :'ro_key_id';

@@ -220,7 +220,8 @@ SELECT tenant_id, user_id, roles, auth_method, scope, established_by FROM taskfo
 SELECT taskforce.has_permission('agent:execute') AS agent_execute,
        taskforce.has_permission('agent:create') AS agent_create;
 SELECT role_name, source FROM taskforce.effective_roles();
-SELECT tenant_id, user_id, last_login_at IS NOT NULL AS logged_in FROM taskforce.users;
+-- Logging in wrote nothing: the login's event (and last_login_at) is queued.
+SELECT pg_current_xact_id_if_assigned() IS NULL AS wrote_nothing;
 COMMIT;
 SELECT taskforce.current_tenant() IS NULL AS gone_after_commit;
 -- Each algorithm logs in.
@@ -561,11 +562,23 @@ SELECT taskforce.drop_jwt_issuer('https://fixed.example.com');
 SELECT taskforce.authenticate_jwt(:'fixed_tenant');
 \echo :LAST_ERROR_SQLSTATE
 
--- Every failed login was recorded, although each raised: the recording
--- commits on its own.  Successes (and provisioning) are recorded in the
--- caller's transaction, so only committed ones remain.  The actor is the
--- user of the context the attempt was made in, else the database role.
+-- A token authenticates in a read-only transaction, as on a hot standby.
+BEGIN READ ONLY;
+SELECT taskforce.authenticate_jwt(:'hs256_new');
+SELECT taskforce.current_user_id() AS read_only_login;
+COMMIT;
+
+-- Every failed login was recorded, although each raised: failures are
+-- queued in shared memory and written by the next write (here an explicit
+-- flush).  A success is queued too, but only for the first use of each
+-- token in taskforce.auth_success_event_interval (1 hour by default), so
+-- a token used many times has one success event; provisioning is written
+-- in the caller's transaction.  The actor is the user of the context the
+-- attempt was made in, else the database role.
 \c - postgres
+SELECT taskforce.flush_security_events('0') >= 0 AS flushed;
+SELECT tenant_id, user_id, last_login_at IS NOT NULL AS logged_in
+  FROM taskforce.users WHERE tenant_id = 'jwt-acme' AND user_id = 'alice';
 SELECT event, outcome, tenant_id, user_id, actor, db_role, details->>'kid' AS kid, reason
   FROM taskforce.security_events
  WHERE event_id > :events_before AND method = 'jwt'

@@ -180,8 +180,9 @@ SELECT taskforce.authenticate_password('pw-acme', 'bob', :'bob_pw');
 \set bob_pw 'Bob-Secret-456!'
 SELECT taskforce.authenticate_password('pw-acme', 'bob', :'bob_pw');
 
--- Failures: all invalid_authorization_specification, telling nothing about
--- which of tenant, user or password was wrong.
+-- Failures: all invalid_password "authentication failed", telling nothing
+-- about which of tenant, user or password was wrong (the reason is in the
+-- security event only).
 SELECT taskforce.authenticate_password('pw-acme', 'bob', 'Wrong-Passw0rd!');
 \echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.authenticate_password('pw-acme', 'nobody', 'Wrong-Passw0rd!');
@@ -196,18 +197,21 @@ SELECT taskforce.authenticate_password('pw-acme', 'bob', NULL);
 \echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.current_tenant() IS NULL AS no_context;
 
--- A success clears the count of failures.
+-- A success clears the count of failures.  The count lives in shared
+-- memory; the next write (here an explicit flush) persists it.
 \c - postgres
+SELECT taskforce.flush_security_events('0') >= 0 AS flushed;
 SELECT user_id, failed_attempts FROM taskforce.user_credentials
  WHERE tenant_id = 'pw-acme' AND user_id = 'bob';
 \c - pw_app
 SELECT taskforce.authenticate_password('pw-acme', 'bob', :'bob_pw');
 \c - postgres
+SELECT taskforce.flush_security_events('0') >= 0 AS flushed;
 SELECT user_id, failed_attempts FROM taskforce.user_credentials
  WHERE tenant_id = 'pw-acme' AND user_id = 'bob';
 
 -- Lockout: each failure raises an error, yet it is counted, even when the
--- caller's transaction rolls back.
+-- caller's transaction rolls back or catches the error.
 \c - pw_app
 SELECT taskforce.authenticate_password('pw-acme', 'bob', 'Wrong-Passw0rd-1');
 \echo :LAST_ERROR_SQLSTATE
@@ -216,12 +220,19 @@ SELECT taskforce.authenticate_password('pw-acme', 'bob', 'Wrong-Passw0rd-2');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 \c - postgres
+SELECT taskforce.flush_security_events('0') >= 0 AS flushed;
 SELECT user_id, failed_attempts, locked_until IS NOT NULL AS locked
   FROM taskforce.user_credentials WHERE tenant_id = 'pw-acme' AND user_id = 'bob';
 \c - pw_app
-SELECT taskforce.authenticate_password('pw-acme', 'bob', 'Wrong-Passw0rd-3');
-\echo :LAST_ERROR_SQLSTATE
+DO $$
+BEGIN
+    PERFORM taskforce.authenticate_password('pw-acme', 'bob', 'Wrong-Passw0rd-3');
+EXCEPTION WHEN invalid_password THEN
+    RAISE NOTICE 'caught: %', SQLERRM;
+END
+$$;
 \c - postgres
+SELECT taskforce.flush_security_events('0') >= 0 AS flushed;
 SELECT user_id, failed_attempts, locked_until > now() AS locked,
        locked_until - now() BETWEEN interval '14 minutes' AND interval '15 minutes' AS for_15_minutes
   FROM taskforce.user_credentials WHERE tenant_id = 'pw-acme' AND user_id = 'bob';
@@ -232,6 +243,7 @@ SELECT taskforce.authenticate_password('pw-acme', 'bob', :'bob_pw');
 SELECT taskforce.authenticate_password('pw-acme', 'bob', 'Wrong-Passw0rd-4');
 \echo :LAST_ERROR_SQLSTATE
 \c - postgres
+SELECT taskforce.flush_security_events('0') >= 0 AS flushed;
 SELECT user_id, failed_attempts, locked_until > now() AS locked
   FROM taskforce.user_credentials WHERE tenant_id = 'pw-acme' AND user_id = 'bob';
 
@@ -286,8 +298,11 @@ SELECT tenant_id, status FROM taskforce.suspend_tenant('pw-globex');
 SELECT taskforce.authenticate_password('pw-globex', 'gina', :'gina_pw');
 \echo :LAST_ERROR_SQLSTATE
 
--- Every failure was recorded, although each aborted its transaction.
+-- Every failure was recorded, with its precise reason, although each
+-- aborted its transaction; so was every success, even in a transaction
+-- that rolled back.
 \c - postgres
+SELECT taskforce.flush_security_events('0') >= 0 AS flushed;
 SELECT user_id, method, event, outcome, reason,
        details ? 'counts_toward_lockout' AS counted, details->>'username' AS username
   FROM taskforce.security_events

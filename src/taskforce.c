@@ -9,6 +9,8 @@
 #include "utils/guc.h"
 
 #include "compat.h"
+#include "auth/events.h"
+#include "auth/lockout.h"
 #include "context/context.h"
 
 PG_MODULE_MAGIC;
@@ -20,5 +22,7 @@ void
 _PG_init(void)
 {
 	tf_context_init();
+	tf_lockout_init();
+	tf_events_init();
 	MarkGUCPrefixReserved("taskforce");
 }

@@ -36,6 +36,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "auth/bearer.h"
 #include "auth/jwt_parse.h"
 #include "crypto/crypto.h"
 #include "util/owner.h"
@@ -883,4 +884,30 @@ taskforce_check_jwt_public_key(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unusable %s public key: %s", alg, problem ? problem : "unknown problem")));
 	PG_RETURN_VOID();
+}
+
+/*
+ * Verifies token and fills *id for authenticate_jwt's fast path (see
+ * src/auth/bearer.c).  Returns false for any failure, without saying why:
+ * the caller then takes the path that records the reason.
+ */
+bool
+tf_jwt_verified_identity(text *token, TfJwtIdentity *id)
+{
+	VerifiedJwt v;
+
+	memset(id, 0, sizeof(*id));
+	if (verify_token(token, &v) != NULL)
+		return false;
+	id->tenant_id = v.issuer->tenant_id ? v.issuer->tenant_id
+		: string_claim(&v.jwt, v.issuer->tenant_claim);
+	id->user_id = string_claim(&v.jwt, v.issuer->user_claim);
+	if (id->tenant_id == NULL || id->user_id == NULL)
+		return false;
+	id->issuer = v.key->issuer;
+	id->kid = v.key->kid;
+	id->expires_at = v.expires_at;
+	id->provision_users = v.issuer->provision_users;
+	id->trust_token_roles = v.issuer->trust_token_roles;
+	return true;
 }

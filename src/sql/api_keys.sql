@@ -47,7 +47,7 @@ COMMENT ON COLUMN taskforce.api_keys.roles IS
 COMMENT ON COLUMN taskforce.api_keys.scopes IS
     'permission patterns the key is limited to, or null for no limit';
 COMMENT ON COLUMN taskforce.api_keys.last_used_at IS
-    'last successful authentication, to the minute';
+    'first successful authentication in the latest taskforce.auth_success_event_interval (default 1 hour), written when queued events are flushed';
 COMMENT ON COLUMN taskforce.api_keys.rotated_to IS
     'the key that replaced this one';
 SELECT pg_catalog.pg_extension_config_dump('taskforce.api_keys', '');
@@ -309,13 +309,11 @@ BEGIN
             context_ttl := remaining;
         END IF;
     END IF;
+    -- Writes nothing: the key's use (last_used_at) is recorded with its
+    -- success event, for its first use in taskforce.auth_success_event_interval.
     PERFORM taskforce._complete_authentication(k.tenant_id, k.user_id, 'api_key', k.roles, k.scopes,
-        scope, context_ttl, client_addr, pg_catalog.jsonb_build_object('key_id', k.key_id));
-    -- Record use to the minute only: a write (and a row lock) on every
-    -- request would serialise the requests of a busy key.
-    UPDATE taskforce.api_keys AS x SET last_used_at = pg_catalog.now()
-     WHERE x.tenant_id = k.tenant_id AND x.key_id = k.key_id
-       AND (x.last_used_at IS NULL OR x.last_used_at < pg_catalog.now() - interval '1 minute');
+        scope, context_ttl, client_addr, pg_catalog.jsonb_build_object('key_id', k.key_id),
+        k.key_id::text);
 END
 $$;
 COMMENT ON FUNCTION taskforce.authenticate_api_key(text, text, interval, inet) IS

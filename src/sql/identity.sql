@@ -89,6 +89,8 @@ CREATE TABLE taskforce.users (
 CREATE UNIQUE INDEX users_email_key ON taskforce.users (tenant_id, lower(email));
 COMMENT ON TABLE taskforce.users IS
     'users and service accounts of each tenant';
+COMMENT ON COLUMN taskforce.users.last_login_at IS
+    'latest recorded login: every password login, the first use of each token or key in taskforce.auth_success_event_interval (default 1 hour); written when queued events are flushed';
 SELECT pg_catalog.pg_extension_config_dump('taskforce.users', '');
 
 CREATE TABLE taskforce.roles (
@@ -856,7 +858,14 @@ COMMENT ON FUNCTION taskforce.revoke_role(text, text, text) IS
     'takes a role away from a user; needs role:manage and, in a context, every permission the role grants and may manage the user';
 
 -- The last step of every authentication: the tenant must be active and the
--- user active; roles the credential asserts count only if they exist.
+-- user active; roles the credential asserts count only if they exist.  It
+-- writes nothing: the success event (and with it last_login_at and
+-- last_used_at) is queued for the credential's first use in
+-- taskforce.auth_success_event_interval (every use when credential is
+-- null), so authentication works in a read-only transaction and on a hot
+-- standby.  Not SECURITY DEFINER and called only by taskforce's SECURITY
+-- DEFINER functions, whose pinned search_path it runs under: a SET clause
+-- of its own would only add a setting change to every authentication.
 CREATE FUNCTION taskforce._complete_authentication(
     tenant_id text,
     user_id text,
@@ -866,10 +875,10 @@ CREATE FUNCTION taskforce._complete_authentication(
     scope text,
     ttl interval,
     client_addr inet,
-    details jsonb DEFAULT '{}')
+    details jsonb,
+    credential text)
     RETURNS void
     LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     tenant_status text;
@@ -891,24 +900,25 @@ BEGIN
             CASE WHEN user_status IS NULL THEN 'unknown user' ELSE 'user is deactivated' END,
             client_addr, details);
     END IF;
-    SELECT coalesce(pg_catalog.array_agg(DISTINCT a.role_name ORDER BY a.role_name), '{}') INTO known_roles
-      FROM pg_catalog.unnest(coalesce(asserted_roles, '{}')) AS a(role_name)
-     WHERE EXISTS (SELECT FROM taskforce.system_roles AS s WHERE s.role_name = a.role_name)
-        OR EXISTS (SELECT FROM taskforce.roles AS r
-                    WHERE r.tenant_id = _complete_authentication.tenant_id
-                      AND r.role_name = a.role_name);
-    UPDATE taskforce.users AS u SET last_login_at = pg_catalog.now()
-     WHERE u.tenant_id = _complete_authentication.tenant_id
-       AND u.user_id = _complete_authentication.user_id;
+    IF asserted_roles IS NULL OR pg_catalog.cardinality(asserted_roles) = 0 THEN
+        known_roles := '{}';
+    ELSE
+        SELECT coalesce(pg_catalog.array_agg(DISTINCT a.role_name ORDER BY a.role_name), '{}') INTO known_roles
+          FROM pg_catalog.unnest(asserted_roles) AS a(role_name)
+         WHERE EXISTS (SELECT FROM taskforce.system_roles AS s WHERE s.role_name = a.role_name)
+            OR EXISTS (SELECT FROM taskforce.roles AS r
+                        WHERE r.tenant_id = _complete_authentication.tenant_id
+                          AND r.role_name = a.role_name);
+    END IF;
     PERFORM taskforce._establish_context(tenant_id, user_id, known_roles, method,
                                          scope, ttl, permission_scopes);
-    PERFORM taskforce._record_security_event(tenant_id, user_id, method, 'authentication', 'success',
-        NULL, client_addr, details);
+    PERFORM taskforce._note_authentication(method, credential, tenant_id, user_id,
+                                           client_addr, details);
 END
 $$;
-REVOKE ALL ON FUNCTION taskforce._complete_authentication(text, text, text, text[], text[], text, interval, inet, jsonb) FROM PUBLIC;
-COMMENT ON FUNCTION taskforce._complete_authentication(text, text, text, text[], text[], text, interval, inet, jsonb) IS
-    'internal: after a credential verifies, checks tenant and user, records the login and establishes the context';
+REVOKE ALL ON FUNCTION taskforce._complete_authentication(text, text, text, text[], text[], text, interval, inet, jsonb, text) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._complete_authentication(text, text, text, text[], text[], text, interval, inet, jsonb, text) IS
+    'internal: after a credential verifies, checks tenant and user, establishes the context and queues the login''s event';
 
 SELECT taskforce.enable_tenant_isolation(t)
   FROM (VALUES ('taskforce.users'::regclass), ('taskforce.roles'), ('taskforce.role_grants')) AS v(t);

@@ -312,7 +312,10 @@ REVOKE ALL ON FUNCTION taskforce._jwt_identity(text) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._jwt_identity(text) IS
     'internal: verifies a token and maps its claims to tenant, user and roles, returning the failure instead of raising it';
 
-CREATE FUNCTION taskforce.authenticate_jwt(
+-- Every case of authenticate_jwt the C fast path (src/auth/bearer.c) does
+-- not take: a token that fails (its reason is recorded), a user to
+-- provision, roles claimed by the token, a tenant or user not active.
+CREATE FUNCTION taskforce._authenticate_jwt(
     token text,
     scope text DEFAULT 'transaction',
     ttl interval DEFAULT NULL,
@@ -365,8 +368,25 @@ BEGIN
         ttl := least(remaining, pg_catalog.current_setting('taskforce.max_context_ttl')::interval);
     END IF;
     PERFORM taskforce._complete_authentication(id.tenant_id, id.user_id, 'jwt',
-        CASE WHEN id.trust_token_roles THEN id.roles END, NULL, scope, ttl, client_addr, details);
+        CASE WHEN id.trust_token_roles THEN id.roles END, NULL, scope, ttl, client_addr, details,
+        token);
 END
 $$;
+REVOKE ALL ON FUNCTION taskforce._authenticate_jwt(text, text, interval, inet) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._authenticate_jwt(text, text, interval, inet) IS
+    'internal: authenticate_jwt for the cases its C fast path hands over (failures, provisioning, token roles)';
+
+-- Callers pass the token as a bind parameter, never in the query text.
+-- Executable by PUBLIC (the default): the token is the credential.  The
+-- common case runs in C and writes nothing (src/auth/bearer.c); the rest
+-- goes to _authenticate_jwt.
+CREATE FUNCTION taskforce.authenticate_jwt(
+    token text,
+    scope text DEFAULT 'transaction',
+    ttl interval DEFAULT NULL,
+    client_addr inet DEFAULT NULL)
+    RETURNS void
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'taskforce_authenticate_jwt';
 COMMENT ON FUNCTION taskforce.authenticate_jwt(text, text, interval, inet) IS
     'verifies a JWT and establishes the context of its tenant and user; pass the token as a bind parameter';

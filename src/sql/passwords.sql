@@ -102,10 +102,54 @@ COMMENT ON TABLE taskforce.user_credentials IS
 COMMENT ON COLUMN taskforce.user_credentials.password_hash IS
     'bcrypt hash (pgcrypto crypt with a bf salt), salt and cost included';
 COMMENT ON COLUMN taskforce.user_credentials.failed_attempts IS
-    'failed passwords since the last success, unlock or lockout';
+    'failed passwords since the last success, unlock or lockout, as last persisted from shared memory (src/auth/lockout.c)';
 COMMENT ON COLUMN taskforce.user_credentials.locked_until IS
-    'no password is accepted before this time';
+    'no password is accepted before this time, as last persisted from shared memory (src/auth/lockout.c)';
 SELECT pg_catalog.pg_extension_config_dump('taskforce.user_credentials', '');
+
+-- The counters behind lockout live in shared memory (src/auth/lockout.c);
+-- the columns above are their lazily persisted copy.  These functions are
+-- the only way to them.
+CREATE FUNCTION taskforce._password_attempt_begin(
+    tenant_id text, user_id text, stored_failed_attempts integer,
+    stored_locked_until timestamptz, max_failed_attempts integer, lockout_minutes integer)
+    RETURNS text
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'taskforce_password_attempt_begin';
+REVOKE ALL ON FUNCTION taskforce._password_attempt_begin(text, text, integer, timestamptz, integer, integer) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._password_attempt_begin(text, text, integer, timestamptz, integer, integer) IS
+    'internal: counts a password attempt before its outcome; null to go on, or why it must fail (locked)';
+
+CREATE FUNCTION taskforce._password_attempt_end(
+    tenant_id text, user_id text, succeeded boolean,
+    max_failed_attempts integer, lockout_minutes integer)
+    RETURNS void
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'taskforce_password_attempt_end';
+REVOKE ALL ON FUNCTION taskforce._password_attempt_end(text, text, boolean, integer, integer) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._password_attempt_end(text, text, boolean, integer, integer) IS
+    'internal: ends a counted password attempt: a success clears the count, a failure may lock the account';
+
+CREATE FUNCTION taskforce._password_locked_until(
+    tenant_id text, user_id text, stored_locked_until timestamptz)
+    RETURNS timestamptz
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'taskforce_password_locked_until';
+REVOKE ALL ON FUNCTION taskforce._password_locked_until(text, text, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._password_locked_until(text, text, timestamptz) IS
+    'internal: until when a user is locked out (null when not), from shared memory or else the stored value';
+
+CREATE FUNCTION taskforce._password_state_changed()
+    RETURNS trigger
+    LANGUAGE C
+    AS 'MODULE_PATHNAME', 'taskforce_password_state_changed';
+REVOKE ALL ON FUNCTION taskforce._password_state_changed() FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._password_state_changed() IS
+    'internal: trigger that makes a committed change to a credentials row (unlock, new password) replace the shared counters';
+
+CREATE TRIGGER reset_lockout_state
+    AFTER INSERT OR UPDATE OR DELETE ON taskforce.user_credentials
+    FOR EACH ROW EXECUTE FUNCTION taskforce._password_state_changed();
 
 -- The built-in policy, as a row for tenant_id.  Keep it in step with the
 -- column defaults of password_policies (the regression test compares them).
@@ -363,6 +407,7 @@ BEGIN
     SELECT * INTO c FROM taskforce.user_credentials AS x
      WHERE x.tenant_id = tenant AND x.user_id = unlock_user.user_id
        FOR UPDATE;
+    c.locked_until := taskforce._password_locked_until(tenant, unlock_user.user_id, c.locked_until);
     IF NOT FOUND OR c.locked_until IS NULL OR c.locked_until <= pg_catalog.clock_timestamp() THEN
         RAISE EXCEPTION 'user "%" is not locked', user_id
             USING ERRCODE = 'object_not_in_prerequisite_state';
@@ -393,11 +438,13 @@ COMMENT ON FUNCTION taskforce._dummy_bcrypt_hash(integer) IS
 
 -- Callers pass credentials as bind parameters, never in the query text.
 -- Executable by PUBLIC (the default): it needs no context, only the
--- password.  Failures go through _reject_authentication, which records
--- them in a transaction of their own (and counts wrong passwords towards
--- lockout) before raising, so they survive the caller's rollback.  No
--- row lock is taken before a rejection: the recorder must be able to
--- update the credentials row.
+-- password.  The attempt is counted (in shared memory) before the
+-- password is checked, so a cancelled attempt counts as failed.  Every
+-- refusal (unknown user, no password, locked, deactivated, suspended
+-- tenant, wrong password) does the same work, one bcrypt at the user's
+-- cost, and raises the same error from the same line; the reason goes to
+-- the security event only.  A success writes nothing in this transaction
+-- (its event is queued), so it works on a hot standby.
 CREATE FUNCTION taskforce.authenticate_password(
     tenant_id text,
     username text,
@@ -412,57 +459,81 @@ CREATE FUNCTION taskforce.authenticate_password(
 DECLARE
     u taskforce.users;
     c taskforce.user_credentials;
+    policy taskforce.password_policies;
+    failure text;
+    hash text;
+    tenant_status text;
+    details jsonb := '{}';
 BEGIN
     IF tenant_id IS NULL OR username IS NULL OR password IS NULL THEN
         RAISE EXCEPTION 'tenant_id, username and password must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT * INTO u FROM taskforce.users AS x
-     WHERE x.tenant_id = authenticate_password.tenant_id
-       AND x.username = authenticate_password.username;
-    IF FOUND THEN
-        SELECT * INTO c FROM taskforce.user_credentials AS x
-         WHERE x.tenant_id = u.tenant_id AND x.user_id = u.user_id;
-    END IF;
+    -- A cancellation (statement_timeout, pg_cancel_backend) can land at
+    -- any statement of this block, and the statement it lands in depends on
+    -- the user and on the password.  Re-raised from one place, it tells
+    -- neither.  (The attempt stays counted; its event is queued when the
+    -- transaction ends.)
+    BEGIN
+        policy := taskforce._password_policy(authenticate_password.tenant_id);
+        SELECT * INTO u FROM taskforce.users AS x
+         WHERE x.tenant_id = authenticate_password.tenant_id
+           AND x.username = authenticate_password.username;
+        IF FOUND THEN
+            SELECT * INTO c FROM taskforce.user_credentials AS x
+             WHERE x.tenant_id = u.tenant_id AND x.user_id = u.user_id;
+        END IF;
 
-    IF c.user_id IS NULL THEN
-        -- No such user, or no password: spend the time a real check takes,
-        -- so that the answer's timing does not tell whether the user exists.
-        PERFORM taskforce._bcrypt(password, taskforce._dummy_bcrypt_hash(
-            (taskforce._password_policy(authenticate_password.tenant_id)).bcrypt_cost));
-        PERFORM taskforce._reject_authentication('password', authenticate_password.tenant_id,
-            u.user_id, 'invalid username or password', client_addr,
-            CASE WHEN u.user_id IS NULL
-                 THEN pg_catalog.jsonb_build_object('username', authenticate_password.username)
-                 ELSE '{"counts_toward_lockout": true}'::jsonb END);
-    END IF;
-    -- A locked account refuses every password, right or wrong, without
-    -- checking it: guessing must not go on during the lockout.
-    IF c.locked_until > pg_catalog.clock_timestamp() THEN
-        PERFORM taskforce._reject_authentication('password', u.tenant_id, u.user_id,
-            'account is locked', client_addr,
-            pg_catalog.jsonb_build_object('locked_until', c.locked_until));
-    END IF;
-    IF u.status <> 'active' THEN
-        PERFORM taskforce._reject_authentication('password', u.tenant_id, u.user_id,
-            'user is deactivated', client_addr, '{}');
-    END IF;
-    IF taskforce._bcrypt(password, c.password_hash) IS DISTINCT FROM c.password_hash THEN
-        PERFORM taskforce._reject_authentication('password', u.tenant_id, u.user_id,
-            'invalid username or password', client_addr, '{"counts_toward_lockout": true}');
-    END IF;
-
+        -- Counted before the password is looked at (nothing to count without
+        -- a password, but the same call, and the same error if not preloaded).
+        failure := taskforce._password_attempt_begin(c.tenant_id, c.user_id, c.failed_attempts,
+            c.locked_until, policy.max_failed_attempts, policy.lockout_minutes);
+        IF c.user_id IS NULL THEN
+            failure := CASE WHEN u.user_id IS NULL THEN 'unknown user' ELSE 'user has no password' END;
+            IF u.user_id IS NULL THEN
+                details := pg_catalog.jsonb_build_object('username', pg_catalog.left(authenticate_password.username, 128));
+            END IF;
+        END IF;
+        -- One bcrypt whatever happens: against the real hash only when the
+        -- attempt may succeed, else against a dummy hash of the same cost.
+        hash := CASE WHEN failure IS NULL THEN c.password_hash
+                     ELSE taskforce._dummy_bcrypt_hash(coalesce(
+                         pg_catalog.substr(c.password_hash, 5, 2)::integer, policy.bcrypt_cost)) END;
+        IF taskforce._bcrypt(password, hash) IS DISTINCT FROM hash AND failure IS NULL THEN
+            failure := 'wrong password';
+            details := '{"counts_toward_lockout": true}';
+        END IF;
+        IF failure IS NULL AND u.status <> 'active' THEN
+            failure := 'user is deactivated';
+        END IF;
+        IF failure IS NULL THEN
+            SELECT t.status INTO tenant_status FROM taskforce.tenants AS t
+             WHERE t.tenant_id = u.tenant_id;
+            IF tenant_status IS DISTINCT FROM 'active' THEN
+                failure := 'tenant is ' || coalesce(tenant_status, 'unknown');
+            END IF;
+        END IF;
+        IF c.user_id IS NOT NULL AND failure IS DISTINCT FROM 'account is locked'
+           AND failure IS DISTINCT FROM 'lockout table is full' THEN
+            PERFORM taskforce._password_attempt_end(u.tenant_id, u.user_id, failure IS NULL,
+                policy.max_failed_attempts, policy.lockout_minutes);
+        END IF;
+        IF failure IS NOT NULL THEN
+            PERFORM taskforce._reject_authentication('password', authenticate_password.tenant_id,
+                u.user_id, failure, client_addr, details);
+        END IF;
+    EXCEPTION WHEN query_canceled THEN
+        RAISE EXCEPTION USING ERRCODE = 'query_canceled', MESSAGE = SQLERRM;
+    END;
+    -- Only a right password of an active user gets here.  (Outside the
+    -- block, whose subtransaction would hide that a transaction-scoped
+    -- context is established outside a transaction block.)
     PERFORM taskforce._complete_authentication(u.tenant_id, u.user_id, 'password', '{}', NULL,
-                                               scope, ttl, client_addr, '{}');
-    -- Only now, after every check has passed, take the row lock.
-    UPDATE taskforce.user_credentials AS x
-       SET failed_attempts = 0, locked_until = NULL
-     WHERE x.tenant_id = u.tenant_id AND x.user_id = u.user_id
-       AND (x.failed_attempts <> 0 OR x.locked_until IS NOT NULL);
+                                               scope, ttl, client_addr, '{}', NULL);
 END
 $$;
 COMMENT ON FUNCTION taskforce.authenticate_password(text, text, text, text, interval, inet) IS
-    'checks a user''s password and establishes the context; failures raise invalid_authorization_specification and count towards lockout';
+    'checks a user''s password and establishes the context; every failure raises invalid_password "authentication failed" and counts towards lockout';
 
 SELECT taskforce.enable_tenant_isolation(t)
   FROM (VALUES ('taskforce.password_policies'::regclass), ('taskforce.user_credentials')) AS v(t);

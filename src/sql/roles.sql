@@ -58,7 +58,8 @@ BEGIN
                 taskforce.suspend_tenant(text, text),
                 taskforce.reactivate_tenant(text),
                 taskforce.delete_tenant(text, text),
-                taskforce.list_tenants(text) TO %I', r.role_name);
+                taskforce.list_tenants(text),
+                taskforce.flush_security_events(interval) TO %I', r.role_name);
         END IF;
     END LOOP;
 END

@@ -1,5 +1,6 @@
--- src/sql/security_events.sql: the security event log, and failed
--- authentications recorded in a transaction of their own.
+-- src/sql/security_events.sql: the security event log, and the queue
+-- (src/auth/events.c) of events that cannot be written in the caller's
+-- transaction: failed authentications, and bearer-credential successes.
 
 CREATE TABLE taskforce.security_events (
     event_id    bigint      GENERATED ALWAYS AS IDENTITY,
@@ -20,7 +21,8 @@ CREATE TABLE taskforce.security_events (
         'api_key_created', 'api_key_revoked', 'api_key_rotated',
         'role_granted', 'role_revoked', 'role_created', 'role_updated', 'role_deleted',
         'user_created', 'user_updated', 'user_deactivated', 'user_reactivated',
-        'user_deleted', 'user_unlocked', 'password_changed', 'password_policy_changed')),
+        'user_deleted', 'user_unlocked', 'password_changed', 'password_policy_changed',
+        'events_lost')),
     CONSTRAINT security_events_outcome_known CHECK (outcome IN ('success', 'failure')),
     CONSTRAINT security_events_details_object CHECK (jsonb_typeof(details) = 'object')
 );
@@ -53,6 +55,8 @@ CREATE FUNCTION taskforce._record_security_event(
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
+    -- Whoever writes next carries the queued events along.
+    PERFORM taskforce.flush_security_events(interval '0');
     IF details IS NOT NULL AND jsonb_typeof(details) <> 'object' THEN
         RAISE EXCEPTION 'details must be a JSON object'
             USING ERRCODE = 'invalid_parameter_value';
@@ -68,93 +72,10 @@ END
 $$;
 REVOKE ALL ON FUNCTION taskforce._record_security_event(text, text, text, text, text, text, inet, jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._record_security_event(text, text, text, text, text, text, inet, jsonb) IS
-    'internal: appends a security event in the caller''s transaction';
-
--- Runs in the recording worker (src/auth/recorder.c), in a transaction of
--- its own, so it commits even though the failed authentication aborts the
--- caller's.  The worker passes the caller's client address, session role
--- and actor, which this function cannot see.  A failed password attempt
--- also counts towards the user's lockout; attempts while the user is
--- already locked out do not.  user_credentials and password_policy() are
--- created later in the install script, hence named only in the body.
-CREATE FUNCTION taskforce._record_failed_authentication(
-    method text,
-    tenant_id text,
-    user_id text,
-    reason text,
-    client_addr inet,
-    details jsonb,
-    db_role text DEFAULT NULL,
-    actor text DEFAULT NULL)
-    RETURNS void
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    event_details jsonb := CASE
-        WHEN details IS NULL THEN '{}'::jsonb
-        WHEN jsonb_typeof(details) = 'object' THEN details
-        ELSE jsonb_build_object('details', details) END;
-    event_actor text := coalesce(actor, taskforce.current_user_id(), session_user::text);
-    event_role text := coalesce(db_role, session_user::text);
-    attempts integer;
-    max_attempts integer;
-    lockout_minutes integer;
-    lock_end timestamptz;
-BEGIN
-    INSERT INTO taskforce.security_events
-        (tenant_id, user_id, actor, method, event, outcome, reason, client_addr,
-         db_role, details)
-    VALUES (tenant_id, user_id, event_actor, coalesce(method, 'unknown'),
-            'authentication', 'failure', reason, client_addr, event_role,
-            event_details);
-
-    -- Only a wrong password of an existing user counts: refusals of a locked
-    -- or deactivated account do not extend the lock.
-    IF method IS DISTINCT FROM 'password' OR tenant_id IS NULL OR user_id IS NULL
-       OR NOT coalesce((event_details->>'counts_toward_lockout')::boolean, false) THEN
-        RETURN;
-    END IF;
-    UPDATE taskforce.user_credentials AS c
-       SET failed_attempts = c.failed_attempts + 1
-     WHERE c.tenant_id = _record_failed_authentication.tenant_id
-       AND c.user_id = _record_failed_authentication.user_id
-       AND (c.locked_until IS NULL OR c.locked_until <= pg_catalog.clock_timestamp())
-    RETURNING c.failed_attempts INTO attempts;
-    IF NOT FOUND THEN
-        RETURN;
-    END IF;
-    SELECT p.max_failed_attempts, p.lockout_minutes
-      INTO max_attempts, lockout_minutes
-      FROM taskforce._password_policy(_record_failed_authentication.tenant_id) AS p;
-    IF max_attempts IS NULL OR max_attempts <= 0 OR attempts < max_attempts THEN
-        RETURN;
-    END IF;
-
-    lock_end := pg_catalog.clock_timestamp()
-        + pg_catalog.make_interval(mins => coalesce(lockout_minutes, 0));
-    UPDATE taskforce.user_credentials AS c
-       SET locked_until = lock_end,
-           failed_attempts = 0
-     WHERE c.tenant_id = _record_failed_authentication.tenant_id
-       AND c.user_id = _record_failed_authentication.user_id;
-    INSERT INTO taskforce.security_events
-        (tenant_id, user_id, actor, method, event, outcome, reason, client_addr,
-         db_role, details)
-    VALUES (tenant_id, user_id, event_actor, method,
-            'lockout', 'failure', 'too many failed password attempts', client_addr,
-            event_role,
-            jsonb_build_object('failed_attempts', attempts,
-                               'lockout_minutes', lockout_minutes,
-                               'locked_until', lock_end));
-END
-$$;
-REVOKE ALL ON FUNCTION taskforce._record_failed_authentication(text, text, text, text, inet, jsonb, text, text) FROM PUBLIC;
-COMMENT ON FUNCTION taskforce._record_failed_authentication(text, text, text, text, inet, jsonb, text, text) IS
-    'internal: records a failed authentication and counts failed passwords towards lockout';
+    'internal: appends a security event in the caller''s transaction, after the queued ones';
 
 -- Callers may leave client_addr null: the C code then uses the calling
--- backend's inet_client_addr(), not the recording worker's.
+-- backend's inet_client_addr().
 CREATE FUNCTION taskforce._reject_authentication(
     method text,
     tenant_id text,
@@ -167,4 +88,84 @@ CREATE FUNCTION taskforce._reject_authentication(
     AS 'MODULE_PATHNAME', 'taskforce_reject_authentication';
 REVOKE ALL ON FUNCTION taskforce._reject_authentication(text, text, text, text, inet, jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._reject_authentication(text, text, text, text, inet, jsonb) IS
-    'internal: records a failed authentication durably, then raises invalid_authorization_specification with the reason';
+    'internal: queues a failed authentication, then raises (for passwords, one generic failure whatever the reason)';
+
+-- Writes one record of the queue: a security event (with the credential
+-- use it records: users.last_login_at, api_keys.last_used_at), or the
+-- failed-password counters of a user (lazy persistence of lockout).
+-- user_credentials and api_keys are created later in the install script,
+-- hence named only in the body.
+CREATE FUNCTION taskforce._apply_queued_record(record jsonb)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    at timestamptz := coalesce((record->>'occurred_at')::timestamptz, pg_catalog.clock_timestamp());
+BEGIN
+    IF record->>'record' = 'password_attempts' THEN
+        UPDATE taskforce.user_credentials AS c
+           SET failed_attempts = (record->>'failed_attempts')::integer,
+               locked_until = (record->>'locked_until')::timestamptz
+         WHERE c.tenant_id = record->>'tenant_id' AND c.user_id = record->>'user_id'
+           AND (c.failed_attempts, c.locked_until) IS DISTINCT FROM
+               ((record->>'failed_attempts')::integer, (record->>'locked_until')::timestamptz);
+        RETURN;
+    END IF;
+    IF record->>'record' IS DISTINCT FROM 'event' THEN
+        -- Cannot happen (the C code builds every record); raising would
+        -- keep the record, and every later flush, failing forever.
+        RAISE WARNING 'taskforce: skipped an unknown queued record: %', record;
+        RETURN;
+    END IF;
+    INSERT INTO taskforce.security_events
+        (occurred_at, tenant_id, user_id, actor, method, event, outcome, reason, client_addr,
+         db_role, details)
+    VALUES (at, record->>'tenant_id', record->>'user_id',
+            coalesce(record->>'actor', session_user::text),
+            coalesce(record->>'method', 'unknown'), record->>'event', record->>'outcome',
+            record->>'reason', (record->>'client_addr')::inet,
+            coalesce(record->>'db_role', session_user::text),
+            CASE WHEN jsonb_typeof(record->'details') = 'object' THEN record->'details'
+                 ELSE '{}'::jsonb END);
+    IF record->>'event' = 'authentication' AND record->>'outcome' = 'success' THEN
+        UPDATE taskforce.users AS u SET last_login_at = at
+         WHERE u.tenant_id = record->>'tenant_id' AND u.user_id = record->>'user_id'
+           AND (u.last_login_at IS NULL OR u.last_login_at < at);
+        IF record->>'method' = 'api_key' AND record->'details' ? 'key_id' THEN
+            UPDATE taskforce.api_keys AS k SET last_used_at = at
+             WHERE k.tenant_id = record->>'tenant_id'
+               AND k.key_id = (record->'details'->>'key_id')::uuid
+               AND (k.last_used_at IS NULL OR k.last_used_at < at);
+        END IF;
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce._apply_queued_record(jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._apply_queued_record(jsonb) IS
+    'internal: writes one record of the security event queue (an event, or a user''s failed-password counters)';
+
+CREATE FUNCTION taskforce.flush_security_events(max_age interval DEFAULT '10 seconds')
+    RETURNS bigint
+    LANGUAGE C VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'taskforce_flush_security_events';
+REVOKE ALL ON FUNCTION taskforce.flush_security_events(interval) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce.flush_security_events(interval) IS
+    'writes this database''s queued security events (if the oldest has waited max_age) and failed-password counters; returns the rows written';
+
+-- Called by every successful authentication; writes nothing in the
+-- caller's transaction.
+CREATE FUNCTION taskforce._note_authentication(
+    method text,
+    credential text,
+    tenant_id text,
+    user_id text,
+    client_addr inet,
+    details jsonb)
+    RETURNS boolean
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'taskforce_note_authentication';
+REVOKE ALL ON FUNCTION taskforce._note_authentication(text, text, text, text, inet, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._note_authentication(text, text, text, text, inet, jsonb) IS
+    'internal: queues a success event for the first use of a credential in taskforce.auth_success_event_interval';

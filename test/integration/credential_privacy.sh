@@ -115,6 +115,10 @@ finish_a() {
 echo "== starting PostgreSQL on 127.0.0.1:$PORT (default logging settings)"
 tf_start_instance "$tmp" "$PORT" || fail "could not start PostgreSQL"
 tf_psql "$tmp" "$PORT" -d postgres -c "CREATE DATABASE $DB" >/dev/null || fail "create database"
+# Record every login's success event (not only a token's first use in the
+# hour), so that each is searched for the token.
+tf_psql "$tmp" "$PORT" -d postgres -c "ALTER SYSTEM SET taskforce.auth_success_event_interval = 0" \
+	-c "SELECT pg_reload_conf()" >/dev/null || fail "setting taskforce.auth_success_event_interval"
 
 echo "== setup: tenant, user, issuer, HS256 key, application role $APP"
 q >/dev/null <<SQL || fail "setup SQL"
@@ -255,6 +259,8 @@ grep -qF -- "$control_failing" "$tmp/server.log" ||
 	fail "positive control: a failed login's query text did not reach the server log"
 ok "positive control: the query text of a failed login is in the server log"
 assert_clean "the server log" "$tmp/server.log"
+# Authentication events are queued in shared memory; write them now.
+q -c "SELECT taskforce.flush_security_events('0')" >/dev/null || fail "flush_security_events"
 q -c "SELECT e::text FROM taskforce.security_events AS e" >"$tmp/events.txt"
 got=$(q -c "SELECT count(*) FILTER (WHERE outcome = 'success') || ' success, '
                    || count(*) FILTER (WHERE outcome = 'failure') || ' failure'

@@ -54,3 +54,42 @@ echo "$short" | grep -q "at least 32 characters" || {
 	exit 1
 }
 echo "ok: a secret shorter than 32 characters is refused"
+
+# Without the shared-memory queue, a token login's success event is written
+# at once (as the extension's owner), and password logins, which need the
+# shared-memory counters, are refused.
+tf_psql "$dir" "$port" -d postgres >/dev/null <<'SQL'
+SET client_min_messages = warning;
+SELECT count(*) FROM taskforce.setup_roles();
+CREATE ROLE np_app LOGIN IN ROLE taskforce_app;
+SELECT count(*) FROM taskforce.create_user('alice', 'alice', tenant_id => 'np-a');
+SELECT taskforce.set_password('alice', 'No-Preload-Horse-1!', 'np-a');
+SELECT count(*) FROM taskforce.configure_jwt_issuer('https://idp.np.test', ARRAY['taskforce'], ARRAY['HS256']);
+SELECT taskforce.add_jwt_key('np-hs', 'https://idp.np.test', 'HS256', sha256('no preload key'));
+SQL
+token=$(tf_psql "$dir" "$port" -d postgres -At -c "SELECT taskforce.mint_jwt('{\"sub\": \"alice\", \"tenant_id\": \"np-a\", \"aud\": \"taskforce\"}', 'np-hs')")
+got=$(printf '%s\n' "BEGIN;" "SELECT taskforce.authenticate_jwt(:'token');" \
+	"SELECT taskforce.current_user_id();" "COMMIT;" |
+	psql -X -q -At -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U np_app -d postgres -v token="$token" 2>&1) || {
+	echo "FAIL: authenticate_jwt without preloading: $got"
+	exit 1
+}
+[ "$(echo "$got" | tail -n 1)" = "alice" ] || {
+	echo "FAIL: authenticate_jwt without preloading: expected alice, got: $got"
+	exit 1
+}
+events=$(tf_psql "$dir" "$port" -d postgres -At -c "SELECT count(*) FROM taskforce.security_events
+	WHERE method = 'jwt' AND outcome = 'success' AND user_id = 'alice'")
+[ "$events" = 1 ] || {
+	echo "FAIL: expected the JWT login's success event written at once, got $events"
+	exit 1
+}
+echo "ok: without preloading, authenticate_jwt works and its success event is written at once"
+out=$(psql -X -h "$dir" -p "$port" -U np_app -d postgres -v VERBOSITY=verbose \
+	-c "SELECT taskforce.authenticate_password('np-a', 'alice', 'No-Preload-Horse-1!')" 2>&1 || true)
+echo "$out" | grep -q "ERROR:  55000: taskforce must be loaded through shared_preload_libraries to count failed passwords" || {
+	echo "FAIL: expected password logins refused with 55000 without preloading, got:"
+	echo "$out"
+	exit 1
+}
+echo "ok: without preloading, authenticate_password is refused with 55000 (lockout needs shared memory)"

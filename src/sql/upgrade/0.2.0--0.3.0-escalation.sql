@@ -401,34 +401,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION taskforce.unlock_user(user_id text, tenant_id text DEFAULT NULL)
-    RETURNS void
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    tenant text := taskforce._authorize('user:manage', tenant_id);
-    c taskforce.user_credentials;
-BEGIN
-    PERFORM taskforce._lock_user(tenant, user_id);
-    -- Unlocking lets guessing go on: for its own user, a context limited to
-    -- scopes must not reopen the way to a password wider than itself.
-    PERFORM taskforce._check_may_manage_user(tenant, user_id, true);
-    SELECT * INTO c FROM taskforce.user_credentials AS x
-     WHERE x.tenant_id = tenant AND x.user_id = unlock_user.user_id
-       FOR UPDATE;
-    IF NOT FOUND OR c.locked_until IS NULL OR c.locked_until <= pg_catalog.clock_timestamp() THEN
-        RAISE EXCEPTION 'user "%" is not locked', user_id
-            USING ERRCODE = 'object_not_in_prerequisite_state';
-    END IF;
-    UPDATE taskforce.user_credentials AS x
-       SET failed_attempts = 0, locked_until = NULL
-     WHERE x.tenant_id = tenant AND x.user_id = unlock_user.user_id;
-    PERFORM taskforce._record_security_event(tenant, user_id, 'sql', 'user_unlocked', 'success',
-        NULL, NULL, pg_catalog.jsonb_build_object('locked_until', c.locked_until));
-END
-$$;
-
 CREATE OR REPLACE FUNCTION taskforce._create_api_key(
     user_id text,
     name text,
