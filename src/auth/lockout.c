@@ -13,12 +13,13 @@
  * max_failed_attempts, or, for attempts that were cancelled, when the
  * next attempt begins.
  *
- * An entry is loaded from taskforce.user_credentials when it is missing,
- * and written back lazily: flush_security_events (which every taskforce
- * write runs) persists the entries that changed.  A change an
- * administrator makes to a credentials row (unlock, new password, delete)
- * drops the entry when the change commits (trigger reset_lockout_state),
- * so the table's values count again.
+ * An entry is loaded from taskforce.user_credentials, as committed now,
+ * when it is missing, and written back lazily: flush_security_events
+ * (which every taskforce write runs) persists the entries that changed.
+ * A persisted entry that is not locked may be evicted to make room.  A
+ * change an administrator makes to a credentials row (unlock, new
+ * password, delete) drops the entry when the change commits (trigger
+ * reset_lockout_state), so the table's values count again.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -43,6 +44,7 @@
 #include "compat.h"
 #include "auth/events.h"
 #include "auth/lockout.h"
+#include "util/owner.h"
 
 #define TF_TENANT_ID_MAX 64		/* tenants_tenant_id_format: at most 63 bytes */
 #define TF_USER_ID_MAX 264		/* users_user_id_format: at most 256 bytes */
@@ -161,7 +163,14 @@ make_key(TfLockoutKey *key, const char *tenant_id, const char *user_id)
 	strlcpy(key->user_id, user_id, TF_USER_ID_MAX);
 }
 
-/* Drops entries that hold nothing the table lacks; caller holds the lock exclusively. */
+/*
+ * Drops entries that hold nothing the table lacks: persisted and not
+ * locked, whatever their count (a user missing from the table is loaded
+ * from its row as committed now, see read_stored).  Keeping every entry
+ * with a count would let the table fill up with users who failed once,
+ * refusing every other user's password.  Caller holds the lock
+ * exclusively.
+ */
 static int
 evict_idle(TimestampTz now)
 {
@@ -172,13 +181,56 @@ evict_idle(TimestampTz now)
 	hash_seq_init(&status, lockout_table);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
-		if (!entry->dirty && entry->failures == 0 && entry->locked_until <= now)
+		if (!entry->dirty && entry->locked_until <= now)
 		{
 			hash_search(lockout_table, &entry->key, HASH_REMOVE, NULL);
 			removed++;
 		}
 	}
 	return removed;
+}
+
+/* A user's persisted counters, read by read_stored. */
+typedef struct TfStoredCounters
+{
+	const char *tenant_id;
+	const char *user_id;
+	bool		found;
+	int32		failures;
+	TimestampTz locked_until;
+} TfStoredCounters;
+
+/*
+ * Reads a user's user_credentials counters; run through tf_spi_as_owner,
+ * so under a snapshot taken now.  The caller's snapshot (a REPEATABLE
+ * READ transaction's) may predate counts persisted since, and an entry
+ * evicted after they were persisted must not come back from older ones.
+ */
+static void
+read_stored(void *arg)
+{
+	TfStoredCounters *stored = (TfStoredCounters *) arg;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	Datum		value;
+	bool		isnull;
+	int			rc;
+
+	values[0] = CStringGetTextDatum(stored->tenant_id);
+	values[1] = CStringGetTextDatum(stored->user_id);
+	rc = SPI_execute_with_args("SELECT c.failed_attempts, c.locked_until"
+							   " FROM taskforce.user_credentials AS c"
+							   " WHERE c.tenant_id = $1 AND c.user_id = $2",
+							   2, types, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading password counters returned %s", SPI_result_code_string(rc));
+	if (SPI_processed != 1)
+		return;
+	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	stored->failures = isnull ? 0 : DatumGetInt32(value);
+	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	stored->locked_until = isnull ? 0 : DatumGetTimestampTz(value);
+	stored->found = true;
 }
 
 /* Locks the account from now on; returns the lockout event to queue. Caller holds the lock. */
@@ -427,8 +479,9 @@ lockout_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
  * attempt of the user, before its password is checked.  Returns NULL if
  * the attempt may go on, or why it must fail: the account is locked (or
  * locks now, because earlier attempts that never ended reached the limit),
- * or the table is full.  The stored_ arguments are the user's
- * user_credentials values, used when the user has no entry yet.  With a
+ * or the table is full.  A user without an entry starts from its
+ * user_credentials row as committed now; the stored_ arguments (the row
+ * as the caller read it) count only when that row is gone.  With a
  * NULL tenant or user (no such user, or no password) it counts nothing but
  * still raises when taskforce was not preloaded, so that the error does
  * not depend on whether the user exists.
@@ -457,6 +510,25 @@ taskforce_password_attempt_begin(PG_FUNCTION_ARGS)
 	make_key(&key, tenant_id, user_id);
 	tf_event_origin(&origin, NULL);
 	register_callbacks();
+
+	/* A user without an entry starts from its row as committed now. */
+	LWLockAcquire(lockout_lock, LW_SHARED);
+	found = hash_search(lockout_table, &key, HASH_FIND, NULL) != NULL;
+	LWLockRelease(lockout_lock);
+	if (!found)
+	{
+		TfStoredCounters stored;
+
+		memset(&stored, 0, sizeof(stored));
+		stored.tenant_id = tenant_id;
+		stored.user_id = user_id;
+		(void) tf_spi_as_owner(read_stored, &stored);
+		if (stored.found)
+		{
+			stored_failed = stored.failures;
+			stored_locked = stored.locked_until;
+		}
+	}
 
 	LWLockAcquire(lockout_lock, LW_EXCLUSIVE);
 	entry = hash_search(lockout_table, &key, HASH_ENTER_NULL, &found);

@@ -254,6 +254,19 @@ $$;
 COMMENT ON FUNCTION taskforce.create_api_key(text, text, text[], text[], timestamptz, jsonb, text) IS
     'creates an API key for an active user and returns it, the only time it is shown; needs user:manage';
 
+-- authenticate_api_key and authenticate_password read the credential
+-- under the transaction's snapshot, which in a REPEATABLE READ transaction
+-- may predate its revocation or replacement: they check it again, under a
+-- snapshot taken now (src/auth/current.c), before establishing a context.
+CREATE FUNCTION taskforce._credential_is_current(
+    method text, tenant_id text, user_id text, credential text)
+    RETURNS boolean
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'taskforce_credential_is_current';
+REVOKE ALL ON FUNCTION taskforce._credential_is_current(text, text, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._credential_is_current(text, text, text, text) IS
+    'internal: true if an API key (by key_id) or a password (by its hash) that verified is still current, read under a fresh snapshot';
+
 -- Callers pass the key as a bind parameter, never in the query text.
 -- Executable by PUBLIC (the default): the key is the credential.
 CREATE FUNCTION taskforce.authenticate_api_key(
@@ -294,6 +307,12 @@ BEGIN
     IF k.expires_at <= pg_catalog.clock_timestamp() THEN
         PERFORM taskforce._reject_authentication('api_key', k.tenant_id, k.user_id,
             'api key has expired', client_addr, pg_catalog.jsonb_build_object('key_id', k.key_id));
+    END IF;
+
+    -- Under an older snapshot the key may look live after its revocation.
+    IF NOT taskforce._credential_is_current('api_key', k.tenant_id, k.user_id, k.key_id::text) THEN
+        PERFORM taskforce._reject_authentication('api_key', k.tenant_id, k.user_id,
+            'api key is revoked', client_addr, pg_catalog.jsonb_build_object('key_id', k.key_id));
     END IF;
 
     -- The context must not outlive the key.  Without a ttl a context lasts

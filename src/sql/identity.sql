@@ -816,6 +816,14 @@ BEGIN
     END IF;
     PERFORM taskforce._lock_user(tenant, user_id);
     PERFORM taskforce._check_no_escalation(taskforce._role_permissions(tenant, role_name));
+    -- Granting again replaces the grant: one that ends sooner takes the
+    -- role away, as revoke_role does, and needs what revoking needs.
+    IF EXISTS (SELECT FROM taskforce.role_grants AS x
+                WHERE x.tenant_id = tenant AND x.user_id = grant_role.user_id
+                  AND x.role_name = grant_role.role_name
+                  AND grant_role.expires_at < coalesce(x.expires_at, 'infinity')) THEN
+        PERFORM taskforce._check_may_manage_user(tenant, grant_role.user_id, false);
+    END IF;
     INSERT INTO taskforce.role_grants AS x (tenant_id, user_id, role_name, granted_by, expires_at)
     VALUES (tenant, user_id, role_name,
             coalesce(taskforce.current_user_id(), session_user::text), expires_at)
@@ -829,7 +837,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION taskforce.grant_role(text, text, timestamptz, text) IS
-    'grants a system or custom role to a user, optionally until expires_at; needs role:manage';
+    'grants a system or custom role to a user, optionally until expires_at; needs role:manage and, to make a grant end sooner, may manage the user';
 
 CREATE FUNCTION taskforce.revoke_role(user_id text, role_name text, tenant_id text DEFAULT NULL)
     RETURNS void

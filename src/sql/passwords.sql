@@ -503,6 +503,11 @@ BEGIN
             failure := 'wrong password';
             details := '{"counts_toward_lockout": true}';
         END IF;
+        -- Under an older snapshot a replaced password may still verify.
+        IF failure IS NULL
+           AND NOT taskforce._credential_is_current('password', u.tenant_id, u.user_id, c.password_hash) THEN
+            failure := 'password has changed';
+        END IF;
         IF failure IS NULL AND u.status <> 'active' THEN
             failure := 'user is deactivated';
         END IF;

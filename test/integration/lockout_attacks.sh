@@ -13,6 +13,10 @@
 #     time.  Here a cancelled guess counts as failed, every refusal is the
 #     same error, and a locked account answers the right password with
 #     exactly the error it gives a wrong one.
+# (c) More failures than the event queue holds: the overflow is recorded.
+# (d) One tenant's users who failed once fill the shared lockout table:
+#     once their counts are persisted they make room, so every other
+#     tenant's users still log in, and an evicted user's count is kept.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 export PGOPTIONS="-c client_min_messages=warning"
@@ -34,7 +38,8 @@ fail() {
 # Two worker slots, no logical replication launcher: one parallel query of
 # two workers fills max_worker_processes.
 tf_start_instance "$dir" "$port" "max_worker_processes = 2" "max_parallel_workers = 2" \
-	"max_logical_replication_workers = 0" "taskforce.event_queue_size = 16"
+	"max_logical_replication_workers = 0" "taskforce.event_queue_size = 16" \
+	"taskforce.lockout_entries = 100"
 q() { tf_psql "$dir" "$port" -d postgres -At "$@"; }
 # as_attacker SQL...: runs statements as the application role, printing
 # psql's stderr (verbose errors: SQLSTATE and context) and stdout.
@@ -171,3 +176,58 @@ got=$(q -c "SELECT string_agg(event || ' lost=' || (details->>'lost'), ', ') FRO
 tf_check "the overflow recorded" "events_lost lost=4" "$got"
 got=$(grep -c "taskforce security event queue is full" "$dir/server.log" || true)
 tf_check "dropped events in the server log" "4" "$got"
+
+echo "== (d) one tenant fills the lockout table (100 entries) with users who failed once"
+q >/dev/null <<'SQL'
+SELECT count(*) FROM taskforce.create_tenant('flood', 'Flood');
+SELECT count(*) FROM taskforce.create_role('user_admin', ARRAY['user:manage', 'policy:manage'], tenant_id => 'flood');
+SELECT count(*) FROM taskforce.create_user('boss', 'boss', tenant_id => 'flood');
+SELECT count(*) FROM taskforce.grant_role('boss', 'user_admin', tenant_id => 'flood');
+SELECT count(*) FROM (VALUES ('victim3'), ('victim4')) AS v(u),
+       LATERAL taskforce.create_user(v.u, v.u, tenant_id => 'la');
+SELECT taskforce.set_password(u, 'Right-Horse-42!', 'la') FROM (VALUES ('victim3'), ('victim4')) AS v(u);
+SQL
+flood_key=$(q -c "SELECT api_key FROM taskforce.create_api_key('boss', 'flood key', tenant_id => 'flood')")
+# victim3 fails twice of its three; the counts are persisted.
+for i in 1 2; do
+	out=$(as_attacker "SELECT taskforce.authenticate_password('la', 'victim3', 'Guess-$i-Wrong!')")
+	echo "$out" | grep -q "ERROR:  28P01: authentication failed" || fail "victim3 guess $i: $out"
+done
+q -c "SELECT taskforce.flush_security_events('0')" >/dev/null
+# 150 users of the attacker's own tenant, each with a password and one wrong guess.
+psql -X -q -At -h "$dir" -p "$port" -U attacker -d postgres -v key="$flood_key" >/dev/null <<'SQL'
+SELECT taskforce.authenticate_api_key(:'key', scope => 'session');
+SELECT count(*) FROM taskforce.set_password_policy(bcrypt_cost => 4);
+SELECT count(*) FROM generate_series(1, 150) AS g, LATERAL taskforce.create_user('f' || g, 'f' || g);
+SELECT count(*) FROM generate_series(1, 150) AS g, LATERAL taskforce.set_password('f' || g, 'Flood-Passw0rd!' || g);
+SELECT taskforce.clear_context();
+DO $$ BEGIN
+    FOR g IN 1..150 LOOP
+        BEGIN
+            PERFORM taskforce.authenticate_password('flood', 'f' || g, 'Wrong-Passw0rd!');
+        EXCEPTION WHEN invalid_password THEN NULL;
+        END;
+    END LOOP;
+END $$;
+SQL
+full=$(grep -c "taskforce lockout table is full" "$dir/server.log" || true)
+[ "$full" -gt 0 ] || fail "150 unpersisted failures should have filled a table of 100 entries"
+echo "ok: unpersisted counts fill the table ($full attempts refused and logged meanwhile)"
+# Once written (by the next write or a scheduled flush) they make room.
+q -c "SELECT taskforce.flush_security_events('0')" >/dev/null
+out=$(as_attacker "SELECT taskforce.authenticate_password('la', 'victim4', 'Right-Horse-42!', scope => 'session')" \
+	"SELECT taskforce.current_user_id()" | tail -n 1)
+[ "$out" = "victim4" ] || fail "another tenant's user should log in once the flood is persisted, got: $out"
+echo "ok: another tenant's user logs in"
+# victim3's entry was evicted with a count of 2: its third wrong guess locks it.
+out=$(as_attacker "SELECT taskforce.authenticate_password('la', 'victim3', 'Guess-3-Wrong!')")
+echo "$out" | grep -q "ERROR:  28P01: authentication failed" || fail "victim3 guess 3: $out"
+out=$(as_attacker "SELECT taskforce.authenticate_password('la', 'victim3', 'Right-Horse-42!')")
+echo "$out" | grep -q "ERROR:  28P01: authentication failed" ||
+	fail "victim3's right password after three wrong guesses should be refused (locked), got: $out"
+q -c "SELECT taskforce.flush_security_events('0')" >/dev/null
+got=$(q -c "SELECT string_agg(event || ':' || coalesce(reason, ''), ', ' ORDER BY event_id)
+              FROM taskforce.security_events
+             WHERE tenant_id = 'la' AND user_id = 'victim3' AND outcome = 'failure'")
+tf_check "victim3's recorded failures, its count kept across eviction" \
+	"authentication:wrong password, authentication:wrong password, authentication:wrong password, lockout:too many failed password attempts, authentication:account is locked" "$got"

@@ -619,3 +619,47 @@ BEGIN
     RETURN NEXT;
 END
 $$;
+
+-- Granting a role again with an earlier expiry takes it away: it needs what
+-- revoke_role needs (the user must be one the context may manage).
+CREATE OR REPLACE FUNCTION taskforce.grant_role(
+    user_id text,
+    role_name text,
+    expires_at timestamptz DEFAULT NULL,
+    tenant_id text DEFAULT NULL)
+    RETURNS taskforce.role_grants
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    tenant text := taskforce._authorize('role:manage', tenant_id);
+    g taskforce.role_grants;
+BEGIN
+    IF expires_at IS NOT NULL AND expires_at <= pg_catalog.now() THEN
+        RAISE EXCEPTION 'expires_at must be in the future'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM taskforce._lock_user(tenant, user_id);
+    PERFORM taskforce._check_no_escalation(taskforce._role_permissions(tenant, role_name));
+    -- Granting again replaces the grant: one that ends sooner takes the
+    -- role away, as revoke_role does, and needs what revoking needs.
+    IF EXISTS (SELECT FROM taskforce.role_grants AS x
+                WHERE x.tenant_id = tenant AND x.user_id = grant_role.user_id
+                  AND x.role_name = grant_role.role_name
+                  AND grant_role.expires_at < coalesce(x.expires_at, 'infinity')) THEN
+        PERFORM taskforce._check_may_manage_user(tenant, grant_role.user_id, false);
+    END IF;
+    INSERT INTO taskforce.role_grants AS x (tenant_id, user_id, role_name, granted_by, expires_at)
+    VALUES (tenant, user_id, role_name,
+            coalesce(taskforce.current_user_id(), session_user::text), expires_at)
+    ON CONFLICT ON CONSTRAINT role_grants_pkey DO UPDATE
+       SET granted_by = excluded.granted_by, granted_at = pg_catalog.now(),
+           expires_at = excluded.expires_at
+    RETURNING * INTO g;
+    PERFORM taskforce._record_security_event(tenant, user_id, 'sql', 'role_granted', 'success', NULL, NULL,
+        pg_catalog.jsonb_build_object('role', role_name, 'expires_at', expires_at));
+    RETURN g;
+END
+$$;
+COMMENT ON FUNCTION taskforce.grant_role(text, text, timestamptz, text) IS
+    'grants a system or custom role to a user, optionally until expires_at; needs role:manage and, to make a grant end sooner, may manage the user';

@@ -205,6 +205,8 @@ $$;
 COMMENT ON FUNCTION taskforce.unlock_user(text, text) IS
     'lifts a user''s lockout after failed passwords; needs user:manage';
 
+-- Counted in shared memory before the password is checked; one answer
+-- after the same work, whatever the reason.
 CREATE OR REPLACE FUNCTION taskforce.authenticate_password(
     tenant_id text,
     username text,
@@ -262,6 +264,11 @@ BEGIN
         IF taskforce._bcrypt(password, hash) IS DISTINCT FROM hash AND failure IS NULL THEN
             failure := 'wrong password';
             details := '{"counts_toward_lockout": true}';
+        END IF;
+        -- Under an older snapshot a replaced password may still verify.
+        IF failure IS NULL
+           AND NOT taskforce._credential_is_current('password', u.tenant_id, u.user_id, c.password_hash) THEN
+            failure := 'password has changed';
         END IF;
         IF failure IS NULL AND u.status <> 'active' THEN
             failure := 'user is deactivated';
@@ -427,6 +434,19 @@ COMMENT ON FUNCTION taskforce.authenticate_jwt(text, text, interval, inet) IS
 COMMENT ON COLUMN taskforce.api_keys.last_used_at IS
     'first successful authentication in the latest taskforce.auth_success_event_interval (default 1 hour), written when queued events are flushed';
 
+-- authenticate_api_key and authenticate_password read the credential
+-- under the transaction's snapshot, which in a REPEATABLE READ transaction
+-- may predate its revocation or replacement: they check it again, under a
+-- snapshot taken now (src/auth/current.c), before establishing a context.
+CREATE FUNCTION taskforce._credential_is_current(
+    method text, tenant_id text, user_id text, credential text)
+    RETURNS boolean
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'taskforce_credential_is_current';
+REVOKE ALL ON FUNCTION taskforce._credential_is_current(text, text, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._credential_is_current(text, text, text, text) IS
+    'internal: true if an API key (by key_id) or a password (by its hash) that verified is still current, read under a fresh snapshot';
+
 CREATE OR REPLACE FUNCTION taskforce.authenticate_api_key(
     api_key text,
     scope text DEFAULT 'transaction',
@@ -465,6 +485,12 @@ BEGIN
     IF k.expires_at <= pg_catalog.clock_timestamp() THEN
         PERFORM taskforce._reject_authentication('api_key', k.tenant_id, k.user_id,
             'api key has expired', client_addr, pg_catalog.jsonb_build_object('key_id', k.key_id));
+    END IF;
+
+    -- Under an older snapshot the key may look live after its revocation.
+    IF NOT taskforce._credential_is_current('api_key', k.tenant_id, k.user_id, k.key_id::text) THEN
+        PERFORM taskforce._reject_authentication('api_key', k.tenant_id, k.user_id,
+            'api key is revoked', client_addr, pg_catalog.jsonb_build_object('key_id', k.key_id));
     END IF;
 
     -- The context must not outlive the key.  Without a ttl a context lasts
