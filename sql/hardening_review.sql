@@ -17,13 +17,20 @@ RESET client_min_messages;
 SELECT role_name FROM taskforce.create_role('tenant_admin', ARRAY['*'], tenant_id => 'rev-acme');
 SELECT role_name FROM taskforce.create_role('role_manager', ARRAY['role:manage', 'agent:read'], tenant_id => 'rev-acme');
 SELECT role_name FROM taskforce.create_role('reporting', ARRAY['agent:read'], tenant_id => 'rev-acme');
-SELECT count(*) FROM (VALUES ('boss'), ('rolemgr'), ('intern')) AS v(u),
+SELECT role_name FROM taskforce.create_role('user_manager', ARRAY['user:manage'], tenant_id => 'rev-acme');
+SELECT role_name FROM taskforce.create_role('pipeline', ARRAY['agent:read'], tenant_id => 'rev-acme');
+SELECT count(*) FROM (VALUES ('boss'), ('rolemgr'), ('intern'), ('manager'), ('svc')) AS v(u),
        LATERAL taskforce.create_user(v.u, v.u, tenant_id => 'rev-acme');
 SELECT count(*)
   FROM (VALUES ('boss', 'tenant_admin'), ('boss', 'reporting'), ('rolemgr', 'role_manager'),
-               ('intern', 'reporting')) AS v(u, r),
+               ('intern', 'reporting'), ('manager', 'user_manager')) AS v(u, r),
        LATERAL taskforce.grant_role(v.u, v.r, tenant_id => 'rev-acme');
 SELECT api_key AS rolemgr_key FROM taskforce.create_api_key('rolemgr', 'rolemgr key', tenant_id => 'rev-acme') \gset
+SELECT api_key AS manager_key FROM taskforce.create_api_key('manager', 'manager key', tenant_id => 'rev-acme') \gset
+-- svc holds no grant; its key asserts tenant_admin (*) and pipeline.
+SELECT key_id AS svc_key_id
+  FROM taskforce.create_api_key('svc', 'svc key', roles => ARRAY['tenant_admin', 'pipeline'],
+                                tenant_id => 'rev-acme') \gset
 
 -- 1. Granting a role again replaces the grant, expiry included: a grant
 -- that ends sooner takes the role away, so it needs what revoke_role
@@ -45,3 +52,28 @@ SELECT taskforce.clear_context();
 \c - postgres
 SELECT user_id, role_name, expires_at IS NULL AS permanent FROM taskforce.role_grants
  WHERE tenant_id = 'rev-acme' ORDER BY user_id, role_name;
+
+-- 2. What a user holds includes the roles its live API keys assert: svc's
+-- key holds *, so a context holding only user:manage may not take it away
+-- (revoke the key, deactivate or delete svc), and a role manager may not
+-- empty or delete pipeline, which the key asserts.
+\c - rev_app
+SELECT taskforce.authenticate_api_key(:'manager_key', scope => 'session');
+SELECT taskforce.revoke_api_key(:'svc_key_id');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.deactivate_user('svc');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.delete_user('svc');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.clear_context();
+SELECT taskforce.authenticate_api_key(:'rolemgr_key', scope => 'session');
+SELECT taskforce.update_role('pipeline', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.delete_role('pipeline');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.clear_context();
+\c - postgres
+SELECT u.user_id, u.status, k.name, k.roles, k.revoked_at IS NULL AS live
+  FROM taskforce.users AS u JOIN taskforce.api_keys AS k USING (tenant_id, user_id)
+ WHERE u.tenant_id = 'rev-acme' AND u.user_id = 'svc';
+SELECT role_name, permissions FROM taskforce.roles WHERE tenant_id = 'rev-acme' AND role_name = 'pipeline';

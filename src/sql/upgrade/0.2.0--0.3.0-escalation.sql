@@ -92,18 +92,28 @@ BEGIN
     PERFORM FROM taskforce.users AS u
      WHERE u.tenant_id = _check_may_manage_user.tenant_id AND u.user_id = _check_may_manage_user.user_id
        FOR UPDATE;
+    -- What it holds: its unexpired grants, and the roles its live API keys
+    -- assert (deactivating or deleting it, or revoking a key, takes those away).
     SELECT coalesce(pg_catalog.array_agg(DISTINCT p.pattern), '{}') INTO patterns
-      FROM taskforce.role_grants AS g
+      FROM (SELECT g.role_name FROM taskforce.role_grants AS g
+             WHERE g.tenant_id = _check_may_manage_user.tenant_id
+               AND g.user_id = _check_may_manage_user.user_id
+               AND (g.expires_at IS NULL OR g.expires_at > pg_catalog.statement_timestamp())
+            UNION
+            SELECT a.role_name FROM taskforce.api_keys AS k
+             CROSS JOIN LATERAL pg_catalog.unnest(k.roles) AS a(role_name)
+             WHERE k.tenant_id = _check_may_manage_user.tenant_id
+               AND k.user_id = _check_may_manage_user.user_id
+               AND k.revoked_at IS NULL
+               AND (k.expires_at IS NULL OR k.expires_at > pg_catalog.statement_timestamp())) AS held
       CROSS JOIN LATERAL (
             SELECT s.permissions FROM taskforce.system_roles AS s
-             WHERE s.role_name = g.role_name
+             WHERE s.role_name = held.role_name
             UNION ALL
             SELECT r.permissions FROM taskforce.roles AS r
-             WHERE r.tenant_id = g.tenant_id AND r.role_name = g.role_name) AS role_def
-      CROSS JOIN LATERAL pg_catalog.unnest(role_def.permissions) AS p(pattern)
-     WHERE g.tenant_id = _check_may_manage_user.tenant_id
-       AND g.user_id = _check_may_manage_user.user_id
-       AND (g.expires_at IS NULL OR g.expires_at > pg_catalog.statement_timestamp());
+             WHERE r.tenant_id = _check_may_manage_user.tenant_id
+               AND r.role_name = held.role_name) AS role_def
+      CROSS JOIN LATERAL pg_catalog.unnest(role_def.permissions) AS p(pattern);
     PERFORM taskforce._check_no_escalation(patterns, _check_may_manage_user.user_id);
 END
 $$;
@@ -127,7 +137,13 @@ BEGIN
          WHERE g.tenant_id = _check_may_manage_role_holders.tenant_id
            AND g.role_name = _check_may_manage_role_holders.role_name
            AND (g.expires_at IS NULL OR g.expires_at > pg_catalog.statement_timestamp())
-         ORDER BY g.user_id
+        UNION
+        SELECT k.user_id FROM taskforce.api_keys AS k
+         WHERE k.tenant_id = _check_may_manage_role_holders.tenant_id
+           AND _check_may_manage_role_holders.role_name = ANY (k.roles)
+           AND k.revoked_at IS NULL
+           AND (k.expires_at IS NULL OR k.expires_at > pg_catalog.statement_timestamp())
+        ORDER BY 1
     LOOP
         PERFORM taskforce._check_may_manage_user(tenant_id, holder, false);
     END LOOP;
