@@ -142,25 +142,27 @@ SELECT * FROM taskforce.list_api_keys(tenant_id => 'key-globex');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 -- A key limited to scopes makes only keys limited to scopes it holds:
--- its keys would otherwise carry their user's every granted role.
+-- its keys would otherwise carry their user's every granted role.  (For a
+-- user holding nothing yet: svc-pipeline now holds operator through a key.)
 \c - key_admin
+SELECT user_id FROM taskforce.create_user('svc-reports', 'svc-reports', kind => 'service', tenant_id => 'key-acme');
 SELECT api_key AS olga_scoped_key
   FROM taskforce.create_api_key('olga', 'Olga''s scoped key', scopes => ARRAY['user:manage', 'agent:read'],
                                 tenant_id => 'key-acme') \gset
 \c - key_app
 BEGIN;
 SELECT taskforce.authenticate_api_key(:'olga_scoped_key');
-SELECT taskforce.create_api_key('svc-pipeline', 'unlimited');
+SELECT taskforce.create_api_key('svc-reports', 'unlimited');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 BEGIN;
 SELECT taskforce.authenticate_api_key(:'olga_scoped_key');
-SELECT taskforce.create_api_key('svc-pipeline', 'wider', scopes => ARRAY['agent:*']);
+SELECT taskforce.create_api_key('svc-reports', 'wider', scopes => ARRAY['agent:*']);
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 BEGIN;
 SELECT taskforce.authenticate_api_key(:'olga_scoped_key');
-SELECT length(api_key) AS length FROM taskforce.create_api_key('svc-pipeline', 'narrow', scopes => ARRAY['agent:read']);
+SELECT length(api_key) AS length FROM taskforce.create_api_key('svc-reports', 'narrow', scopes => ARRAY['agent:read']);
 ROLLBACK;
 
 -- Malformed and unknown keys.
