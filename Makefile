@@ -18,6 +18,7 @@ OBJS = \
 	src/rbac/liveness.o \
 	src/auth/lockout.o \
 	src/auth/events.o \
+	src/auth/writer.o \
 	src/auth/bearer.o \
 	src/auth/jwt_parse.o \
 	src/auth/jwt.o
