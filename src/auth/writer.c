@@ -58,6 +58,7 @@
 #include "util/owner.h"
 
 #define TF_WRITER_RESTART_SECONDS 10	/* after the launcher failed */
+#define TF_FLUSH_LOCK_TIMEOUT "5s"	/* then the flush gives up until the next interval */
 
 static int	tf_event_flush_interval = 10;	/* seconds; 0 = off */
 
@@ -279,6 +280,8 @@ taskforce_event_flush_main(Datum main_arg)
 	BackgroundWorkerInitializeConnectionByOid(database_id, InvalidOid, BGWORKER_BYPASS_ALLOWCONN);
 	/* a read-only default of the database must not keep the events out */
 	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/* a row locked for long delays this database only, not the next ones */
+	SetConfigOption("lock_timeout", TF_FLUSH_LOCK_TIMEOUT, PGC_SUSET, PGC_S_OVERRIDE);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
