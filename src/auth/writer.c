@@ -207,6 +207,7 @@ taskforce_event_writer_main(Datum main_arg)
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	pqsignal(SIGINT, SIG_IGN);	/* it runs no statement to cancel */
 	BackgroundWorkerUnblockSignals();
 	/* no database: only the shared catalogs, to tell which databases exist */
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
