@@ -205,3 +205,74 @@ SELECT issuer, audiences, algorithms, tenant_claim
 SELECT taskforce.add_jwt_key('acme-2026', 'https://idp.acme.example', 'HS256',
                              secret => gen_random_bytes(32)) \g /dev/null
 SELECT kid, issuer, algorithm, not_before IS NOT NULL AS has_window FROM taskforce.jwt_keys;
+
+\echo
+\echo '== 11. Who may manage whom: nobody takes over a stronger user'
+\echo '   A helpdesk role may manage users, but only users whose permissions it'
+\echo '   holds itself: it cannot reset, mint a key for, or remove a stronger user.'
+\echo
+SELECT role_name, permissions
+  FROM taskforce.create_role('helpdesk', '{user:manage}', 'resets passwords', tenant_id => 'acme-corp');
+SELECT user_id, username FROM taskforce.create_user('dave@acme.example', 'dave', tenant_id => 'acme-corp');
+SELECT user_id, role_name FROM taskforce.grant_role('dave@acme.example', 'helpdesk', tenant_id => 'acme-corp');
+SELECT user_id, username FROM taskforce.create_user('erin@acme.example', 'erin', tenant_id => 'acme-corp');
+\c - middleware
+\echo '[connected as middleware (member of taskforce_admin)]'
+BEGIN;
+SELECT taskforce.act_as('acme-corp', 'dave@acme.example') \g /dev/null
+\echo '-- In dave''s context: erin holds nothing dave lacks, so he may set her password:'
+SELECT taskforce.set_password('erin@acme.example', 'Walkthrough-2026!');
+\set ON_ERROR_STOP off
+SAVEPOINT attempt;
+\echo '-- alice holds operator, which dave does not: her password, a key, her status are out of reach:'
+SELECT taskforce.set_password('alice@acme.example', 'Taken-Over-2026!');
+\echo '   -> refused, SQLSTATE' :LAST_ERROR_SQLSTATE
+ROLLBACK TO attempt;
+SELECT taskforce.create_api_key('alice@acme.example', 'backdoor') \g /dev/null
+\echo '   -> refused, SQLSTATE' :LAST_ERROR_SQLSTATE
+ROLLBACK TO attempt;
+SELECT taskforce.deactivate_user('alice@acme.example') \g /dev/null
+\echo '   -> refused, SQLSTATE' :LAST_ERROR_SQLSTATE
+ROLLBACK TO attempt;
+\set ON_ERROR_STOP on
+COMMIT;
+
+\echo
+\echo '== 12. Passwords: one answer for every failure, and a lockout no caller can dodge'
+\echo '   Each attempt is counted in shared memory before the password is checked,'
+\echo '   so rolling back, cancelling or timing out a guess does not undo it.'
+\echo
+\c - app
+\echo '[connected as app (member of taskforce_app)]'
+\echo '-- Five wrong guesses for erin, each in a subtransaction that is rolled back:'
+DO $$
+BEGIN
+    FOR i IN 1..5 LOOP
+        BEGIN
+            PERFORM taskforce.authenticate_password('acme-corp', 'erin', 'guess-' || i);
+        EXCEPTION WHEN invalid_password THEN
+            RAISE NOTICE 'guess %: SQLSTATE %, %', i, SQLSTATE, SQLERRM;
+        END;
+    END LOOP;
+END
+$$;
+\echo '-- Now even the right password gets the same answer, and so does an unknown user:'
+\set ON_ERROR_STOP off
+SELECT taskforce.authenticate_password('acme-corp', 'erin', 'Walkthrough-2026!');
+SELECT taskforce.authenticate_password('acme-corp', 'nobody', 'Walkthrough-2026!');
+\set ON_ERROR_STOP on
+\c - postgres
+\echo '[connected as postgres (superuser)]'
+\echo '-- The reasons are in the security events only (queued, written by the next write or a flush):'
+SELECT taskforce.flush_security_events('0') >= 0 AS flushed;
+SELECT user_id, event, outcome, reason
+  FROM taskforce.security_events
+ WHERE tenant_id = 'acme-corp' AND event IN ('authentication', 'lockout') AND method = 'password'
+ ORDER BY event_id;
+\echo '-- An administrator unlocks erin, and the right password works again:'
+SELECT taskforce.unlock_user('erin@acme.example', tenant_id => 'acme-corp');
+\c - app
+BEGIN;
+SELECT taskforce.authenticate_password('acme-corp', 'erin', 'Walkthrough-2026!');
+SELECT tenant_id, user_id, auth_method FROM taskforce.current_context();
+COMMIT;

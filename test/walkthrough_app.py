@@ -33,8 +33,10 @@ def refused(conn, sql, params=()):
 
 with psycopg.connect(os.environ["TF_DSN"], autocommit=True) as conn:
     cur = conn.cursor()
-    print("-- A JWT login: the token travels as a bind parameter.")
+    print("-- A JWT login: the token travels as a bind parameter. Authentication writes")
+    print("   nothing, so the request can be a read-only transaction (or run on a standby).")
     with conn.transaction():
+        cur.execute("SET TRANSACTION READ ONLY")
         cur.execute("SELECT taskforce.authenticate_jwt(%s)", [TOKEN])
         print("-- What another session of the same role sees of this one in pg_stat_activity:")
         with psycopg.connect(os.environ["TF_DSN"], autocommit=True) as other:

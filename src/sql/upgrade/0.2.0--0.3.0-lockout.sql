@@ -202,6 +202,96 @@ BEGIN
         NULL, NULL, pg_catalog.jsonb_build_object('locked_until', c.locked_until));
 END
 $$;
+COMMENT ON FUNCTION taskforce.unlock_user(text, text) IS
+    'lifts a user''s lockout after failed passwords; needs user:manage';
+
+CREATE OR REPLACE FUNCTION taskforce.authenticate_password(
+    tenant_id text,
+    username text,
+    password text,
+    scope text DEFAULT 'transaction',
+    ttl interval DEFAULT NULL,
+    client_addr inet DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    u taskforce.users;
+    c taskforce.user_credentials;
+    policy taskforce.password_policies;
+    failure text;
+    hash text;
+    tenant_status text;
+    details jsonb := '{}';
+BEGIN
+    IF tenant_id IS NULL OR username IS NULL OR password IS NULL THEN
+        RAISE EXCEPTION 'tenant_id, username and password must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- A cancellation (statement_timeout, pg_cancel_backend) can land at
+    -- any statement of this block, and the statement it lands in depends on
+    -- the user and on the password.  Re-raised from one place, it tells
+    -- neither.  (The attempt stays counted; its event is queued when the
+    -- transaction ends.)
+    BEGIN
+        policy := taskforce._password_policy(authenticate_password.tenant_id);
+        SELECT * INTO u FROM taskforce.users AS x
+         WHERE x.tenant_id = authenticate_password.tenant_id
+           AND x.username = authenticate_password.username;
+        IF FOUND THEN
+            SELECT * INTO c FROM taskforce.user_credentials AS x
+             WHERE x.tenant_id = u.tenant_id AND x.user_id = u.user_id;
+        END IF;
+
+        -- Counted before the password is looked at (nothing to count without
+        -- a password, but the same call, and the same error if not preloaded).
+        failure := taskforce._password_attempt_begin(c.tenant_id, c.user_id, c.failed_attempts,
+            c.locked_until, policy.max_failed_attempts, policy.lockout_minutes);
+        IF c.user_id IS NULL THEN
+            failure := CASE WHEN u.user_id IS NULL THEN 'unknown user' ELSE 'user has no password' END;
+            IF u.user_id IS NULL THEN
+                details := pg_catalog.jsonb_build_object('username', pg_catalog.left(authenticate_password.username, 128));
+            END IF;
+        END IF;
+        -- One bcrypt whatever happens: against the real hash only when the
+        -- attempt may succeed, else against a dummy hash of the same cost.
+        hash := CASE WHEN failure IS NULL THEN c.password_hash
+                     ELSE taskforce._dummy_bcrypt_hash(coalesce(
+                         pg_catalog.substr(c.password_hash, 5, 2)::integer, policy.bcrypt_cost)) END;
+        IF taskforce._bcrypt(password, hash) IS DISTINCT FROM hash AND failure IS NULL THEN
+            failure := 'wrong password';
+            details := '{"counts_toward_lockout": true}';
+        END IF;
+        IF failure IS NULL AND u.status <> 'active' THEN
+            failure := 'user is deactivated';
+        END IF;
+        IF failure IS NULL THEN
+            SELECT t.status INTO tenant_status FROM taskforce.tenants AS t
+             WHERE t.tenant_id = u.tenant_id;
+            IF tenant_status IS DISTINCT FROM 'active' THEN
+                failure := 'tenant is ' || coalesce(tenant_status, 'unknown');
+            END IF;
+        END IF;
+        IF c.user_id IS NOT NULL AND failure IS DISTINCT FROM 'account is locked'
+           AND failure IS DISTINCT FROM 'lockout table is full' THEN
+            PERFORM taskforce._password_attempt_end(u.tenant_id, u.user_id, failure IS NULL,
+                policy.max_failed_attempts, policy.lockout_minutes);
+        END IF;
+        IF failure IS NOT NULL THEN
+            PERFORM taskforce._reject_authentication('password', authenticate_password.tenant_id,
+                u.user_id, failure, client_addr, details);
+        END IF;
+    EXCEPTION WHEN query_canceled THEN
+        RAISE EXCEPTION USING ERRCODE = 'query_canceled', MESSAGE = SQLERRM;
+    END;
+    -- Only a right password of an active user gets here.  (Outside the
+    -- block, whose subtransaction would hide that a transaction-scoped
+    -- context is established outside a transaction block.)
+    PERFORM taskforce._complete_authentication(u.tenant_id, u.user_id, 'password', '{}', NULL,
+                                               scope, ttl, client_addr, '{}', NULL);
+END
+$$;
 COMMENT ON FUNCTION taskforce.authenticate_password(text, text, text, text, interval, inet) IS
     'checks a user''s password and establishes the context; every failure raises invalid_password "authentication failed" and counts towards lockout';
 
