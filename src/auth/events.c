@@ -333,7 +333,7 @@ log_at_shutdown(Oid database_id, const char *record)
 {
 	ereport(LOG,
 			(errhidestmt(true),
-			 errmsg("taskforce security event not written: the server is shutting down"),
+			 errmsg("taskforce security event still queued at shutdown of the event writer"),
 			 errdetail("Database OID %u. The event was: %s", database_id, record)));
 }
 
@@ -804,7 +804,7 @@ tf_events_writer_stopping(void)
 		if (lost[i].lost > 0)
 			ereport(LOG,
 					(errhidestmt(true),
-					 errmsg("taskforce security events lost to a full queue not recorded: the server is shutting down"),
+					 errmsg("taskforce security events lost to a full queue, not yet recorded at shutdown of the event writer"),
 					 errdetail("Database OID %u lost %lld events.", lost[i].database_id,
 							   (long long) lost[i].lost)));
 	list_free_deep(records);

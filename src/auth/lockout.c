@@ -780,7 +780,7 @@ tf_lockout_log_unpersisted(void)
 
 		ereport(LOG,
 				(errhidestmt(true),
-				 errmsg("taskforce failed-password counters not persisted: the server is shutting down"),
+				 errmsg("taskforce failed-password counters not yet persisted at shutdown of the event writer"),
 				 errdetail("Database OID %u, tenant \"%s\", user \"%s\": failed_attempts %d, locked until %s.",
 						   e->key.database_id, e->key.tenant_id, e->key.user_id, e->failures,
 						   e->locked_until == 0 ? "never" : timestamptz_to_str(e->locked_until))));

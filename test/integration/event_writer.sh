@@ -13,7 +13,10 @@
 #     writer logs that it found no slot) and arrives once a slot frees.
 # (c) A database that was dropped, or no longer has taskforce, cannot take
 #     its queued events: they go to the server log and leave the queue.
-# (d) Stopping the server with events queued (writer off) writes each to
+# (d) The writer alone terminated (pg_terminate_backend) logs what is
+#     queued, and the postmaster restarts it: the events, still queued,
+#     then reach the table too.
+# (e) Stopping the server with events queued (writer off) writes each to
 #     the server log, before the shutdown checkpoint, with the counters
 #     not yet persisted.
 set -euo pipefail
@@ -77,9 +80,9 @@ CREATE EXTENSION taskforce CASCADE;
 SELECT count(*) FROM taskforce.setup_roles();
 SELECT count(*) FROM taskforce.create_tenant('ew', 'Event writer');
 SELECT count(*) FROM taskforce.set_password_policy(tenant_id => 'ew', max_failed_attempts => 3);
-SELECT count(*) FROM (VALUES ('alice'), ('bob'), ('carol')) AS v(u),
+SELECT count(*) FROM (VALUES ('alice'), ('bob'), ('carol'), ('dave')) AS v(u),
        LATERAL taskforce.create_user(v.u, v.u, tenant_id => 'ew');
-SELECT taskforce.set_password(u, 'Right-Horse-42!', 'ew') FROM (VALUES ('alice'), ('bob'), ('carol')) AS v(u);
+SELECT taskforce.set_password(u, 'Right-Horse-42!', 'ew') FROM (VALUES ('alice'), ('bob'), ('carol'), ('dave')) AS v(u);
 SQL
 }
 
@@ -136,7 +139,7 @@ for try in 1 2 3 4 5; do
 	done
 	[ "$busy" = 2 ] && break
 	kill "$bg_pid" 2>/dev/null || true
-	q -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE usename = 'app'" >/dev/null
+	q -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE usename = 'app' AND backend_type = 'client backend'" >/dev/null
 	wait "$bg_pid" 2>/dev/null || true
 	bg_pid=
 done
@@ -146,7 +149,7 @@ wrong_guess postgres ew bob
 wait_for "the writer reports it found no free slot" "1" 15 \
 	bash -c "[ \$(grep -c 'found no free background worker slot' '$dir/server.log') -gt $before ] && echo 1 || echo 0"
 tf_check "bob's failure while no slot is free (still queued)" "0" "$(failures bob)"
-q -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE usename = 'app'" >/dev/null
+q -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE usename = 'app' AND backend_type = 'client backend'" >/dev/null
 wait "$bg_pid" 2>/dev/null || true
 bg_pid=
 wait_for "bob's failure once the slots are free" "1" 15 failures bob
@@ -177,23 +180,35 @@ wait_for "carol's failure (the writer goes on)" "1" 15 failures carol
 tf_check "events logged for the uninstalled database (once)" "1" \
 	"$(log_count "taskforce security event not written: taskforce is not installed in its database")"
 
-echo "== (d) stopping the server with events queued (writer off)"
+echo "== (d) the writer alone terminated, with an event queued (writer off)"
 q -c "ALTER SYSTEM SET taskforce.event_flush_interval = 0" >/dev/null
 pg_ctl -D "$dir/data" -m fast -w restart -l "$dir/server.log" >/dev/null
+stopped_msg="taskforce security event still queued at shutdown of the event writer"
 wrong_guess postgres ew carol
 tf_check "carol's second failure, queued (writer off)" "1" "$(failures carol)"
-tf_check "carol's counters, not persisted (writer off)" "1 false" "$(counters carol)"
-before=$(log_count "taskforce security event not written: the server is shutting down")
+before=$(log_count "$stopped_msg")
+q -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'taskforce event writer'" >/dev/null
+wait_for "the terminated writer logs carol's queued failure" "$((before + 1))" 10 log_count "$stopped_msg"
+q -c "ALTER SYSTEM SET taskforce.event_flush_interval = 1" -c "SELECT pg_reload_conf()" >/dev/null
+wait_for "the postmaster restarts the writer, which writes carol's failure, still queued" "2" 30 failures carol
+
+echo "== (e) stopping the server with events queued (writer off)"
+q -c "ALTER SYSTEM SET taskforce.event_flush_interval = 0" >/dev/null
+pg_ctl -D "$dir/data" -m fast -w restart -l "$dir/server.log" >/dev/null
+wrong_guess postgres ew dave
+tf_check "dave's failure, queued (writer off)" "0" "$(failures dave)"
+tf_check "dave's counters, not persisted (writer off)" "0 false" "$(counters dave)"
+before=$(log_count "$stopped_msg")
 tf_stop_instance "$dir"
-got=$(grep -A1 "taskforce security event not written: the server is shutting down" "$dir/server.log" |
-	grep -c '"user_id":"carol".*"reason":"wrong password"' || true)
-tf_check "carol's queued failure in the server log at shutdown" "1" "$got"
-tf_check "events logged at this shutdown" "$((before + 1))" \
-	"$(log_count "taskforce security event not written: the server is shutting down")"
-got=$(grep -A1 "taskforce failed-password counters not persisted: the server is shutting down" "$dir/server.log" |
-	grep -c 'tenant "ew", user "carol": failed_attempts 2, locked until never' || true)
-tf_check "carol's unpersisted counters in the server log at shutdown" "1" "$got"
-event_line=$(grep -n "taskforce security event not written: the server is shutting down" "$dir/server.log" | tail -n 1 | cut -d: -f1)
+got=$(grep -A1 "$stopped_msg" "$dir/server.log" | grep -c '"user_id":"dave".*"reason":"wrong password"' || true)
+tf_check "dave's queued failure in the server log at shutdown" "1" "$got"
+tf_check "events logged at this shutdown" "$((before + 1))" "$(log_count "$stopped_msg")"
+got=$(grep -A1 "taskforce failed-password counters not yet persisted at shutdown of the event writer" "$dir/server.log" |
+	grep -c 'tenant "ew", user "dave": failed_attempts 1, locked until never' || true)
+tf_check "dave's unpersisted counters in the server log at shutdown" "1" "$got"
+grep -A2 "$stopped_msg" "$dir/server.log" | grep -q "STATEMENT:" &&
+	fail "a logged event shows a statement"
+event_line=$(grep -n "$stopped_msg" "$dir/server.log" | tail -n 1 | cut -d: -f1)
 checkpoint_line=$(grep -n "checkpoint starting: shutdown" "$dir/server.log" | tail -n 1 | cut -d: -f1)
 [ -n "$checkpoint_line" ] && [ "$event_line" -lt "$checkpoint_line" ] ||
 	fail "the queued events should be logged before the shutdown checkpoint (lines $event_line, $checkpoint_line)"
