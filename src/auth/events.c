@@ -37,7 +37,9 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "storage/lwlock.h"
+#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -95,6 +97,7 @@ typedef struct TfEventQueue
 	int64		next_seq;
 	int			used;
 	bool		writer_stopped; /* log every event that is (re)queued */
+	int			writer_procno;	/* the event writer's PGPROC, or -1 */
 	TfLostCount lost[TF_LOST_SLOTS];
 	TfQueuedEvent slots[FLEXIBLE_ARRAY_MEMBER];
 } TfEventQueue;
@@ -171,6 +174,7 @@ events_shmem_startup(void)
 		queue->lock = &locks[0].lock;
 		queue->success_lock = &locks[1].lock;
 		queue->next_seq = 1;
+		queue->writer_procno = -1;
 	}
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(TfSuccessKey);
@@ -375,6 +379,7 @@ tf_events_enqueue(const char *record)
 	int			i;
 	bool		queued = false;
 	bool		stopped;
+	int			writer;
 
 	if (!tf_events_available())
 	{
@@ -416,7 +421,12 @@ tf_events_enqueue(const char *record)
 	if (!queued)
 		count_lost(MyDatabaseId);
 	stopped = queue->writer_stopped;
+	/* half full: wake the event writer before its interval runs out */
+	writer = queue->used * 2 >= tf_event_queue_size ? queue->writer_procno : -1;
 	LWLockRelease(queue->lock);
+
+	if (writer >= 0)
+		SetLatch(&GetPGProcByNumber(writer)->procLatch);
 
 	if (queued && stopped)
 		log_at_shutdown(MyDatabaseId, record);
@@ -786,6 +796,7 @@ tf_events_writer_stopping(void)
 		return;
 	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
 	queue->writer_stopped = true;
+	queue->writer_procno = -1;
 	for (i = 0; i < tf_event_queue_size; i++)
 	{
 		TfQueuedEvent *slot = &queue->slots[i];
@@ -811,7 +822,10 @@ tf_events_writer_stopping(void)
 	list_free(databases);
 }
 
-/* The event writer runs (again): queued events wait for it, unlogged. */
+/*
+ * The event writer runs (again): queued events wait for it, unlogged, and
+ * a queue half full sets its latch.
+ */
 void
 tf_events_writer_started(void)
 {
@@ -819,7 +833,22 @@ tf_events_writer_started(void)
 		return;
 	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
 	queue->writer_stopped = false;
+	queue->writer_procno = MyProc->pgprocno;
 	LWLockRelease(queue->lock);
+}
+
+/* Tells whether the queue is at least half full, which calls for writing it early. */
+bool
+tf_events_queue_half_full(void)
+{
+	bool		half;
+
+	if (!tf_events_available())
+		return false;
+	LWLockAcquire(queue->lock, LW_SHARED);
+	half = queue->used * 2 >= tf_event_queue_size;
+	LWLockRelease(queue->lock);
+	return half;
 }
 
 /* Fills the hash of a credential used with a method. */

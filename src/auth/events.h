@@ -42,6 +42,7 @@ extern List *tf_events_pending_databases(List *dbs);
 extern void tf_events_discard_database(Oid database_id, const char *why);
 extern void tf_events_writer_stopping(void);
 extern void tf_events_writer_started(void);
+extern bool tf_events_queue_half_full(void);
 extern bool tf_note_authentication(const char *method, const char *credential,
 								   const char *tenant_id, const char *user_id,
 								   const char *client_addr, const char *details_json);

@@ -12,8 +12,10 @@
  * lists the databases that have something queued and starts, one at a
  * time, a short-lived dynamic worker per database ("taskforce event
  * flush") that runs the code of flush_security_events there as the
- * extension's owner.  With no free worker slot it tries again at the next
- * interval: the events stay queued meanwhile (an overflow is counted and
+ * extension's owner.  A queue half full wakes it early (at most once a
+ * second), so that a burst of events is written before it overflows.
+ * With no free worker slot it tries again at the next interval (or early
+ * wake-up): the events stay queued meanwhile (an overflow is counted and
  * reported as always).
  *
  * The launcher starts when recovery has finished: a hot standby queues
@@ -59,6 +61,7 @@
 
 #define TF_WRITER_RESTART_SECONDS 10	/* after the launcher failed */
 #define TF_FLUSH_LOCK_TIMEOUT "5s"	/* then the flush gives up until the next interval */
+#define TF_EARLY_ROUND_MS 1000		/* least time between rounds for a half-full queue */
 
 static int	tf_event_flush_interval = 10;	/* seconds; 0 = off */
 
@@ -204,6 +207,7 @@ taskforce_event_writer_main(Datum main_arg)
 {
 	int			interval = tf_event_flush_interval;
 	TimestampTz next_round;
+	TimestampTz last_round = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -237,15 +241,23 @@ taskforce_event_writer_main(Datum main_arg)
 		if (interval > 0 && !RecoveryInProgress())
 		{
 			TimestampTz now = GetCurrentTimestamp();
+			bool		due = now >= next_round;
 
-			if (round_databases == NIL && flush_worker == NULL && now >= next_round)
+			/* a queue half full is written early, at most once a second */
+			if (!due && tf_events_queue_half_full())
+				due = now >= TimestampTzPlusMilliseconds(last_round, TF_EARLY_ROUND_MS);
+			if (round_databases == NIL && flush_worker == NULL && due)
 			{
 				round_databases = pending_databases();
+				last_round = now;
 				next_round = TimestampTzPlusMilliseconds(now, interval * 1000L);
 			}
 			if (round_databases != NIL && flush_worker == NULL)
 				launch_next();
-			timeout = Max(TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_round), 1);
+			timeout = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_round);
+			if (tf_events_queue_half_full())
+				timeout = Min(timeout, TF_EARLY_ROUND_MS);
+			timeout = Max(timeout, 1);
 		}
 
 		/* a flush worker's exit sets the latch (bgw_notify_pid) */

@@ -19,6 +19,7 @@
 # (e) Stopping the server with events queued (writer off) writes each to
 #     the server log, before the shutdown checkpoint, with the counters
 #     not yet persisted.
+# (f) A queue half full wakes the writer before its interval runs out.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 export PGOPTIONS="-c client_min_messages=warning"
@@ -213,4 +214,15 @@ checkpoint_line=$(grep -n "checkpoint starting: shutdown" "$dir/server.log" | ta
 [ -n "$checkpoint_line" ] && [ "$event_line" -lt "$checkpoint_line" ] ||
 	fail "the queued events should be logged before the shutdown checkpoint (lines $event_line, $checkpoint_line)"
 echo "ok: logged before the shutdown checkpoint"
+
+echo "== (f) a queue half full wakes the writer long before its interval"
+pg_ctl -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+	-o "-c taskforce.event_flush_interval=3600 -c taskforce.event_queue_size=16" start >/dev/null
+for i in $(seq 1 8); do
+	out=$(as_app postgres "SELECT taskforce.authenticate_api_key('not-a-key-$i')")
+	echo "$out" | grep -q "ERROR:  28000: malformed api key" || fail "bad key $i: $out"
+done
+echo "ok: eight bad API keys as the application role, each refused with 28000"
+wait_for "the eight failures in security_events with an interval of one hour" "8" 10 \
+	q -c "SELECT count(*) FROM taskforce.security_events WHERE reason = 'malformed api key'"
 echo "PASS: the event writer writes on an idle server and logs what a shutdown would lose"
