@@ -19,6 +19,7 @@ OBJS = \
 	src/auth/lockout.o \
 	src/auth/current.o \
 	src/auth/events.o \
+	src/auth/writer.o \
 	src/auth/bearer.o \
 	src/auth/jwt_parse.o \
 	src/auth/jwt.o

@@ -11,6 +11,7 @@
 #include "compat.h"
 #include "auth/events.h"
 #include "auth/lockout.h"
+#include "auth/writer.h"
 #include "context/context.h"
 
 PG_MODULE_MAGIC;
@@ -24,5 +25,6 @@ _PG_init(void)
 	tf_context_init();
 	tf_lockout_init();
 	tf_events_init();
+	tf_writer_init();
 	MarkGUCPrefixReserved("taskforce");
 }

@@ -9,12 +9,16 @@
  * therefore queued in shared memory (taskforce.event_queue_size slots,
  * shared by every database of the cluster) and written to
  * taskforce.security_events by whoever writes next: every taskforce
- * function that records an event of its own drains the queue first, and
- * flush_security_events() drains it on demand (a scheduler can call it).
+ * function that records an event of its own drains the queue first,
+ * flush_security_events() drains it on demand, and the event writer
+ * (src/auth/writer.c) drains it every taskforce.event_flush_interval.
  * A drained event is removed from the queue only when the transaction that
  * wrote it commits.  A full queue counts the events it had to drop and
  * logs each; the next flush writes an events_lost event with the count.
  * A hot standby cannot write: there, each event goes to the server log.
+ * Once the event writer has stopped (the server is shutting down), the
+ * events still queued are written to the server log, and so is every event
+ * queued (or returned to the queue by a rollback) after that.
  *
  * Successes are recorded for the first use of each credential per
  * taskforce.auth_success_event_interval; the recorded time of the
@@ -33,7 +37,9 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "storage/lwlock.h"
+#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -90,6 +96,8 @@ typedef struct TfEventQueue
 	LWLock	   *success_lock;
 	int64		next_seq;
 	int			used;
+	bool		writer_stopped; /* log every event that is (re)queued */
+	int			writer_procno;	/* the event writer's PGPROC, or -1 */
 	TfLostCount lost[TF_LOST_SLOTS];
 	TfQueuedEvent slots[FLEXIBLE_ARRAY_MEMBER];
 } TfEventQueue;
@@ -166,6 +174,7 @@ events_shmem_startup(void)
 		queue->lock = &locks[0].lock;
 		queue->success_lock = &locks[1].lock;
 		queue->next_seq = 1;
+		queue->writer_procno = -1;
 	}
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(TfSuccessKey);
@@ -322,6 +331,16 @@ tf_event_record(const TfEventOrigin *origin, const char *method, const char *eve
 	return record;
 }
 
+/* Logs an event that stays queued while the event writer is stopped (at shutdown). */
+static void
+log_at_shutdown(Oid database_id, const char *record)
+{
+	ereport(LOG,
+			(errhidestmt(true),
+			 errmsg("taskforce security event still queued at shutdown of the event writer"),
+			 errdetail("Database OID %u. The event was: %s", database_id, record)));
+}
+
 /*
  * Counts an event the full queue had to drop (it is logged too).  Caller
  * holds the queue lock.  With no counter free, the log is the only trace.
@@ -359,6 +378,8 @@ tf_events_enqueue(const char *record)
 {
 	int			i;
 	bool		queued = false;
+	bool		stopped;
+	int			writer;
 
 	if (!tf_events_available())
 	{
@@ -399,8 +420,16 @@ tf_events_enqueue(const char *record)
 	}
 	if (!queued)
 		count_lost(MyDatabaseId);
+	stopped = queue->writer_stopped;
+	/* half full: wake the event writer before its interval runs out */
+	writer = queue->used * 2 >= tf_event_queue_size ? queue->writer_procno : -1;
 	LWLockRelease(queue->lock);
 
+	if (writer >= 0)
+		SetLatch(&GetPGProcByNumber(writer)->procLatch);
+
+	if (queued && stopped)
+		log_at_shutdown(MyDatabaseId, record);
 	if (!queued)
 		ereport(LOG,
 				(errhidestmt(true),
@@ -414,6 +443,8 @@ static void
 settle_claims(bool committed, SubTransactionId subid)
 {
 	int			i;
+	List	   *returned = NIL;
+	ListCell   *lc;
 
 	if (!have_claims || queue == NULL)
 		return;
@@ -432,7 +463,11 @@ settle_claims(bool committed, SubTransactionId subid)
 			queue->used--;
 		}
 		else
+		{
 			slot->state = SLOT_QUEUED;
+			if (queue->writer_stopped)
+				returned = lappend(returned, pstrdup(slot->record));
+		}
 		slot->claimed_by = 0;
 	}
 	if (subid == InvalidSubTransactionId || lost_claim_subid == subid)
@@ -453,6 +488,10 @@ settle_claims(bool committed, SubTransactionId subid)
 	LWLockRelease(queue->lock);
 	if (subid == InvalidSubTransactionId)
 		have_claims = false;
+	/* back in the queue after the writer logged it: log it now */
+	foreach(lc, returned)
+		log_at_shutdown(MyDatabaseId, (const char *) lfirst(lc));
+	list_free_deep(returned);
 }
 
 /* Moves the claims of a committed subtransaction to its parent. */
@@ -551,16 +590,17 @@ tf_events_apply(const char *record)
 }
 
 /*
- * taskforce.flush_security_events(max_age interval): writes this
- * database's queued events, oldest first, if the oldest has waited at
- * least max_age, and persists the failed-password counters that changed;
- * returns how many records it wrote.  A read-only transaction or a standby
- * writes nothing and returns 0.
+ * Writes this database's queued events, oldest first, if the oldest has
+ * waited at least max_age (NULL: whatever their age), and persists the
+ * failed-password counters that changed; returns how many records it
+ * wrote.  A read-only transaction or a standby writes nothing and returns
+ * 0.  The caller runs it as the extension's owner with a pinned
+ * search_path (flush_security_events is SECURITY DEFINER; the event
+ * writer switches to the owner).
  */
-Datum
-taskforce_flush_security_events(PG_FUNCTION_ARGS)
+int64
+tf_events_flush(const Interval *max_age)
 {
-	Interval   *max_age = PG_ARGISNULL(0) ? NULL : PG_GETARG_INTERVAL_P(0);
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz oldest = 0;
 	ClaimedRecord *claimed = NULL;
@@ -571,7 +611,7 @@ taskforce_flush_security_events(PG_FUNCTION_ARGS)
 	bool		take;
 
 	if (!tf_events_available() || RecoveryInProgress() || XactReadOnly)
-		PG_RETURN_INT64(0);
+		return 0;
 	register_callbacks();
 
 	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
@@ -588,7 +628,7 @@ taskforce_flush_security_events(PG_FUNCTION_ARGS)
 	{
 		TimestampTz due = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 																  TimestampTzGetDatum(oldest),
-																  IntervalPGetDatum(max_age)));
+																  IntervalPGetDatum((Interval *) max_age)));
 
 		take = due <= now;
 	}
@@ -653,7 +693,162 @@ taskforce_flush_security_events(PG_FUNCTION_ARGS)
 		SPI_finish();
 	}
 	written += tf_lockout_persist();
-	PG_RETURN_INT64(written);
+	return written;
+}
+
+/*
+ * taskforce.flush_security_events(max_age interval): tf_events_flush for
+ * SQL callers.
+ */
+Datum
+taskforce_flush_security_events(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(tf_events_flush(PG_ARGISNULL(0) ? NULL : PG_GETARG_INTERVAL_P(0)));
+}
+
+/* Adds to dbs (a list of OIDs) the databases that have queued events or an unreported overflow. */
+List *
+tf_events_pending_databases(List *dbs)
+{
+	int			i;
+
+	if (!tf_events_available())
+		return dbs;
+	LWLockAcquire(queue->lock, LW_SHARED);
+	for (i = 0; i < tf_event_queue_size; i++)
+		if (queue->slots[i].state == SLOT_QUEUED)
+			dbs = list_append_unique_oid(dbs, queue->slots[i].database_id);
+	for (i = 0; i < TF_LOST_SLOTS; i++)
+		if (queue->lost[i].lost > 0 && queue->lost[i].claimed_by == 0)
+			dbs = list_append_unique_oid(dbs, queue->lost[i].database_id);
+	LWLockRelease(queue->lock);
+	return dbs;
+}
+
+/*
+ * Logs, then drops, the queued events of a database where they can never be
+ * written (it was dropped, or taskforce is no longer installed in it).
+ */
+void
+tf_events_discard_database(Oid database_id, const char *why)
+{
+	List	   *records = NIL;
+	ListCell   *lc;
+	int64		lost = 0;
+	int			i;
+
+	if (!tf_events_available())
+		return;
+	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+	for (i = 0; i < tf_event_queue_size; i++)
+	{
+		TfQueuedEvent *slot = &queue->slots[i];
+
+		if (slot->state != SLOT_QUEUED || slot->database_id != database_id)
+			continue;
+		records = lappend(records, pstrdup(slot->record));
+		slot->state = SLOT_FREE;
+		queue->used--;
+	}
+	for (i = 0; i < TF_LOST_SLOTS; i++)
+	{
+		TfLostCount *c = &queue->lost[i];
+
+		if (c->database_id == database_id && c->claimed_by == 0 && c->lost > 0)
+		{
+			lost += c->lost;
+			c->lost = 0;
+		}
+	}
+	LWLockRelease(queue->lock);
+
+	foreach(lc, records)
+		ereport(LOG,
+				(errhidestmt(true),
+				 errmsg("taskforce security event not written: %s", why),
+				 errdetail("Database OID %u. The event was: %s", database_id,
+						   (const char *) lfirst(lc))));
+	if (lost > 0)
+		ereport(LOG,
+				(errhidestmt(true),
+				 errmsg("taskforce security events lost to a full queue not recorded: %s", why),
+				 errdetail("Database OID %u lost %lld events.", database_id, (long long) lost)));
+	list_free_deep(records);
+}
+
+/*
+ * The event writer has stopped (the server is shutting down): logs every
+ * queued event, and from now on every event that is queued or returned to
+ * the queue.  The events stay queued as well, so that if the server goes on
+ * (the writer was only terminated), they still reach the table.
+ */
+void
+tf_events_writer_stopping(void)
+{
+	List	   *records = NIL;
+	List	   *databases = NIL;
+	TfLostCount lost[TF_LOST_SLOTS];
+	ListCell   *lc;
+	ListCell   *dc;
+	int			i;
+
+	if (!tf_events_available())
+		return;
+	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+	queue->writer_stopped = true;
+	queue->writer_procno = -1;
+	for (i = 0; i < tf_event_queue_size; i++)
+	{
+		TfQueuedEvent *slot = &queue->slots[i];
+
+		if (slot->state != SLOT_QUEUED)
+			continue;
+		records = lappend(records, pstrdup(slot->record));
+		databases = lappend_oid(databases, slot->database_id);
+	}
+	memcpy(lost, queue->lost, sizeof(lost));
+	LWLockRelease(queue->lock);
+
+	forboth(lc, records, dc, databases)
+		log_at_shutdown(lfirst_oid(dc), (const char *) lfirst(lc));
+	for (i = 0; i < TF_LOST_SLOTS; i++)
+		if (lost[i].lost > 0)
+			ereport(LOG,
+					(errhidestmt(true),
+					 errmsg("taskforce security events lost to a full queue, not yet recorded at shutdown of the event writer"),
+					 errdetail("Database OID %u lost %lld events.", lost[i].database_id,
+							   (long long) lost[i].lost)));
+	list_free_deep(records);
+	list_free(databases);
+}
+
+/*
+ * The event writer runs (again): queued events wait for it, unlogged, and
+ * a queue half full sets its latch.
+ */
+void
+tf_events_writer_started(void)
+{
+	if (!tf_events_available())
+		return;
+	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+	queue->writer_stopped = false;
+	queue->writer_procno = MyProc->pgprocno;
+	LWLockRelease(queue->lock);
+}
+
+/* Tells whether the queue is at least half full, which calls for writing it early. */
+bool
+tf_events_queue_half_full(void)
+{
+	bool		half;
+
+	if (!tf_events_available())
+		return false;
+	LWLockAcquire(queue->lock, LW_SHARED);
+	half = queue->used * 2 >= tf_event_queue_size;
+	LWLockRelease(queue->lock);
+	return half;
 }
 
 /* Fills the hash of a credential used with a method. */

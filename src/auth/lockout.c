@@ -15,8 +15,9 @@
  *
  * An entry is loaded from taskforce.user_credentials, as committed now,
  * when it is missing, and written back lazily: flush_security_events
- * (which every taskforce write runs) persists the entries that changed.
- * A persisted entry that is not locked may be evicted to make room.  A
+ * (which every taskforce write runs, and the event writer every
+ * taskforce.event_flush_interval) persists the entries that changed.  A
+ * persisted entry that is not locked may be evicted to make room.  A
  * change an administrator makes to a credentials row (unlock, new
  * password, delete) drops the entry when the change commits (trigger
  * reset_lockout_state), so the table's values count again.
@@ -779,6 +780,84 @@ tf_lockout_persist(void)
 	PG_END_TRY();
 	SPI_finish();
 	return nchanged;
+}
+
+/* Adds to dbs (a list of OIDs) the databases with counters not yet persisted. */
+List *
+tf_lockout_pending_databases(List *dbs)
+{
+	HASH_SEQ_STATUS status;
+	TfLockoutEntry *entry;
+
+	if (lockout_table == NULL)
+		return dbs;
+	LWLockAcquire(lockout_lock, LW_SHARED);
+	hash_seq_init(&status, lockout_table);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (entry->dirty)
+			dbs = list_append_unique_oid(dbs, entry->key.database_id);
+	LWLockRelease(lockout_lock);
+	return dbs;
+}
+
+/*
+ * Drops the entries of a database whose counters can never be persisted
+ * (it was dropped, or taskforce is no longer installed in it), so that
+ * they neither wait forever nor count for a later database with its OID.
+ */
+void
+tf_lockout_discard_database(Oid database_id)
+{
+	HASH_SEQ_STATUS status;
+	TfLockoutEntry *entry;
+
+	if (lockout_table == NULL)
+		return;
+	LWLockAcquire(lockout_lock, LW_EXCLUSIVE);
+	hash_seq_init(&status, lockout_table);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (entry->key.database_id == database_id)
+			hash_search(lockout_table, &entry->key, HASH_REMOVE, NULL);
+	LWLockRelease(lockout_lock);
+}
+
+/* Logs the counters not yet persisted, which a stopping server loses. */
+void
+tf_lockout_log_unpersisted(void)
+{
+	HASH_SEQ_STATUS status;
+	TfLockoutEntry *entry;
+	List	   *changed = NIL;
+	ListCell   *lc;
+
+	if (lockout_table == NULL)
+		return;
+	LWLockAcquire(lockout_lock, LW_SHARED);
+	hash_seq_init(&status, lockout_table);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (entry->dirty)
+		{
+			TfLockoutEntry *copy = palloc(sizeof(TfLockoutEntry));
+
+			*copy = *entry;
+			changed = lappend(changed, copy);
+		}
+	}
+	LWLockRelease(lockout_lock);
+
+	foreach(lc, changed)
+	{
+		TfLockoutEntry *e = lfirst(lc);
+
+		ereport(LOG,
+				(errhidestmt(true),
+				 errmsg("taskforce failed-password counters not yet persisted at shutdown of the event writer"),
+				 errdetail("Database OID %u, tenant \"%s\", user \"%s\": failed_attempts %d, locked until %s.",
+						   e->key.database_id, e->key.tenant_id, e->key.user_id, e->failures,
+						   e->locked_until == 0 ? "never" : timestamptz_to_str(e->locked_until))));
+	}
+	list_free_deep(changed);
 }
 
 /*

@@ -66,6 +66,9 @@ s() { tf_psql "$standby" "$sport" -d postgres -At "$@"; }
 tf_check "the replica is in recovery" "t" "$(s -c "SELECT pg_is_in_recovery()")"
 tf_check "the replica streams from the primary" "streaming" \
 	"$(p -c "SELECT state FROM pg_stat_replication")"
+writers="SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'taskforce event writer'"
+tf_check "the event writer runs on the primary" "1" "$(p -c "$writers")"
+tf_check "no event writer on the replica (it cannot write; its events go to its log)" "0" "$(s -c "$writers")"
 
 # app_on_replica SQL...: runs statements as the application role on the replica.
 # psql reads them from stdin, so that :'token' and :'api_key' are bound.
