@@ -263,7 +263,7 @@ SELECT taskforce.authenticate_password('acme-corp', 'nobody', 'Walkthrough-2026!
 \set ON_ERROR_STOP on
 \c - postgres
 \echo '[connected as postgres (superuser)]'
-\echo '-- The reasons are in the security events only (queued, written by the next write or a flush):'
+\echo '-- The reasons are in the security events only (queued; the event writer writes them within seconds, a flush at once):'
 SELECT taskforce.flush_security_events('0') >= 0 AS flushed;
 SELECT user_id, event, outcome, reason
   FROM taskforce.security_events
