@@ -26,10 +26,10 @@ OBJS = \
 
 # The install script is the subsystems' SQL, in dependency order.  Each
 # release adds an upgrade script: the changes to existing objects
-# (src/sql/upgrade/FROM--TO.sql) followed by the files new in that release
-# and roles.sql, which grants the release's objects to the roles
-# setup_roles() recorded.  Once released, an upgrade script is frozen in
-# src/sql/upgrade/ as it shipped.
+# (src/sql/upgrade/FROM--TO.sql, which also drops roles.sql's functions)
+# followed by the files new in that release and roles.sql, which grants the
+# release's objects to the roles setup_roles() recorded.  Once released, an
+# upgrade script is frozen in src/sql/upgrade/ as it shipped.
 SQL_SINCE_0_1_0 = \
 	src/sql/preamble.sql \
 	src/sql/context.sql \
@@ -42,11 +42,16 @@ SQL_SINCE_0_2_0 = \
 	src/sql/passwords.sql \
 	src/sql/api_keys.sql \
 	src/sql/jwt.sql
-SQL_SINCE_0_3_0 =
-SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) src/sql/roles.sql
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.2.0--0.3.0.sql
+SQL_SINCE_0_3_0 = \
+	src/sql/database_roles.sql
+SQL_SINCE_0_4_0 =
+SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) $(SQL_SINCE_0_4_0) src/sql/roles.sql
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.3.0--0.4.0.sql
 # Scripts of earlier releases, frozen as they shipped.
-DATA = src/sql/upgrade/$(EXTENSION)--0.1.0.sql src/sql/upgrade/$(EXTENSION)--0.1.0--0.2.0.sql
+DATA = \
+	src/sql/upgrade/$(EXTENSION)--0.1.0.sql \
+	src/sql/upgrade/$(EXTENSION)--0.1.0--0.2.0.sql \
+	src/sql/upgrade/$(EXTENSION)--0.2.0--0.3.0.sql
 
 PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK += -lcrypto
@@ -68,13 +73,5 @@ include $(PGXS)
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
 	cat $^ > $@
 
-# The changes to 0.2.0's objects, one file per subsystem.
-UPGRADE_0_3_0 = \
-	src/sql/upgrade/0.2.0--0.3.0.sql \
-	src/sql/upgrade/0.2.0--0.3.0-escalation.sql \
-	src/sql/upgrade/0.2.0--0.3.0-lockout.sql \
-	src/sql/upgrade/0.2.0--0.3.0-context.sql \
-	src/sql/upgrade/0.2.0--0.3.0-caches.sql \
-	src/sql/upgrade/0.2.0--0.3.0-isolation.sql
-$(EXTENSION)--0.2.0--0.3.0.sql: $(UPGRADE_0_3_0) $(SQL_SINCE_0_3_0) src/sql/roles.sql src/sql/upgrade/0.2.0--0.3.0-roles.sql
+$(EXTENSION)--0.3.0--0.4.0.sql: src/sql/upgrade/0.3.0--0.4.0.sql $(SQL_SINCE_0_4_0) src/sql/roles.sql
 	cat $^ > $@

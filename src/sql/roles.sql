@@ -1,18 +1,9 @@
--- src/sql/roles.sql: the database roles an installation needs, made on
--- request, and the privileges each gets.  The roles setup_roles() set up
--- are recorded, so that ALTER EXTENSION ... UPDATE grants a release's new
--- objects to them: every install and upgrade script ends with this file.
-
-CREATE TABLE taskforce.database_roles (
-    purpose   text NOT NULL,
-    role_name name NOT NULL,
-    CONSTRAINT database_roles_pkey PRIMARY KEY (purpose, role_name),
-    CONSTRAINT database_roles_purpose_known CHECK (purpose IN ('app', 'admin', 'auditor', 'bi'))
-);
-REVOKE ALL ON taskforce.database_roles FROM PUBLIC;
-COMMENT ON TABLE taskforce.database_roles IS
-    'the database roles setup_roles() set up, by purpose; upgrades grant new objects to them';
-SELECT pg_catalog.pg_extension_config_dump('taskforce.database_roles', '');
+-- src/sql/roles.sql: the privileges each database role gets, and the
+-- function that makes the roles on request.  The roles setup_roles() set up
+-- are recorded in database_roles (database_roles.sql), so that ALTER
+-- EXTENSION ... UPDATE grants a release's new objects to them: every install
+-- and upgrade script ends with this file (an upgrade script drops its two
+-- functions first).
 
 -- Grants every recorded role the privileges of its purpose in this
 -- release.  Idempotent; a recorded role that no longer exists is skipped.

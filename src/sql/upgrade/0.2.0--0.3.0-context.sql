@@ -1,3 +1,0 @@
--- src/sql/upgrade/0.2.0--0.3.0-context.sql: the context fixes of 0.3.0 (prepared
--- transactions, held cursors, parallel workers with an operator secret) are in C
--- only; no SQL object of 0.2.0 changes.
