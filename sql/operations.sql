@@ -1,0 +1,91 @@
+-- operations: what an operator does with tenants and sessions
+-- (docs/operations.md): a deleted tenant refuses every write; tried as an
+-- administrator and as an application role's context, whose keys are
+-- carried by \gset, never printed.
+\set SHOW_CONTEXT never
+\set VERBOSITY sqlstate
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS taskforce CASCADE;
+SELECT count(*) FROM taskforce.setup_roles();
+DROP ROLE IF EXISTS ops_admin, ops_app, ops_mw;
+CREATE ROLE ops_admin LOGIN IN ROLE taskforce_admin;
+CREATE ROLE ops_app LOGIN IN ROLE taskforce_app;
+-- Middleware that is both: it may act_as and take an application's role.
+CREATE ROLE ops_mw LOGIN IN ROLE taskforce_admin, ops_app;
+RESET client_min_messages;
+
+\c - ops_admin
+SELECT count(*) FROM taskforce.create_tenant('ops-gone', 'Gone');
+SELECT role_name FROM taskforce.create_role('user_admin', ARRAY['user:manage', 'role:manage'],
+                                            tenant_id => 'ops-gone');
+SELECT count(*) FROM taskforce.create_user('alice', 'alice', tenant_id => 'ops-gone');
+SELECT count(*) FROM taskforce.create_user('bob', 'bob', tenant_id => 'ops-gone');
+SELECT count(*) FROM taskforce.grant_role('alice', 'user_admin', tenant_id => 'ops-gone');
+SELECT api_key AS alice_key FROM taskforce.create_api_key('alice', 'alice key', tenant_id => 'ops-gone') \gset
+SELECT count(*) FROM taskforce.set_password('bob', 'Correct-Horse-9', tenant_id => 'ops-gone');
+
+-- 1. A deleted tenant refuses every write, with 55000 naming the tenant:
+-- new users, roles, grants, keys, passwords, policies, updates.
+SELECT status FROM taskforce.delete_tenant('ops-gone', 'customer left');
+\set VERBOSITY default
+SELECT taskforce.create_user('carol', 'carol', tenant_id => 'ops-gone');
+\set VERBOSITY sqlstate
+SELECT taskforce.create_role('other', ARRAY['agent:read'], tenant_id => 'ops-gone');
+SELECT taskforce.update_role('user_admin', permissions => ARRAY['user:manage'], tenant_id => 'ops-gone');
+SELECT taskforce.grant_role('bob', 'user_admin', tenant_id => 'ops-gone');
+SELECT taskforce.create_api_key('bob', 'bob key', tenant_id => 'ops-gone');
+SELECT taskforce.set_password('bob', 'Another-Horse-9', tenant_id => 'ops-gone');
+SELECT taskforce.update_user('bob', email => 'bob@example.com', tenant_id => 'ops-gone');
+SELECT taskforce.deactivate_user('bob', tenant_id => 'ops-gone');
+SELECT taskforce.set_password_policy(min_length => 14, tenant_id => 'ops-gone');
+SELECT taskforce.configure_jwt_issuer('https://gone.example', ARRAY['api'], ARRAY['HS256'],
+                                      tenant_id => 'ops-gone');
+-- Nothing changed.
+\c - postgres
+SELECT user_id, status, email FROM taskforce.users WHERE tenant_id = 'ops-gone' ORDER BY 1;
+SELECT role_name, permissions FROM taskforce.roles WHERE tenant_id = 'ops-gone';
+SELECT count(*) AS keys FROM taskforce.api_keys WHERE tenant_id = 'ops-gone';
+-- The bookkeeping the event writer and lockout keep is still written (a
+-- record queued before the deletion must not fail every later flush).
+SELECT taskforce._apply_queued_record(jsonb_build_object(
+    'record', 'event', 'event', 'authentication', 'outcome', 'success', 'method', 'password',
+    'tenant_id', 'ops-gone', 'user_id', 'bob'));
+SELECT taskforce._apply_queued_record(jsonb_build_object(
+    'record', 'password_attempts', 'tenant_id', 'ops-gone', 'user_id', 'bob',
+    'failed_attempts', 2));
+SELECT u.last_login_at IS NOT NULL AS login_recorded, c.failed_attempts
+  FROM taskforce.users AS u JOIN taskforce.user_credentials AS c USING (tenant_id, user_id)
+ WHERE u.tenant_id = 'ops-gone' AND u.user_id = 'bob';
+
+-- A restore writes the rows back as they were: pg_dump's script sets
+-- row_security = off, and only a superuser writes these tables directly.
+BEGIN;
+SET LOCAL row_security = off;
+INSERT INTO taskforce.users (tenant_id, user_id, username) VALUES ('ops-gone', 'restored', 'restored');
+ROLLBACK;
+-- An administrator setting row_security = off gets no such pass.
+\c - ops_admin
+SET row_security = off;
+SELECT taskforce.create_user('carol', 'carol', tenant_id => 'ops-gone');
+RESET row_security;
+
+-- 2. An application role's context of the tenant is refused (28000) once
+-- the tenant is deleted, even within the deleting transaction; a context
+-- that stands in a transaction opened before the deletion committed is
+-- refused at its next write (test/specs/deleted_tenant_writes.spec).
+\c - ops_admin
+SELECT count(*) FROM taskforce.create_tenant('ops-late', 'Late');
+SELECT role_name FROM taskforce.create_role('user_admin', ARRAY['user:manage'], tenant_id => 'ops-late');
+SELECT count(*) FROM taskforce.create_user('alice', 'alice', tenant_id => 'ops-late');
+SELECT count(*) FROM taskforce.grant_role('alice', 'user_admin', tenant_id => 'ops-late');
+SELECT api_key AS late_key FROM taskforce.create_api_key('alice', 'late key', tenant_id => 'ops-late') \gset
+\c - ops_mw
+BEGIN;
+SET LOCAL ROLE ops_app;
+SELECT taskforce.authenticate_api_key(:'late_key');
+SELECT user_id FROM taskforce.create_user('dave', 'dave');
+RESET ROLE;
+SELECT status FROM taskforce.delete_tenant('ops-late');
+SET LOCAL ROLE ops_app;
+SELECT taskforce.create_user('erin', 'erin');
+ROLLBACK;
