@@ -89,3 +89,61 @@ SELECT status FROM taskforce.delete_tenant('ops-late');
 SET LOCAL ROLE ops_app;
 SELECT taskforce.create_user('erin', 'erin');
 ROLLBACK;
+
+-- 3. Offboarding: offboard_tenant() removes a deleted tenant's rows from
+-- every isolated table and taskforce's tenant tables; a dry run (the
+-- default) counts them.  An application table and one referencing it.
+\c - postgres
+SET client_min_messages = warning;
+CREATE TABLE public.ops_notes (tenant_id text NOT NULL, id int NOT NULL, body text,
+                               PRIMARY KEY (tenant_id, id));
+CREATE TABLE public.ops_note_tags (tenant_id text NOT NULL, note_id int NOT NULL, tag text NOT NULL,
+                                   PRIMARY KEY (tenant_id, note_id, tag),
+                                   FOREIGN KEY (tenant_id, note_id) REFERENCES public.ops_notes);
+SELECT taskforce.enable_tenant_isolation('public.ops_notes');
+SELECT taskforce.enable_tenant_isolation('public.ops_note_tags');
+RESET client_min_messages;
+INSERT INTO public.ops_notes VALUES ('ops-gone', 1, 'gone'), ('ops-gone', 2, 'gone'), ('ops-late', 1, 'kept');
+INSERT INTO public.ops_note_tags VALUES ('ops-gone', 1, 'a'), ('ops-late', 1, 'b');
+SELECT count(*) FROM taskforce.security_events WHERE tenant_id = 'ops-gone' \gset gone_events_
+\c - ops_admin
+-- Refused while the tenant is not deleted, and for an unknown tenant.
+SELECT * FROM taskforce.offboard_tenant('ops-late');
+SELECT * FROM taskforce.offboard_tenant('ops-nobody');
+-- The dry run lists, in the order it would delete, and removes nothing
+-- (the other suites' isolated tables are left out of the output).
+SELECT * FROM taskforce.offboard_tenant('ops-gone')
+ WHERE table_name::text ~ '^(ops_|taskforce\.)';
+SELECT sum(rows) FROM taskforce.offboard_tenant('ops-gone', dry_run => true);
+-- An application role may not call it.
+\c - ops_app
+SELECT * FROM taskforce.offboard_tenant('ops-gone');
+-- A table with a trigger of its own: the trigger would run with the rights
+-- of taskforce's owner, so only a superuser may offboard (a dry run runs no
+-- trigger and is allowed).
+\c - postgres
+CREATE FUNCTION public.ops_note_deleted() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN RETURN OLD; END $$;
+CREATE TRIGGER ops_note_deleted BEFORE DELETE ON public.ops_notes
+    FOR EACH ROW EXECUTE FUNCTION public.ops_note_deleted();
+\c - ops_admin
+\set VERBOSITY default
+SELECT * FROM taskforce.offboard_tenant('ops-gone', dry_run => false);
+\set VERBOSITY sqlstate
+\c - postgres
+DROP TRIGGER ops_note_deleted ON public.ops_notes;
+-- The real run, in one transaction.
+\c - ops_admin
+SELECT * FROM taskforce.offboard_tenant('ops-gone', dry_run => false)
+ WHERE table_name::text ~ '^(ops_|taskforce\.)';
+SELECT * FROM taskforce.offboard_tenant('ops-gone') WHERE rows > 0;
+\c - postgres
+-- The other tenant's rows stay; the tenant's row stays, deleted, and so do
+-- its security events.
+SELECT tenant_id, id, body FROM public.ops_notes ORDER BY 1, 2;
+SELECT tenant_id, tag FROM public.ops_note_tags ORDER BY 1, 2;
+SELECT tenant_id, status FROM taskforce.tenants WHERE tenant_id LIKE 'ops-%' ORDER BY 1;
+SELECT count(*) = :gone_events_count AS security_events_kept
+  FROM taskforce.security_events WHERE tenant_id = 'ops-gone';
+DROP TABLE public.ops_note_tags, public.ops_notes;
+DROP FUNCTION public.ops_note_deleted();

@@ -50,6 +50,7 @@ BEGIN
                 taskforce.reactivate_tenant(text),
                 taskforce.delete_tenant(text, text),
                 taskforce.list_tenants(text),
+                taskforce.offboard_tenant(text, boolean),
                 taskforce.flush_security_events(interval) TO %I', r.role_name);
         END IF;
     END LOOP;
