@@ -12,6 +12,7 @@ OBJS = \
 	src/context/token.o \
 	src/context/context.o \
 	src/context/lifetime.o \
+	src/context/registry.o \
 	src/tenancy/tenancy.o \
 	src/rbac/pattern.o \
 	src/rbac/rbac.o \
@@ -46,7 +47,8 @@ SQL_SINCE_0_3_0 = \
 	src/sql/database_roles.sql
 SQL_SINCE_0_4_0 = \
 	src/sql/deleted_tenants.sql \
-	src/sql/offboarding.sql
+	src/sql/offboarding.sql \
+	src/sql/live_contexts.sql
 SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) $(SQL_SINCE_0_4_0) src/sql/roles.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.3.0--0.4.0.sql
 # Scripts of earlier releases, frozen as they shipped.
@@ -63,7 +65,7 @@ SHLIB_LINK += -lcrypto
 REGRESS = tenancy context isolation roles rbac passwords api_keys jwt escalation hardening_review operations
 TEMP_INSTANCE ?= ./tmp_check
 REGRESS_OPTS = --temp-instance=$(TEMP_INSTANCE) --temp-config=test/taskforce.conf
-ISOLATION = tenant_isolation context_scope permission_cache manage_race permission_cache_snapshot jwt_key_cache context_liveness lockout credential_snapshot deleted_tenant_writes
+ISOLATION = tenant_isolation context_scope permission_cache manage_race permission_cache_snapshot jwt_key_cache context_liveness lockout credential_snapshot deleted_tenant_writes live_contexts
 ISOLATION_OPTS = --inputdir=test --temp-instance=$(TEMP_INSTANCE)_iso --temp-config=test/taskforce.conf
 
 EXTRA_CLEAN = $(DATA_built) tmp_check tmp_check_iso results output_iso regression.diffs regression.out

@@ -31,6 +31,7 @@
 #include "compat.h"
 #include "context/context.h"
 #include "context/lifetime.h"
+#include "context/registry.h"
 #include "context/secret.h"
 #include "rbac/liveness.h"
 
@@ -255,8 +256,17 @@ check_context(char **newval, void **extra, GucSource source)
 static void
 assign_context(const char *newval, void *extra)
 {
-	active_context = (const TfContext *) extra;
+	const TfContext *ctx = (const TfContext *) extra;
+
+	active_context = ctx;
 	context_generation++;
+	if (ctx == NULL)
+		tf_registry_clear();
+	else
+		tf_registry_publish((const text *) (ctx->data + ctx->tenant_off),
+							(const text *) (ctx->data + ctx->user_off),
+							(const text *) (ctx->data + ctx->method_off),
+							ctx->scope, ctx->established_at, ctx->expires_at);
 }
 
 /* Defines the settings of the context subsystem. */
@@ -265,6 +275,7 @@ tf_context_init(void)
 {
 	tf_secret_init();
 	tf_lifetime_init();
+	tf_registry_init();
 
 	DefineCustomStringVariable(TF_CONTEXT_SETTING,
 							   "Signed identity of the current request (set by taskforce only).",

@@ -26,6 +26,9 @@ BEGIN
             EXECUTE format('GRANT SELECT ON taskforce.tenants, taskforce.users, taskforce.roles,
                 taskforce.role_grants, taskforce.password_policies, taskforce.permissions,
                 taskforce.system_roles TO %I', r.role_name);
+            -- Who is connected (filtered by caller).
+            EXECUTE format('GRANT SELECT ON taskforce.live_contexts, taskforce.live_context_counts TO %I', r.role_name);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce._visible_live_contexts() TO %I', r.role_name);
         END IF;
         IF r.purpose IN ('admin', 'auditor') THEN
             EXECUTE format('GRANT SELECT ON taskforce.security_events TO %I', r.role_name);
