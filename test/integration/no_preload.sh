@@ -19,6 +19,16 @@ pg_ctl -D "$dir/data" -l "$dir/server.log" -w restart >/dev/null
 tf_psql "$dir" "$port" -d postgres -c "CREATE EXTENSION taskforce CASCADE" \
 	-c "SELECT count(*) FROM taskforce.create_tenant('np-a', 'A')" >/dev/null
 
+# Who is connected is recorded only in shared memory: the view says so.
+out=$(psql -X -h "$dir" -p "$port" -U postgres -d postgres -v VERBOSITY=verbose \
+	-c "SELECT * FROM taskforce.live_contexts" 2>&1 || true)
+echo "$out" | grep -q "ERROR:  55000: live contexts are only recorded when taskforce is preloaded" &&
+	echo "$out" | grep -q "HINT:  Add taskforce to shared_preload_libraries" || {
+	echo "FAIL: expected live_contexts to name shared_preload_libraries, got:"
+	echo "$out"
+	exit 1
+}
+
 out=$(psql -X -h "$dir" -p "$port" -U postgres -d postgres -v VERBOSITY=verbose \
 	-c "BEGIN" -c "SELECT taskforce.act_as('np-a', 'alice')" 2>&1 || true)
 echo "$out" | grep -q "ERROR:  55000: taskforce must be loaded through shared_preload_libraries" || {
