@@ -132,6 +132,20 @@ SELECT * FROM taskforce.offboard_tenant('ops-gone', dry_run => false);
 \set VERBOSITY sqlstate
 \c - postgres
 DROP TRIGGER ops_note_deleted ON public.ops_notes;
+-- Isolation's own trigger is told by its function, not its name.
+SET client_min_messages = warning;
+CREATE TABLE public.ops_spoof (tenant_id text NOT NULL, id int NOT NULL, PRIMARY KEY (tenant_id, id));
+SELECT taskforce.enable_tenant_isolation('public.ops_spoof');
+RESET client_min_messages;
+DROP TRIGGER taskforce_tenant_immutable ON public.ops_spoof;
+CREATE TRIGGER taskforce_tenant_immutable BEFORE DELETE ON public.ops_spoof
+    FOR EACH ROW EXECUTE FUNCTION public.ops_note_deleted();
+-- It is no longer taken for an isolated table: offboarding never runs it.
+\c - ops_admin
+SELECT count(*) FROM taskforce.offboard_tenant('ops-gone')
+ WHERE table_name = 'public.ops_spoof'::regclass;
+\c - postgres
+DROP TABLE public.ops_spoof;
 -- The real run, in one transaction.
 \c - ops_admin
 SELECT * FROM taskforce.offboard_tenant('ops-gone', dry_run => false)

@@ -8,23 +8,35 @@
 -- The tables under isolation outside taskforce, each with its tenant
 -- column: every isolated table (partitions and inheritance children
 -- included) for the trigger check, roots_only for the tables to delete from
--- (a DELETE on the root reaches its partitions and children).
+-- (a DELETE on the root reaches its partitions and children).  A table is
+-- isolated if it has isolation's trigger, told by its function and its one
+-- argument (the column), not only by its name, which a table's owner can
+-- give any trigger.
 CREATE FUNCTION taskforce._isolated_tables(roots_only boolean)
     RETURNS TABLE (table_name regclass, tenant_column name)
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT c.oid::pg_catalog.regclass, taskforce._isolation_column(c.oid)
-      FROM pg_catalog.pg_class AS c
+    WITH isolated AS (
+        SELECT g.tgrelid AS relid,
+               pg_catalog.convert_from(substring(g.tgargs FROM 1
+                   FOR position('\x00'::bytea IN g.tgargs) - 1), 'UTF8')::name AS tenant_column
+          FROM pg_catalog.pg_trigger AS g
+         WHERE g.tgname = 'taskforce_tenant_immutable' AND g.tgnargs = 1
+           AND g.tgfoid = 'taskforce._tenant_immutable'::pg_catalog.regproc
+    )
+    SELECT i.relid::pg_catalog.regclass, i.tenant_column
+      FROM isolated AS i
+      JOIN pg_catalog.pg_class AS c ON c.oid = i.relid
      WHERE c.relkind IN ('r', 'p')
-       AND taskforce._isolation_column(c.oid) IS NOT NULL
        AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend AS d
                         JOIN pg_catalog.pg_extension AS e ON e.oid = d.refobjid
                        WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
                          AND d.objid = c.oid AND d.deptype = 'e' AND e.extname = 'taskforce')
        AND NOT (roots_only AND EXISTS (
-               SELECT FROM pg_catalog.pg_inherits AS i
-                WHERE i.inhrelid = c.oid AND taskforce._isolation_column(i.inhparent) IS NOT NULL))
+               SELECT FROM pg_catalog.pg_inherits AS h
+                 JOIN isolated AS p ON p.relid = h.inhparent
+                WHERE h.inhrelid = c.oid))
 $$;
 REVOKE ALL ON FUNCTION taskforce._isolated_tables(boolean) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._isolated_tables(boolean) IS
@@ -36,7 +48,8 @@ COMMENT ON FUNCTION taskforce._isolated_tables(boolean) IS
 -- the users they belong to.  The deletes run with the function owner's
 -- rights (row-level security does not hide the rows from it), so the
 -- tables' own triggers and rules would too: unless the session is a
--- superuser's, a table that has any is refused.
+-- superuser's, a table that has any (other than isolation's own trigger,
+-- told by its function, not its name) is refused.
 CREATE FUNCTION taskforce.offboard_tenant(tenant_id text, dry_run boolean DEFAULT true)
     RETURNS TABLE (table_name regclass, rows bigint)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -74,7 +87,8 @@ BEGIN
         IF NOT dry_run AND NOT superuser_session AND (
                EXISTS (SELECT FROM pg_catalog.pg_trigger AS g
                         WHERE g.tgrelid = table_name AND NOT g.tgisinternal
-                          AND g.tgname <> 'taskforce_tenant_immutable' AND g.tgenabled <> 'D')
+                          AND g.tgfoid <> 'taskforce._tenant_immutable'::pg_catalog.regproc
+                          AND g.tgenabled <> 'D')
             OR EXISTS (SELECT FROM pg_catalog.pg_rewrite AS w
                         WHERE w.ev_class = table_name AND w.ev_type = '4')) THEN
             RAISE EXCEPTION 'table "%" has triggers or rules that would run with the rights of taskforce''s owner', table_name
