@@ -121,11 +121,15 @@ BEGIN;
 SELECT taskforce.authenticate_api_key(:'key');
 SELECT string_agg(u.username, ',') || ' / ' || (SELECT string_agg(body, ',') FROM public.notes)
   FROM taskforce.users AS u;
+SELECT 'live contexts visible: ' || count(*) FROM taskforce.live_contexts;
 COMMIT;
 SQL
 )
 tf_check "an application role made by setup_roles() under 0.1.0, right after the update" \
 	"alice / written under 0.1.0" "$(echo "$result" | grep 'written')"
+# The view of 0.4.0 is granted too (alice holds no user:manage: no rows).
+tf_check "0.4.0's live_contexts for that role, right after the update" \
+	"live contexts visible: 0" "$(echo "$result" | grep 'live contexts')"
 
 # 0.1.0 could not record the roles setup_roles() made, and its auditor and
 # BI roles look alike (docs/roles.md#upgrading): one more setup_roles()
