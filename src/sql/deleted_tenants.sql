@@ -73,3 +73,19 @@ CREATE TRIGGER refuse_deleted_tenant_write BEFORE INSERT OR UPDATE ON taskforce.
     FOR EACH ROW EXECUTE FUNCTION taskforce._refuse_deleted_tenant_write();
 CREATE TRIGGER refuse_deleted_tenant_write BEFORE INSERT OR UPDATE ON taskforce.jwt_keys
     FOR EACH ROW EXECUTE FUNCTION taskforce._refuse_deleted_tenant_write();
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.users IS
+    'refuses inserts and updates of a deleted tenant''s rows';
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.roles IS
+    'refuses inserts and updates of a deleted tenant''s rows';
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.role_grants IS
+    'refuses inserts and updates of a deleted tenant''s rows';
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.api_keys IS
+    'refuses inserts and updates of a deleted tenant''s rows';
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.password_policies IS
+    'refuses inserts and updates of a deleted tenant''s rows';
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.user_credentials IS
+    'refuses inserts and updates of a deleted tenant''s rows';
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.jwt_issuers IS
+    'refuses inserts and updates of a deleted tenant''s rows';
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.jwt_keys IS
+    'refuses inserts and updates of a deleted tenant''s rows';
