@@ -5,7 +5,11 @@ Usage (against a running instance with taskforce installed and preloaded, trust
 authentication on its socket directory; run as a non-root OS user):
 
     python3 test/doctest.py --host SOCKET_DIR --port PORT PAGE.md [PAGE.md ...]
-    python3 test/doctest.py --host SOCKET_DIR --port PORT --keep-going docs/context.md
+    python3 test/doctest.py --host SOCKET_DIR --port PORT --keep-going --show docs/context.md
+
+(--keep-going runs the rest of a page after a failure; --show prints every block's
+actual output, to write the expected ```text blocks from.)  An instance for that:
+    . test/lib.sh; tf_start_instance /tmp/dt 55599   # then --host /tmp/dt --port 55599
 
 The easy way starts a throwaway instance for you (as root it re-runs itself as
 the OS user postgres from a copy of the tree):
@@ -198,6 +202,8 @@ def run_page(path, args):
                 if not ok_exit:
                     actual += "(exit status %d)" % r.returncode
             got = normalize(actual)
+            if args.show:
+                print("=== %s:%d (```%s)\n%s" % (path, b.line, b.lang, "\n".join(got)))
             problem = None
             if b.expected is not None and not NOT_COMPARED.match(b.expected.split("\n", 1)[0]):
                 stats["compared"] += 1
@@ -243,6 +249,8 @@ def main():
     p.add_argument("--port", default=os.environ.get("PGPORT", "5432"))
     p.add_argument("--keep-going", action="store_true",
                    help="run the rest of a page after a failing block")
+    p.add_argument("--show", action="store_true",
+                   help="print every block's actual output (for writing a page)")
     p.add_argument("pages", nargs="*")
     args = p.parse_args()
     total = {"run": 0, "skipped": 0, "compared": 0, "failed": 0}

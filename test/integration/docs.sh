@@ -4,6 +4,7 @@
 #
 #   bash test/integration/docs.sh                   # every page in test/doctest_pages
 #   bash test/integration/docs.sh docs/context.md   # only the pages named
+#   TF_DOCTEST_ARGS="--keep-going --show" bash test/integration/docs.sh PAGE  # every output
 #
 # First a self-test: the runner must fail on the pages under
 # test/fixtures/doctest/ (a wrong expected output, an unexpected ERROR, an
@@ -39,6 +40,7 @@ fail() {
 
 tf_start_instance "$tmp" "$PORT"
 run() { python3 test/doctest.py --host "$tmp" --port "$PORT" "$@"; }
+run_pages() { python3 test/doctest.py --host "$tmp" --port "$PORT" ${TF_DOCTEST_ARGS:-} "$@"; }
 
 echo "== self-test of the runner (test/fixtures/doctest/)"
 run test/fixtures/doctest/good.md >"$tmp/good.log" 2>&1 || {
@@ -61,4 +63,4 @@ else
 	mapfile -t pages < <(grep -v '^\s*\(#\|$\)' test/doctest_pages)
 fi
 echo "== the documentation (${#pages[@]} pages)"
-run "${pages[@]}"
+run_pages "${pages[@]}"
