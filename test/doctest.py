@@ -118,8 +118,11 @@ class Psql:
     def run(self, text):
         self.n += 1
         marker = "__doctest_block_end_%d__" % self.n
-        self.proc.stdin.write(text + "\n\\echo " + marker + "\n")
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write(text + "\n\\echo " + marker + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            return "(psql is not running)", False
         out = []
         while True:
             line = self.proc.stdout.readline()
@@ -192,6 +195,9 @@ def run_page(path, args):
                     psql = Psql(env, scratch)
                 actual, alive = psql.run(b.text)
                 ok_exit = alive
+                if not alive:       # a later block starts a new session
+                    psql.close()
+                    psql = None
             else:
                 cmd = ["bash", "-e", "-c", b.text] if b.lang in ("sh", "bash") else \
                       ["python3", "-c", b.text]

@@ -38,7 +38,8 @@ fail() {
 	exit 1
 }
 
-tf_start_instance "$tmp" "$PORT"
+# docs/context.md shows PREPARE TRANSACTION.
+tf_start_instance "$tmp" "$PORT" "max_prepared_transactions = 4"
 run() { python3 test/doctest.py --host "$tmp" --port "$PORT" "$@"; }
 run_pages() { python3 test/doctest.py --host "$tmp" --port "$PORT" ${TF_DOCTEST_ARGS:-} "$@"; }
 
