@@ -53,7 +53,8 @@ DISPLAY = {"", "text"}
 NOT_RUN = re.compile(r"^\s*(--|#|//)\s*not run:")
 NOT_COMPARED = re.compile(r"^\s*(--|#)\s*output not compared")
 PSQL_PREFIX = re.compile(r"^psql:<stdin>:\d+: ")
-ERROR_LINE = re.compile(r"^(ERROR|FATAL|PANIC):")
+# psql in a sh block prefixes "psql:FILE:LINE: " (or nothing with -c)
+ERROR_LINE = re.compile(r"^(psql:\S*:\d+: )?(ERROR|FATAL|PANIC):")
 FENCE = re.compile(r"^(\s*)(`{3,})\s*([^`\s]*)\s*$")
 
 

@@ -50,7 +50,7 @@ run test/fixtures/doctest/good.md >"$tmp/good.log" 2>&1 || {
 }
 tf_check "a correct page passes" "test/fixtures/doctest/good.md: 4 blocks run, 1 skipped (marked), 3 outputs compared" \
 	"$(grep '^test/fixtures' "$tmp/good.log")"
-for bad in wrong_output unexpected_error unmarked_block failing_sh; do
+for bad in wrong_output unexpected_error unmarked_block failing_sh sh_psql_error; do
 	if run test/fixtures/doctest/$bad.md >"$tmp/$bad.log" 2>&1; then
 		cat "$tmp/$bad.log"
 		fail "the runner passed test/fixtures/doctest/$bad.md"
