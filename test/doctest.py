@@ -18,7 +18,9 @@ the OS user postgres from a copy of the tree):
     bash test/integration/docs.sh docs/context.md    # just these pages
 
 Conventions (issue 8), per page:
-- a fresh database "doctest"; roles made by the previous page are dropped;
+- a fresh database "doctest" (an existing one is dropped), dropped again after the
+  page with the roles the page made (roles that existed when the runner started
+  are kept);
 - ```sql blocks go to ONE psql -X -q session (user postgres, database doctest),
   so \\c - ROLE and SET ROLE carry to later blocks; each block's output (stdout
   and stderr, the "psql:<stdin>:N: " prefix removed) is captured separately;
@@ -152,14 +154,21 @@ def admin(env, sql):
     return r.stdout
 
 
-def fresh_database(env):
+ROLES_SQL = "SELECT quote_ident(rolname) FROM pg_roles WHERE oid >= 16384"
+roles_before = None   # the instance's own roles, never dropped
+
+
+def drop_page_state(env):
+    """Drops the database doctest and the roles made since the runner started."""
+    global roles_before
     admin(env, "DROP DATABASE IF EXISTS doctest WITH (FORCE)")
-    roles = admin(env, "SELECT quote_ident(rolname) FROM pg_roles WHERE oid >= 16384").split()
+    if roles_before is None:
+        roles_before = set(admin(env, ROLES_SQL).split())
+    roles = [r for r in admin(env, ROLES_SQL).split() if r not in roles_before]
     for r in roles:
         admin(env, "DROP OWNED BY %s CASCADE" % r)
     for r in roles:
         admin(env, "DROP ROLE %s" % r)
-    admin(env, "CREATE DATABASE doctest")
 
 
 def error_lines(lines):
@@ -172,7 +181,8 @@ def run_page(path, args):
     env.pop("PGPASSWORD", None)
     blocks = parse_blocks(path)
     stats = {"run": 0, "skipped": 0, "compared": 0, "failed": 0}
-    fresh_database(env)
+    drop_page_state(env)
+    admin(env, "CREATE DATABASE doctest")
     scratch = tempfile.mkdtemp(prefix="doctest.")
     psql = None
     try:
@@ -234,6 +244,7 @@ def run_page(path, args):
         if psql is not None:
             psql.close()
         shutil.rmtree(scratch, ignore_errors=True)
+        drop_page_state(env)
     print("%s: %d blocks run, %d skipped (marked), %d outputs compared%s" % (
         path, stats["run"], stats["skipped"], stats["compared"],
         ", FAILED" if stats["failed"] else ""))
