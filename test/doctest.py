@@ -2,7 +2,8 @@
 """test/doctest.py: runs the fenced examples of Markdown pages as a reader would.
 
 Usage (against a running instance with taskforce installed and preloaded, trust
-authentication on its socket directory; run as a non-root OS user):
+authentication on its socket directory; run as a non-root OS user, with
+PostgreSQL 15's psql first on PATH):
 
     python3 test/doctest.py --host SOCKET_DIR --port PORT PAGE.md [PAGE.md ...]
     python3 test/doctest.py --host SOCKET_DIR --port PORT --keep-going --show docs/context.md
@@ -49,7 +50,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 
+BLOCK_TIMEOUT = 300   # seconds
 RUNNABLE = {"sql", "sh", "bash", "python"}
 DISPLAY = {"", "text"}
 NOT_RUN = re.compile(r"^\s*(--|#|//)\s*not run:")
@@ -127,10 +130,19 @@ class Psql:
         except BrokenPipeError:
             return "(psql is not running)", False
         out = []
+        watchdog = threading.Timer(BLOCK_TIMEOUT, self.proc.kill)   # a block that hangs
+        watchdog.start()
+        try:
+            return self._read(marker, out)
+        finally:
+            watchdog.cancel()
+
+    def _read(self, marker, out):
         while True:
             line = self.proc.stdout.readline()
             if line == "":
-                out.append("(psql exited with status %s)" % self.proc.wait())
+                out.append("(psql exited with status %s; blocks time out after %d s)"
+                           % (self.proc.wait(), BLOCK_TIMEOUT))
                 return "\n".join(out), False
             line = line.rstrip("\n")
             if line == marker:
@@ -212,12 +224,17 @@ def run_page(path, args):
             else:
                 cmd = ["bash", "-e", "-c", b.text] if b.lang in ("sh", "bash") else \
                       ["python3", "-c", b.text]
-                r = subprocess.run(cmd, env=env, cwd=scratch, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, timeout=300)
-                actual = r.stdout
-                ok_exit = r.returncode == 0
-                if not ok_exit:
-                    actual += "(exit status %d)" % r.returncode
+                try:
+                    r = subprocess.run(cmd, env=env, cwd=scratch, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True,
+                                       timeout=BLOCK_TIMEOUT)
+                    actual, ok_exit = r.stdout, r.returncode == 0
+                    if not ok_exit:
+                        actual += "(exit status %d)" % r.returncode
+                except subprocess.TimeoutExpired as e:
+                    actual, ok_exit = "%s(timed out after %d s)" % (
+                        e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or ""),
+                        BLOCK_TIMEOUT), False
             got = normalize(actual)
             if args.show:
                 print("=== %s:%d (```%s)\n%s" % (path, b.line, b.lang, "\n".join(got)))
