@@ -62,6 +62,9 @@ if [ $# -gt 0 ]; then
 	pages=("$@")
 else
 	mapfile -t pages < <(grep -v '^\s*\(#\|$\)' test/doctest_pages)
+	for page in README.md docs/*.md; do
+		grep -qx "$page" test/doctest_pages || echo "not yet listed in test/doctest_pages: $page"
+	done
 fi
 echo "== the documentation (${#pages[@]} pages)"
 run_pages "${pages[@]}"
