@@ -7,8 +7,9 @@
 #   TF_DOCTEST_ARGS="--keep-going --show" bash test/integration/docs.sh PAGE  # every output
 #
 # First a self-test: the runner must fail on the pages under
-# test/fixtures/doctest/ (a wrong expected output, an unexpected ERROR, an
-# unmarked block) and pass on the one that is right.  Started as root, it
+# test/fixtures/doctest/ (a wrong expected output, an unexpected ERROR, a failing
+# sh block, a psql ERROR inside a sh block, an unmarked block) and pass on
+# the one that is right (good.md).  Started as root, it
 # re-runs itself as the OS user postgres from a copy of the tree.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
