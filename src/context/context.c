@@ -213,7 +213,7 @@ check_context(char **newval, void **extra, GucSource source)
 	{
 		GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
 		GUC_check_errmsg("taskforce.context cannot be set directly");
-		GUC_check_errhint("Only taskforce establishes a context, after verifying the caller: use taskforce.act_as() from trusted middleware.");
+		GUC_check_errhint("Only taskforce establishes a context, after verifying the caller: authenticate with taskforce.authenticate_jwt(), authenticate_api_key() or authenticate_password(), or, from trusted middleware, call taskforce.act_as().");
 		return false;
 	}
 
