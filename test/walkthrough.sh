@@ -91,7 +91,7 @@ lib tf_psql "$dir" "$PORT" -d "$DB" <"$here/test/walkthrough.sql" 2>&1
 token=$(lib tf_psql "$dir" "$PORT" -d "$DB" -At -c \
 	"SELECT taskforce.mint_jwt('{\"sub\": \"alice@acme.example\", \"tenant_id\": \"acme-corp\", \"aud\": \"taskforce-api\"}', 'acme-2026')")
 echo
-echo "== 13. The application logs in with a JWT (test/walkthrough_app.py, psycopg 3)"
+echo "== 14. The application logs in with a JWT (test/walkthrough_app.py, psycopg 3)"
 echo
 as_runner env TF_TOKEN="$token" TF_DSN="host=$dir port=$PORT user=app dbname=$DB" \
 	/usr/bin/python3 - <"$here/test/walkthrough_app.py"

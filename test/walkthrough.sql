@@ -276,3 +276,27 @@ BEGIN;
 SELECT taskforce.authenticate_password('acme-corp', 'erin', 'Walkthrough-2026!');
 SELECT tenant_id, user_id, auth_method FROM taskforce.current_context();
 COMMIT;
+
+\echo
+\echo '== 13. Operations: who is connected, and offboarding a tenant'
+\echo
+\c - middleware
+\echo '[connected as middleware (member of taskforce_admin)]'
+\echo '-- A session-scoped context, and what live_contexts shows of it (never the signed value):'
+SELECT taskforce.act_as('acme-corp', 'alice@acme.example', scope => 'session') \g /dev/null
+SELECT tenant_id, user_id, auth_method, scope FROM taskforce.live_contexts;
+SELECT taskforce.clear_context() \g /dev/null
+\echo '-- A third tenant with one agent, then deleted: it refuses every write from then on.'
+SELECT tenant_id, status FROM taskforce.create_tenant('initech', 'Initech', 'basic');
+BEGIN;
+SELECT taskforce.act_as('initech', 'peter@initech.example') \g /dev/null
+INSERT INTO agents (name, model) VALUES ('tps-reports', 'gpt-4o-mini');
+COMMIT;
+SELECT tenant_id, status FROM taskforce.delete_tenant('initech', 'contract ended');
+\set ON_ERROR_STOP off
+SELECT taskforce.create_user('milton@initech.example', 'milton', tenant_id => 'initech') \g /dev/null
+\echo '   -> refused, SQLSTATE' :LAST_ERROR_SQLSTATE
+\set ON_ERROR_STOP on
+\echo '-- offboard_tenant: a dry run lists what would go, then the rows are removed in one transaction:'
+SELECT table_name, rows FROM taskforce.offboard_tenant('initech') WHERE rows > 0;
+SELECT table_name, rows FROM taskforce.offboard_tenant('initech', dry_run => false) WHERE rows > 0;
