@@ -36,6 +36,7 @@ typedef struct TfRegistrySlot
 	slock_t		mutex;
 	bool		in_use;
 	int			pid;
+	Oid			database_id;
 	TfContextScope scope;
 	TimestampTz established_at;
 	TimestampTz expires_at;
@@ -144,6 +145,7 @@ tf_registry_publish(const text *tenant_id, const text *user_id, const text *auth
 	}
 	copy.in_use = true;
 	copy.pid = MyProcPid;
+	copy.database_id = MyDatabaseId;
 	copy.scope = scope;
 	copy.established_at = established_at;
 	copy.expires_at = expires_at;
@@ -154,6 +156,7 @@ tf_registry_publish(const text *tenant_id, const text *user_id, const text *auth
 	SpinLockAcquire(&slot->mutex);
 	slot->in_use = true;
 	slot->pid = copy.pid;
+	slot->database_id = copy.database_id;
 	slot->scope = copy.scope;
 	slot->established_at = copy.established_at;
 	slot->expires_at = copy.expires_at;
@@ -177,8 +180,9 @@ tf_registry_clear(void)
 }
 
 /*
- * _live_context_slots(): every backend's unexpired context, unfiltered
- * (live_contexts filters by caller).  Raises when not preloaded.
+ * _live_context_slots(): the unexpired context of every backend connected
+ * to this database, unfiltered (live_contexts filters by caller).  Raises
+ * when not preloaded.
  */
 Datum
 taskforce_live_context_slots(PG_FUNCTION_ARGS)
@@ -202,7 +206,8 @@ taskforce_live_context_slots(PG_FUNCTION_ARGS)
 		SpinLockAcquire(&registry[i].mutex);
 		memcpy(&copy, &registry[i], sizeof(copy));
 		SpinLockRelease(&registry[i].mutex);
-		if (!copy.in_use || copy.expires_at <= now)
+		/* Tenants are per database: another database's are none of ours. */
+		if (!copy.in_use || copy.database_id != MyDatabaseId || copy.expires_at <= now)
 			continue;
 		values[0] = Int32GetDatum(copy.pid);
 		values[1] = CStringGetTextDatum(copy.tenant_id);
