@@ -49,13 +49,15 @@ SQL_SINCE_0_4_0 = \
 	src/sql/deleted_tenants.sql \
 	src/sql/offboarding.sql \
 	src/sql/live_contexts.sql
-SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) $(SQL_SINCE_0_4_0) src/sql/roles.sql
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.3.0--0.4.0.sql
+SQL_SINCE_0_5_0 =
+SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) $(SQL_SINCE_0_4_0) $(SQL_SINCE_0_5_0) src/sql/roles.sql
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.4.0--0.5.0.sql
 # Scripts of earlier releases, frozen as they shipped.
 DATA = \
 	src/sql/upgrade/$(EXTENSION)--0.1.0.sql \
 	src/sql/upgrade/$(EXTENSION)--0.1.0--0.2.0.sql \
-	src/sql/upgrade/$(EXTENSION)--0.2.0--0.3.0.sql
+	src/sql/upgrade/$(EXTENSION)--0.2.0--0.3.0.sql \
+	src/sql/upgrade/$(EXTENSION)--0.3.0--0.4.0.sql
 
 PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK += -lcrypto
@@ -77,5 +79,5 @@ include $(PGXS)
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
 	cat $^ > $@
 
-$(EXTENSION)--0.3.0--0.4.0.sql: src/sql/upgrade/0.3.0--0.4.0.sql $(SQL_SINCE_0_4_0) src/sql/roles.sql
+$(EXTENSION)--0.4.0--0.5.0.sql: src/sql/upgrade/0.4.0--0.5.0.sql $(SQL_SINCE_0_5_0) src/sql/roles.sql
 	cat $^ > $@
