@@ -95,3 +95,98 @@ SELECT p.oid::regprocedure, p.provolatile, p.proparallel FROM pg_proc AS p
  WHERE p.oid IN ('taskforce.extract_citations(jsonb)'::regprocedure,
                  'taskforce.format_citations(text, jsonb, text, integer, boolean, boolean)'::regprocedure)
  ORDER BY 1::text;
+
+-- Evidence records, written and read as an ordinary application role.
+SET client_min_messages = warning;
+SELECT count(*) FROM taskforce.setup_roles();
+DROP ROLE IF EXISTS evidence_app;
+CREATE ROLE evidence_app LOGIN IN ROLE taskforce_app;
+SELECT count(*) FROM taskforce.create_tenant('ev-acme', 'Acme');
+SELECT count(*) FROM taskforce.create_tenant('ev-globex', 'Globex');
+RESET client_min_messages;
+-- Operators hold evidence:write; viewers do not.
+SELECT role_name FROM taskforce.system_roles
+ WHERE taskforce.permission_matches(permissions, 'evidence:write') ORDER BY 1;
+
+-- An operator of acme records a tool result, a citation and a decision.
+BEGIN;
+SELECT taskforce.act_as('ev-acme', 'alice', ARRAY['operator']);
+SET LOCAL ROLE evidence_app;
+SELECT taskforce.record_evidence('s-1', 'tool_result', 'search_documents', :'search_result',
+                                 '{"tool_call_id": "call-7"}') IS NOT NULL AS recorded;
+SELECT taskforce.record_evidence('s-1', 'citation', 'doc-policy-001',
+                                 taskforce.extract_citations(:'search_result')->0) IS NOT NULL AS recorded;
+SELECT taskforce.record_evidence('s-1', 'decision', 'agent', '{"answer": "25 days"}') IS NOT NULL AS recorded;
+SELECT tenant_id, session_id, evidence_type, source, content->>'title' AS cited, metadata, recorded_by
+  FROM taskforce.evidence ORDER BY recorded_at;
+COMMIT;
+
+-- Globex's operator records its own and sees none of acme's.
+BEGIN;
+SELECT taskforce.act_as('ev-globex', 'bob', ARRAY['operator']);
+SET LOCAL ROLE evidence_app;
+SELECT taskforce.record_evidence('s-9', 'user_input', 'chat', '"how many leave days?"') IS NOT NULL AS recorded;
+SELECT tenant_id, session_id, evidence_type, recorded_by FROM taskforce.evidence;
+-- It may not change, delete or insert records directly, not even its own.
+SAVEPOINT s;
+UPDATE taskforce.evidence SET content = '"changed"';
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+DELETE FROM taskforce.evidence;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+INSERT INTO taskforce.evidence (session_id, evidence_type, content) VALUES ('s-9', 'decision', '{}');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+TRUNCATE taskforce.evidence;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+-- Bad input.
+SELECT taskforce.record_evidence('s-9', 'rumour', 'chat', '{}');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT taskforce.record_evidence('', 'decision', 'agent', '{}');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT taskforce.record_evidence('s-9', 'decision', 'agent', NULL);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT taskforce.record_evidence('s-9', 'decision', 'agent', '{}', '[]');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+COMMIT;
+
+-- A viewer may read its tenant's evidence but not record any.
+BEGIN;
+SELECT taskforce.act_as('ev-acme', 'vera', ARRAY['viewer']);
+SET LOCAL ROLE evidence_app;
+SELECT taskforce.record_evidence('s-1', 'decision', 'agent', '{}');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN;
+SELECT taskforce.act_as('ev-acme', 'vera', ARRAY['viewer']);
+SET LOCAL ROLE evidence_app;
+SELECT count(*) AS acme_records FROM taskforce.evidence;
+ROLLBACK;
+
+-- Without a context: nothing to read, nothing to record.
+\c - evidence_app
+SELECT count(*) FROM taskforce.evidence;
+SELECT taskforce.record_evidence('s-1', 'decision', 'agent', '{}');
+\echo :LAST_ERROR_SQLSTATE
+\c - postgres
+
+-- Nothing was half-written: the records, by tenant.
+SELECT tenant_id, evidence_type, count(*) FROM taskforce.evidence GROUP BY 1, 2 ORDER BY 1, 2;
+-- A deleted tenant records no more evidence.
+SELECT (taskforce.delete_tenant('ev-globex')).status;
+BEGIN;
+INSERT INTO taskforce.evidence (tenant_id, session_id, evidence_type, content) VALUES ('ev-globex', 's-9', 'decision', '{}');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- The table is isolated, dumped with the database, and app roles hold only SELECT.
+SELECT count(*) FROM taskforce.isolation_report() WHERE table_name = 'taskforce.evidence'::regclass;
+SELECT 'taskforce.evidence'::regclass = ANY (extconfig) AS dumped FROM pg_extension WHERE extname = 'taskforce';
+SELECT privilege_type FROM information_schema.role_table_grants
+ WHERE table_schema = 'taskforce' AND table_name = 'evidence' AND grantee = 'taskforce_app' ORDER BY 1;
+SELECT has_function_privilege('taskforce_app', 'taskforce.record_evidence(text, text, text, jsonb, jsonb)', 'EXECUTE');
