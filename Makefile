@@ -49,7 +49,9 @@ SQL_SINCE_0_4_0 = \
 	src/sql/deleted_tenants.sql \
 	src/sql/offboarding.sql \
 	src/sql/live_contexts.sql
-SQL_SINCE_0_5_0 =
+SQL_SINCE_0_5_0 = \
+	src/sql/evidence.sql \
+	src/sql/citations.sql
 SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) $(SQL_SINCE_0_4_0) $(SQL_SINCE_0_5_0) src/sql/roles.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.4.0--0.5.0.sql
 # Scripts of earlier releases, frozen as they shipped.
@@ -64,7 +66,7 @@ SHLIB_LINK += -lcrypto
 
 # pg_regress suites (sql/ + expected/) and isolation specs (test/specs/),
 # each against a temporary instance with taskforce preloaded.
-REGRESS = tenancy context isolation roles rbac passwords api_keys jwt escalation hardening_review operations
+REGRESS = tenancy context isolation roles rbac passwords api_keys jwt escalation hardening_review operations evidence
 TEMP_INSTANCE ?= ./tmp_check
 REGRESS_OPTS = --temp-instance=$(TEMP_INSTANCE) --temp-config=test/taskforce.conf
 ISOLATION = tenant_isolation context_scope permission_cache manage_race permission_cache_snapshot jwt_key_cache context_liveness lockout credential_snapshot deleted_tenant_writes live_contexts

@@ -19,13 +19,16 @@ RESET client_min_messages;
 
 -- The permission matrix of the five system roles, computed from
 -- taskforce.system_roles with permission_matches, rows in the order of
--- seed 001 Appendix A.  It is Appendix A, cell by cell.
+-- seed 001 Appendix A.  It is Appendix A, cell by cell, and the rows
+-- taskforce added after it.
 CREATE TEMP TABLE appendix_a AS
 SELECT * FROM unnest(ARRAY[
     'agent:create', 'agent:read', 'agent:update', 'agent:delete', 'agent:execute',
     'session:create', 'session:read', 'session:delete', 'tool:execute', 'tool:read',
     'memory:read', 'memory:write', 'memory:delete', 'tenant:manage', 'user:manage',
-    'role:manage', 'policy:manage', 'audit:read', 'system:config', 'system:metrics'])
+    'role:manage', 'policy:manage', 'audit:read', 'system:config', 'system:metrics',
+    -- Added by taskforce after Appendix A: evidence:write (0.5.0, operators).
+    'evidence:write'])
     WITH ORDINALITY AS v(permission, ord);
 SELECT a.permission,
        max(c.cell) FILTER (WHERE c.role_name = 'admin') AS admin,
@@ -54,7 +57,9 @@ SELECT role_name, description FROM taskforce.system_roles ORDER BY role_name;
 -- One user of rbac-acme holding each system role, granted by an
 -- administrator without a context, naming the tenant.
 SELECT u.user_id, g.role_name, g.expires_at
-  FROM taskforce.system_roles AS s,
+  FROM (SELECT r.role_name FROM taskforce.system_roles AS r
+         ORDER BY array_position(ARRAY['admin', 'agent_designer', 'operator', 'auditor', 'viewer'],
+                                 r.role_name)) AS s,
        taskforce.create_user('holds-' || s.role_name, 'holds-' || s.role_name,
                              tenant_id => 'rbac-acme') AS u,
        taskforce.grant_role(u.user_id, s.role_name, tenant_id => 'rbac-acme') AS g

@@ -33,6 +33,11 @@ BEGIN
         IF r.purpose IN ('admin', 'auditor') THEN
             EXECUTE format('GRANT SELECT ON taskforce.security_events TO %I', r.role_name);
         END IF;
+        IF r.purpose IN ('app', 'admin', 'auditor') THEN
+            -- Evidence records: read under tenant isolation; written only
+            -- by record_evidence(), never changed or deleted.
+            EXECUTE format('GRANT SELECT ON taskforce.evidence TO %I', r.role_name);
+        END IF;
         IF r.purpose = 'admin' THEN
             -- Token issuers and keys, the permission catalog, establishing
             -- contexts and managing tenants.
