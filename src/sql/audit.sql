@@ -54,9 +54,13 @@ COMMENT ON TABLE taskforce.audit_log_default IS
 SELECT pg_catalog.pg_extension_config_dump('taskforce.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('taskforce.audit_log_default', '');
 
--- History of one row; sealing order.  Nothing else: each index costs writers.
-CREATE INDEX audit_log_history ON taskforce.audit_log (object, row_key, logged_at);
-CREATE INDEX audit_log_entry ON taskforce.audit_log (txid, entry_seq);
+-- Indexes: history of one row; sealing order.  Nothing else: each index
+-- costs writers.  They are made per partition, not on the parent: an index
+-- of the parent would be an extension member, and on restore ATTACH
+-- PARTITION would create the partitions' indexes before pg_dump's own
+-- CREATE INDEX for them (name clash).
+CREATE INDEX audit_log_default_history ON taskforce.audit_log_default (object, row_key, logged_at);
+CREATE INDEX audit_log_default_entry ON taskforce.audit_log_default (txid, entry_seq);
 
 REVOKE ALL ON taskforce.audit_log FROM PUBLIC;
 REVOKE ALL ON taskforce.audit_log_default FROM PUBLIC;
@@ -112,6 +116,8 @@ BEGIN
                        (m::timestamp AT TIME ZONE 'UTC'),
                        ((m + interval '1 month')::timestamp AT TIME ZONE 'UTC'));
         EXECUTE format('REVOKE ALL ON taskforce.%I FROM PUBLIC', name);
+        EXECUTE format('CREATE INDEX %I ON taskforce.%I (object, row_key, logged_at)', name || '_history', name);
+        EXECUTE format('CREATE INDEX %I ON taskforce.%I (txid, entry_seq)', name || '_entry', name);
         RETURN NEXT ('taskforce.' || quote_ident(name))::regclass;
     END LOOP;
 END
@@ -131,5 +137,27 @@ CREATE TABLE taskforce.audit_redaction_key (
 REVOKE ALL ON taskforce.audit_redaction_key FROM PUBLIC;
 COMMENT ON TABLE taskforce.audit_redaction_key IS
     'the HMAC-SHA256 key of redacted audit values (32 random bytes); owner only; pg_dump keeps it';
-INSERT INTO taskforce.audit_redaction_key (key) VALUES (taskforce._random_bytes(32));
+-- No row at install: a row inserted by the install script would clash with
+-- the dumped row on restore (CREATE EXTENSION runs first).  The key is made
+-- on first use instead, so a restored database keeps the original key.
 SELECT pg_catalog.pg_extension_config_dump('taskforce.audit_redaction_key', '');
+
+CREATE FUNCTION taskforce._audit_redaction_key() RETURNS bytea
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    k bytea;
+BEGIN
+    SELECT r.key INTO k FROM taskforce.audit_redaction_key AS r;
+    IF k IS NULL THEN
+        INSERT INTO taskforce.audit_redaction_key (key) VALUES (taskforce._random_bytes(32))
+            ON CONFLICT (singleton) DO NOTHING;
+        SELECT r.key INTO k FROM taskforce.audit_redaction_key AS r;
+    END IF;
+    RETURN k;
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce._audit_redaction_key() FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._audit_redaction_key() IS
+    'internal: the redaction HMAC key, made on first use';
