@@ -65,18 +65,20 @@ CREATE INDEX audit_log_default_entry ON taskforce.audit_log_default (txid, entry
 REVOKE ALL ON taskforce.audit_log FROM PUBLIC;
 REVOKE ALL ON taskforce.audit_log_default FROM PUBLIC;
 
--- Whether the current role is (a member of) a recorded auditor role.
-CREATE FUNCTION taskforce._is_audit_auditor() RETURNS boolean
+-- Whether role "who" is (a member of) a recorded auditor role.  The policy
+-- passes current_user: inside this SECURITY DEFINER function current_user
+-- is the owner.
+CREATE FUNCTION taskforce._is_audit_auditor(who name) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
     SELECT EXISTS (SELECT FROM taskforce.database_roles AS d
                     WHERE d.purpose = 'auditor'
                       AND EXISTS (SELECT FROM pg_catalog.pg_roles AS r WHERE r.rolname = d.role_name)
-                      AND pg_catalog.pg_has_role(current_user, d.role_name, 'MEMBER'))
+                      AND pg_catalog.pg_has_role(who, d.role_name, 'MEMBER'))
 $$;
-REVOKE ALL ON FUNCTION taskforce._is_audit_auditor() FROM PUBLIC;
-COMMENT ON FUNCTION taskforce._is_audit_auditor() IS
+REVOKE ALL ON FUNCTION taskforce._is_audit_auditor(name) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._is_audit_auditor(name) IS
     'internal: whether the current role belongs to a database role of purpose auditor';
 
 ALTER TABLE taskforce.audit_log ENABLE ROW LEVEL SECURITY;
@@ -85,7 +87,7 @@ ALTER TABLE taskforce.audit_log FORCE ROW LEVEL SECURITY;
 CREATE POLICY audit_log_tenant_read ON taskforce.audit_log FOR SELECT
     USING (tenant_id = taskforce.current_tenant() AND taskforce.has_permission('audit:read'));
 CREATE POLICY audit_log_auditor_read ON taskforce.audit_log FOR SELECT
-    USING (taskforce._is_audit_auditor());
+    USING (taskforce._is_audit_auditor(current_user));
 
 -- Creates the monthly partitions taskforce.audit_log_YYYYMM from the
 -- current month to months_ahead months later, those missing.  A month whose
