@@ -40,6 +40,13 @@ BEGIN
             EXECUTE format('GRANT SELECT ON taskforce.audit_log TO %I', r.role_name);
             EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce._is_audit_auditor(name) TO %I', r.role_name);
         END IF;
+        IF r.purpose IN ('admin', 'auditor') THEN
+            EXECUTE format('GRANT SELECT ON taskforce.audited_tables TO %I', r.role_name);
+        END IF;
+        IF r.purpose = 'admin' THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.enable_audit(regclass, text[], text[], boolean, text),
+                taskforce.disable_audit(regclass) TO %I', r.role_name);
+        END IF;
         IF r.purpose = 'admin' THEN
             -- Token issuers and keys, the permission catalog, establishing
             -- contexts and managing tenants.
