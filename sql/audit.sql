@@ -152,10 +152,10 @@ SELECT entry_seq, statement_id, event_type, object, row_key, action, user_id, ro
        auth_method, db_role, tenant_id, old_values, new_values, erased,
        length(salts) / 16 = (SELECT count(*) FROM jsonb_object_keys(coalesce(old_values, '{}')))
                           + (SELECT count(*) FROM jsonb_object_keys(coalesce(new_values, '{}'))) AS salts_per_value
-  FROM taskforce.audit_log ORDER BY txid, entry_seq;
+  FROM taskforce.audit_log WHERE object = 'public.accounts' ORDER BY txid, entry_seq;
 SELECT count(DISTINCT txid) AS transactions, count(DISTINCT logged_at) AS start_times,
        bool_and(db_role = 'audit_writer') AS session_user_recorded
-  FROM taskforce.audit_log;
+  FROM taskforce.audit_log WHERE object = 'public.accounts';
 -- Redaction: equal values, equal hashes (ids 1 and 2 share the secret).
 SELECT count(DISTINCT new_values->>'secret') AS distinct_redacted,
        bool_and(new_values->>'secret' ~ '^hmac-sha256:[0-9a-f]{64}$') AS redacted_form
@@ -192,3 +192,25 @@ SELECT taskforce.enable_audit('public.accounts');
 \set VERBOSITY default
 RESET ROLE;
 SELECT taskforce.disable_audit('public.accounts') AS was_audited, taskforce.disable_audit('public.accounts') AS again;
+
+-- taskforce's own tables are audited from install on, secrets left out.
+SELECT table_name, exclude_columns, changed_columns_only, event_type, tenant_column
+  FROM taskforce.audited_tables WHERE installed ORDER BY table_name::text;
+\set VERBOSITY sqlstate
+SELECT taskforce.enable_audit('taskforce.users');
+SELECT taskforce.disable_audit('taskforce.users');
+\set VERBOSITY default
+SELECT object, action, tenant_id, user_id, db_role, new_values->>'role_name' AS role_name
+  FROM taskforce.audit_log WHERE object = 'taskforce.role_grants' ORDER BY txid, entry_seq;
+\c - audit_writer
+BEGIN;
+SELECT taskforce.act_as('aud-acme', 'ann', ARRAY['admin']);
+SELECT user_id FROM taskforce.create_user('wes', 'wes', tenant_id => 'aud-acme');
+SELECT count(*) FROM taskforce.set_password('wes', 'Correct-Horse-9-battery', tenant_id => 'aud-acme');
+COMMIT;
+\c - postgres
+SELECT object, action, user_id, auth_method, new_values ? 'password_hash' AS has_hash
+  FROM taskforce.audit_log WHERE object IN ('taskforce.users', 'taskforce.user_credentials')
+   AND row_key LIKE '%wes%' ORDER BY txid, entry_seq;
+SELECT bool_and(taskforce._audit_leaf_hash(a) = a.leaf_hash) AS every_leaf_matches
+  FROM taskforce.audit_log AS a;
