@@ -218,3 +218,45 @@ SELECT object, action, user_id, auth_method, new_values ? 'password_hash' AS has
    AND row_key LIKE '%wes%' ORDER BY txid, entry_seq;
 SELECT bool_and(taskforce._audit_leaf_hash(a) = a.leaf_hash) AS every_leaf_matches
   FROM taskforce.audit_log AS a;
+
+-- Temporal queries, under the caller's row security.
+SELECT taskforce.enable_audit('public.accounts');
+\c - audit_writer
+BEGIN;
+SELECT taskforce.act_as('aud-acme', 'ann', ARRAY['admin']);
+INSERT INTO public.accounts (id, owner, balance) VALUES (20, 'h1', 1);
+UPDATE public.accounts SET balance = 2 WHERE id = 20;
+COMMIT;
+BEGIN;
+SELECT taskforce.act_as('aud-acme', 'ann', ARRAY['admin']);
+UPDATE public.accounts SET balance = 3 WHERE id = 20;
+SELECT action, old_values->>'balance' AS old_balance, new_values->>'balance' AS new_balance
+  FROM taskforce.audit_row_history('public.accounts', '{"id": 20}');
+SELECT count(*) AS changes_by_ann FROM taskforce.audit_changes(now() - interval '1 hour', now() + interval '1 hour', 'ann', 'public.accounts');
+SELECT count(*) AS changes_by_nobody FROM taskforce.audit_changes(now() - interval '1 hour', now() + interval '1 hour', 'nobody');
+COMMIT;
+-- Another tenant's context sees none of it.
+BEGIN;
+SELECT taskforce.act_as('aud-globex', 'gus');
+SELECT count(*) AS other_tenant FROM taskforce.audit_row_history('public.accounts', '{"id": 20}');
+\set VERBOSITY sqlstate
+SELECT count(*) FROM taskforce.audit_changes(NULL, now());
+\set VERBOSITY default
+ROLLBACK;
+\c - postgres
+-- The history lookup uses the history index (of every partition).
+CREATE FUNCTION pg_temp.plan_uses_history() RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+    found boolean := false;
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) SELECT * FROM taskforce.audit_log '
+                        'WHERE object = ''public.accounts'' AND row_key = ''{"id": 20}''' LOOP
+        IF line LIKE '%Seq Scan%' THEN RETURN false; END IF;
+        found := found OR line LIKE '%\_history%';
+    END LOOP;
+    RETURN found;
+END $$;
+SET enable_seqscan = off;
+SELECT pg_temp.plan_uses_history();
+RESET enable_seqscan;

@@ -341,3 +341,56 @@ SELECT taskforce.enable_audit('taskforce.user_credentials', exclude_columns => '
 SELECT taskforce.enable_audit('taskforce.password_policies');
 SELECT taskforce.enable_audit('taskforce.jwt_issuers');
 SELECT taskforce.enable_audit('taskforce.jwt_keys', exclude_columns => '{secret}');
+
+-- Temporal queries.  SECURITY INVOKER: the caller's row security decides
+-- what it sees (a context's tenant with audit:read, or an auditor).
+
+-- The text an entry's object column holds for a table.
+CREATE FUNCTION taskforce._audit_object(tbl regclass) RETURNS text
+    LANGUAGE sql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+      FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE c.oid = tbl
+$$;
+COMMENT ON FUNCTION taskforce._audit_object(regclass) IS
+    'internal: schema.table as audit entries name it';
+
+CREATE FUNCTION taskforce.audit_row_history(tbl regclass, row_key jsonb)
+    RETURNS SETOF taskforce.audit_log
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF tbl IS NULL OR row_key IS NULL THEN
+        RAISE EXCEPTION 'tbl and row_key must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN QUERY
+        SELECT a.* FROM taskforce.audit_log AS a
+         WHERE a.object = taskforce._audit_object(tbl) AND a.row_key = audit_row_history.row_key::text
+         ORDER BY a.logged_at, a.txid, a.entry_seq;
+END
+$$;
+COMMENT ON FUNCTION taskforce.audit_row_history(regclass, jsonb) IS
+    'the audit entries of one row ({primary key column: value}), oldest first, as the caller may see them';
+
+CREATE FUNCTION taskforce.audit_changes(from_time timestamptz, to_time timestamptz,
+                                        user_id text DEFAULT NULL, tbl regclass DEFAULT NULL)
+    RETURNS SETOF taskforce.audit_log
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF from_time IS NULL OR to_time IS NULL THEN
+        RAISE EXCEPTION 'from_time and to_time must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN QUERY
+        SELECT a.* FROM taskforce.audit_log AS a
+         WHERE a.logged_at >= from_time AND a.logged_at < to_time
+           AND (audit_changes.user_id IS NULL OR a.user_id = audit_changes.user_id)
+           AND (tbl IS NULL OR a.object = taskforce._audit_object(tbl))
+         ORDER BY a.logged_at, a.txid, a.entry_seq;
+END
+$$;
+COMMENT ON FUNCTION taskforce.audit_changes(timestamptz, timestamptz, text, regclass) IS
+    'the audit entries of transactions started in [from_time, to_time), optionally of one user and one table, as the caller may see them';
