@@ -23,7 +23,9 @@ OBJS = \
 	src/auth/writer.o \
 	src/auth/bearer.o \
 	src/auth/jwt_parse.o \
-	src/auth/jwt.o
+	src/auth/jwt.o \
+	src/audit/encode.o \
+	src/audit/trigger.o
 
 # The install script is the subsystems' SQL, in dependency order.  Each
 # release adds an upgrade script: the changes to existing objects
@@ -50,6 +52,7 @@ SQL_SINCE_0_4_0 = \
 	src/sql/offboarding.sql \
 	src/sql/live_contexts.sql
 SQL_SINCE_0_5_0 = \
+	src/sql/audit.sql \
 	src/sql/evidence.sql \
 	src/sql/citations.sql
 SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) $(SQL_SINCE_0_4_0) $(SQL_SINCE_0_5_0) src/sql/roles.sql
@@ -66,7 +69,7 @@ SHLIB_LINK += -lcrypto
 
 # pg_regress suites (sql/ + expected/) and isolation specs (test/specs/),
 # each against a temporary instance with taskforce preloaded.
-REGRESS = tenancy context isolation roles rbac passwords api_keys jwt escalation hardening_review operations evidence
+REGRESS = tenancy context isolation roles rbac passwords api_keys jwt escalation hardening_review operations evidence audit
 TEMP_INSTANCE ?= ./tmp_check
 REGRESS_OPTS = --temp-instance=$(TEMP_INSTANCE) --temp-config=test/taskforce.conf
 ISOLATION = tenant_isolation context_scope permission_cache manage_race permission_cache_snapshot jwt_key_cache context_liveness lockout credential_snapshot deleted_tenant_writes live_contexts

@@ -38,6 +38,23 @@ BEGIN
             -- by record_evidence(), never changed or deleted.
             EXECUTE format('GRANT SELECT ON taskforce.evidence TO %I', r.role_name);
         END IF;
+        -- Audit trail (audit.sql): read through row security only (a
+        -- context's tenant with audit:read; auditors all); nobody but the
+        -- owner writes it.
+        IF r.purpose IN ('app', 'admin', 'auditor') THEN
+            EXECUTE format('GRANT SELECT ON taskforce.audit_log TO %I', r.role_name);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce._is_audit_auditor(name), taskforce._audit_erasing(),
+                taskforce.audit_row_history(regclass, jsonb),
+                taskforce.audit_changes(timestamptz, timestamptz, text, regclass) TO %I', r.role_name);
+        END IF;
+        IF r.purpose IN ('admin', 'auditor') THEN
+            EXECUTE format('GRANT SELECT ON taskforce.audited_tables TO %I', r.role_name);
+        END IF;
+        IF r.purpose = 'admin' THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.enable_audit(regclass, text[], text[], boolean, text),
+                taskforce.disable_audit(regclass),
+                taskforce.erase_audit_values(regclass, jsonb, text[], text) TO %I', r.role_name);
+        END IF;
         IF r.purpose = 'admin' THEN
             -- Token issuers and keys, the permission catalog, establishing
             -- contexts and managing tenants.
