@@ -27,7 +27,10 @@ OBJS = \
 	src/audit/encode.o \
 	src/audit/merkle.o \
 	src/audit/checkpoint.o \
-	src/audit/tiles.o
+	src/audit/tiles.o \
+	src/audit/store.o \
+	src/audit/seal.o \
+	src/audit/verify.o
 
 # The install script is the subsystems' SQL, in dependency order.  Each
 # release adds an upgrade script: the changes to existing objects
@@ -54,7 +57,8 @@ SQL_SINCE_0_4_0 = \
 	src/sql/offboarding.sql \
 	src/sql/live_contexts.sql
 SQL_SINCE_0_5_0 = \
-	src/sql/audit.sql
+	src/sql/audit.sql \
+	src/sql/audit_log.sql
 SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) $(SQL_SINCE_0_4_0) $(SQL_SINCE_0_5_0) src/sql/roles.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.4.0--0.5.0.sql
 # Scripts of earlier releases, frozen as they shipped.
