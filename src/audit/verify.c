@@ -130,7 +130,7 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 		uint64		ntiles = (tree.size + TF_TILE_WIDTH - 1) / TF_TILE_WIDTH;
 		Portal		tp = SPI_cursor_open_with_args("tf_tiles0",
 												   "SELECT index, hashes FROM taskforce.audit_tiles WHERE level = 0 ORDER BY index",
-												   0, NULL, NULL, NULL, true, CURSOR_OPT_NO_SCROLL);
+												   0, NULL, NULL, NULL, false, CURSOR_OPT_NO_SCROLL);
 		uint64		seen = 0;
 
 		for (;;)
@@ -176,7 +176,7 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 		for (uint64 i = 0; i < n; i++)
 			tf_merkle_node_hash(tree.level[h - 1] + 64 * i, tree.level[h - 1] + 64 * i + 32, tree.level[h] + 32 * i);
 	}
-	SPI_execute("SELECT level, index, hashes FROM taskforce.audit_tiles WHERE level > 0 ORDER BY level, index", true, 0);
+	SPI_execute("SELECT level, index, hashes FROM taskforce.audit_tiles WHERE level > 0 ORDER BY level, index", false, 0);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		int			lv = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
@@ -204,10 +204,10 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 	ep = SPI_cursor_open_with_args("tf_ventries",
 								   "SELECT e.txid, e.entry_seq, e.leaf_hash, taskforce._audit_leaf_hash(e) "
 								   "FROM taskforce.audit_log AS e WHERE e.txid < $1 ORDER BY e.txid, e.entry_seq",
-								   1, types, bound, NULL, true, CURSOR_OPT_NO_SCROLL);
+								   1, types, bound, NULL, false, CURSOR_OPT_NO_SCROLL);
 	sp = SPI_cursor_open_with_args("tf_vsealed",
 								   "SELECT txid, first_position, entry_count FROM taskforce.audit_sealed_transactions ORDER BY txid",
-								   0, NULL, NULL, NULL, true, CURSOR_OPT_NO_SCROLL);
+								   0, NULL, NULL, NULL, false, CURSOR_OPT_NO_SCROLL);
 	g_max = 64;
 	g_r = palloc(32 * g_max);
 	g_h = palloc(32 * g_max);
@@ -380,7 +380,7 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 		finding(&f, "truncated", last_whole_deleted_start, "the newest sealed entries are gone");
 
 	/* stored checkpoints */
-	SPI_execute("SELECT tree_size, root_hash, signed_note FROM taskforce.audit_checkpoints ORDER BY tree_size", true, 0);
+	SPI_execute("SELECT tree_size, root_hash, signed_note FROM taskforce.audit_checkpoints ORDER BY tree_size", false, 0);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
