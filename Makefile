@@ -25,6 +25,7 @@ OBJS = \
 	src/auth/jwt_parse.o \
 	src/auth/jwt.o \
 	src/audit/encode.o \
+	src/audit/trigger.o \
 	src/audit/merkle.o \
 	src/audit/checkpoint.o \
 	src/audit/tiles.o \
