@@ -25,7 +25,13 @@ OBJS = \
 	src/auth/jwt_parse.o \
 	src/auth/jwt.o \
 	src/audit/encode.o \
-	src/audit/trigger.o
+	src/audit/trigger.o \
+	src/audit/merkle.o \
+	src/audit/checkpoint.o \
+	src/audit/tiles.o \
+	src/audit/store.o \
+	src/audit/seal.o \
+	src/audit/verify.o
 
 # The install script is the subsystems' SQL, in dependency order.  Each
 # release adds an upgrade script: the changes to existing objects
@@ -53,6 +59,7 @@ SQL_SINCE_0_4_0 = \
 	src/sql/live_contexts.sql
 SQL_SINCE_0_5_0 = \
 	src/sql/audit.sql \
+	src/sql/audit_log.sql \
 	src/sql/evidence.sql \
 	src/sql/citations.sql
 SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) $(SQL_SINCE_0_4_0) $(SQL_SINCE_0_5_0) src/sql/roles.sql
@@ -69,10 +76,10 @@ SHLIB_LINK += -lcrypto
 
 # pg_regress suites (sql/ + expected/) and isolation specs (test/specs/),
 # each against a temporary instance with taskforce preloaded.
-REGRESS = tenancy context isolation roles rbac passwords api_keys jwt escalation hardening_review operations evidence audit
+REGRESS = tenancy context isolation roles rbac passwords api_keys jwt escalation hardening_review operations evidence audit audit_log
 TEMP_INSTANCE ?= ./tmp_check
 REGRESS_OPTS = --temp-instance=$(TEMP_INSTANCE) --temp-config=test/taskforce.conf
-ISOLATION = tenant_isolation context_scope permission_cache manage_race permission_cache_snapshot jwt_key_cache context_liveness lockout credential_snapshot deleted_tenant_writes live_contexts
+ISOLATION = tenant_isolation context_scope permission_cache manage_race permission_cache_snapshot jwt_key_cache context_liveness lockout credential_snapshot deleted_tenant_writes live_contexts audit_seal
 ISOLATION_OPTS = --inputdir=test --temp-instance=$(TEMP_INSTANCE)_iso --temp-config=test/taskforce.conf
 
 EXTRA_CLEAN = $(DATA_built) tmp_check tmp_check_iso results output_iso regression.diffs regression.out
