@@ -23,7 +23,8 @@ OBJS = \
 	src/auth/writer.o \
 	src/auth/bearer.o \
 	src/auth/jwt_parse.o \
-	src/auth/jwt.o
+	src/auth/jwt.o \
+	src/audit/merkle.o
 
 # The install script is the subsystems' SQL, in dependency order.  Each
 # release adds an upgrade script: the changes to existing objects
@@ -49,7 +50,8 @@ SQL_SINCE_0_4_0 = \
 	src/sql/deleted_tenants.sql \
 	src/sql/offboarding.sql \
 	src/sql/live_contexts.sql
-SQL_SINCE_0_5_0 =
+SQL_SINCE_0_5_0 = \
+	src/sql/audit.sql
 SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) $(SQL_SINCE_0_4_0) $(SQL_SINCE_0_5_0) src/sql/roles.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.4.0--0.5.0.sql
 # Scripts of earlier releases, frozen as they shipped.

@@ -1,0 +1,8 @@
+#!/bin/bash
+# Unit check of the RFC 9162 code against an independent python3 computation.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+gcc -Wall -Wextra -Werror -O2 -o "$tmp/merkle_test" "$here/merkle_test.c" "$here/../../src/audit/merkle.c" -lcrypto
+python3 "$here/merkle_check.py" "$tmp/merkle_test"
+rm -rf "$tmp"
