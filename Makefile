@@ -51,7 +51,8 @@ SQL_SINCE_0_4_0 = \
 	src/sql/offboarding.sql \
 	src/sql/live_contexts.sql
 SQL_SINCE_0_5_0 = \
-	src/sql/audit.sql
+	src/sql/audit.sql \
+	src/sql/audit_export.sql
 SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) $(SQL_SINCE_0_4_0) $(SQL_SINCE_0_5_0) src/sql/roles.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.4.0--0.5.0.sql
 # Scripts of earlier releases, frozen as they shipped.

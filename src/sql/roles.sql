@@ -33,6 +33,13 @@ BEGIN
         IF r.purpose IN ('admin', 'auditor') THEN
             EXECUTE format('GRANT SELECT ON taskforce.security_events TO %I', r.role_name);
         END IF;
+        IF r.purpose IN ('admin', 'auditor') THEN
+            -- Audit export (verifier): the sealed trail as JSON lines and
+            -- its signed checkpoints, for tools/audit-verify.
+            EXECUTE format('GRANT EXECUTE ON FUNCTION
+                taskforce.export_audit(bigint, bigint),
+                taskforce.audit_checkpoint(bigint) TO %I', r.role_name);
+        END IF;
         IF r.purpose = 'admin' THEN
             -- Token issuers and keys, the permission catalog, establishing
             -- contexts and managing tenants.
