@@ -91,7 +91,7 @@ PY
 expect_tool "changed value in export" "$dir/f_changed.jsonl" "$dir/good.note" "$dir/vkey" changed
 expect_tool "changed user in export" "$dir/f_changed2.jsonl" "$dir/good.note" "$dir/vkey" changed
 expect_tool "deleted entry in export" "$dir/f_deleted.jsonl" "$dir/good.note" "$dir/vkey" deleted
-expect_tool "inserted entry in export" "$dir/f_inserted.jsonl" "$dir/good.note" "$dir/vkey" "reordered"
+expect_tool "inserted entry in export" "$dir/f_inserted.jsonl" "$dir/good.note" "$dir/vkey" "inserted"
 expect_tool "reordered entries in export" "$dir/f_reordered.jsonl" "$dir/good.note" "$dir/vkey" reordered
 expect_tool "deleted newest entry in export" "$dir/f_newest.jsonl" "$dir/good.note" "$dir/vkey" truncated
 sed '2s/.*/13/' "$dir/good.note" >"$dir/bad.note"
@@ -136,6 +136,8 @@ tamper_db "inserted entry" inserted \
 	"INSERT INTO taskforce.audit_log SELECT * FROM taskforce.audit_log WHERE txid = $pick AND entry_seq = $seq3;"
 tamper_db "reordered entries" reordered \
 	"UPDATE taskforce.audit_log SET entry_seq = CASE entry_seq WHEN 1 THEN 2 ELSE 1 END WHERE txid = $pick AND entry_seq IN (1, 2);"
+tamper_db "changed checkpoint" signature \
+	"UPDATE taskforce.audit_checkpoints SET signed_note = regexp_replace(signed_note, E'\\n([0-9]+)\\n', E'\\n1\\1\\n');"
 tamper_db "deleted newest entry" truncated \
 	"DELETE FROM taskforce.audit_log WHERE (txid, entry_seq) = (SELECT txid, entry_seq FROM taskforce.audit_log ORDER BY txid DESC, entry_seq DESC LIMIT 1);"
 

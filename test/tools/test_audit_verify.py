@@ -96,6 +96,26 @@ class Tests(unittest.TestCase):
         e.append(entry(6, 2000, 1, None, {"a": 1}))
         self.assertEqual(run(e, self.cp, self.vkey), 1)
 
+    def test_kinds(self):
+        def kind(e, cp=None):
+            d = tempfile.mkdtemp()
+            p = os.path.join(d, "e")
+            with open(p, "w") as f:
+                f.writelines(json.dumps(x) + "\n" for x in e)
+            try:
+                av.verify_export(av.read_export(p), 7, av.mth(self.leaves))
+            except av.Tampered as t:
+                return t.kind, t.position
+        e = copy.deepcopy(self.entries); e[3]["object"] = "public.x"
+        self.assertEqual(kind(e), ("changed", 3))
+        e = copy.deepcopy(self.entries); del e[2]
+        self.assertEqual(kind(e), ("deleted", 2))
+        e = copy.deepcopy(self.entries); e[2], e[3] = e[3], e[2]
+        self.assertEqual(kind(e), ("reordered", 2))
+        e = copy.deepcopy(self.entries[:3]) + [dict(self.entries[2], position=3)] + [dict(x, position=x["position"] + 1) for x in self.entries[3:]]
+        self.assertEqual(kind(e), ("inserted", 3))
+        self.assertEqual(kind(copy.deepcopy(self.entries[:6])), ("truncated", 6))
+
     def test_erased_value_still_verifies(self):
         e = copy.deepcopy(self.entries)
         v = e[1]["values"][0]
