@@ -137,7 +137,7 @@ tamper_db "inserted entry" inserted \
 tamper_db "reordered entries" reordered \
 	"UPDATE taskforce.audit_log SET entry_seq = CASE entry_seq WHEN 1 THEN 2 ELSE 1 END WHERE txid = $pick AND entry_seq IN (1, 2);"
 tamper_db "changed checkpoint" signature \
-	"UPDATE taskforce.audit_checkpoints SET signed_note = regexp_replace(signed_note, E'\\n([0-9]+)\\n', E'\\n1\\1\\n');"
+	"UPDATE taskforce.audit_checkpoints SET signed_note = replace(signed_note, chr(10) || tree_size || chr(10), chr(10) || (tree_size + 1) || chr(10));"
 tamper_db "deleted newest entry" truncated \
 	"DELETE FROM taskforce.audit_log WHERE (txid, entry_seq) = (SELECT txid, entry_seq FROM taskforce.audit_log ORDER BY txid DESC, entry_seq DESC LIMIT 1);"
 
