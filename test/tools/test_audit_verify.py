@@ -115,6 +115,11 @@ class Tests(unittest.TestCase):
         e = copy.deepcopy(self.entries[:3]) + [dict(self.entries[2], position=3)] + [dict(x, position=x["position"] + 1) for x in self.entries[3:]]
         self.assertEqual(kind(e), ("inserted", 3))
         self.assertEqual(kind(copy.deepcopy(self.entries[:6])), ("truncated", 6))
+        # an entry missing as if purged, with no purge entry after it
+        e = copy.deepcopy(self.entries); e[2] = {"position": 2, "purged": True, "leaf_hash": e[2]["leaf_hash"]}
+        self.assertEqual(kind(e), ("deleted", 2))
+        e[5]["event_type"] = "purge"; e[5]["leaf_hash"] = av.entry_leaf(e[5]).hex()
+        self.assertEqual(kind(e)[0], "root mismatch")  # leaf 5 changed, but the purge is accepted
 
     def test_erased_value_still_verifies(self):
         e = copy.deepcopy(self.entries)
