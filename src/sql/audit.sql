@@ -54,25 +54,31 @@ COMMENT ON TABLE taskforce.audit_log_default IS
 SELECT pg_catalog.pg_extension_config_dump('taskforce.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('taskforce.audit_log_default', '');
 
--- History of one row; sealing order.  Nothing else: each index costs writers.
-CREATE INDEX audit_log_history ON taskforce.audit_log (object, row_key, logged_at);
-CREATE INDEX audit_log_entry ON taskforce.audit_log (txid, entry_seq);
+-- Indexes: history of one row; sealing order.  Nothing else: each index
+-- costs writers.  They are made per partition, not on the parent: an index
+-- of the parent would be an extension member, and on restore ATTACH
+-- PARTITION would create the partitions' indexes before pg_dump's own
+-- CREATE INDEX for them (name clash).
+CREATE INDEX audit_log_default_history ON taskforce.audit_log_default (object, row_key, logged_at);
+CREATE INDEX audit_log_default_entry ON taskforce.audit_log_default (txid, entry_seq);
 
 REVOKE ALL ON taskforce.audit_log FROM PUBLIC;
 REVOKE ALL ON taskforce.audit_log_default FROM PUBLIC;
 
--- Whether the current role is (a member of) a recorded auditor role.
-CREATE FUNCTION taskforce._is_audit_auditor() RETURNS boolean
+-- Whether role "who" is (a member of) a recorded auditor role.  The policy
+-- passes current_user: inside this SECURITY DEFINER function current_user
+-- is the owner.
+CREATE FUNCTION taskforce._is_audit_auditor(who name) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
     SELECT EXISTS (SELECT FROM taskforce.database_roles AS d
                     WHERE d.purpose = 'auditor'
                       AND EXISTS (SELECT FROM pg_catalog.pg_roles AS r WHERE r.rolname = d.role_name)
-                      AND pg_catalog.pg_has_role(current_user, d.role_name, 'MEMBER'))
+                      AND pg_catalog.pg_has_role(who, d.role_name, 'MEMBER'))
 $$;
-REVOKE ALL ON FUNCTION taskforce._is_audit_auditor() FROM PUBLIC;
-COMMENT ON FUNCTION taskforce._is_audit_auditor() IS
+REVOKE ALL ON FUNCTION taskforce._is_audit_auditor(name) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._is_audit_auditor(name) IS
     'internal: whether the current role belongs to a database role of purpose auditor';
 
 ALTER TABLE taskforce.audit_log ENABLE ROW LEVEL SECURITY;
@@ -81,7 +87,7 @@ ALTER TABLE taskforce.audit_log FORCE ROW LEVEL SECURITY;
 CREATE POLICY audit_log_tenant_read ON taskforce.audit_log FOR SELECT
     USING (tenant_id = taskforce.current_tenant() AND taskforce.has_permission('audit:read'));
 CREATE POLICY audit_log_auditor_read ON taskforce.audit_log FOR SELECT
-    USING (taskforce._is_audit_auditor());
+    USING (taskforce._is_audit_auditor(current_user));
 
 -- Creates the monthly partitions taskforce.audit_log_YYYYMM from the
 -- current month to months_ahead months later, those missing.  A month whose
@@ -112,6 +118,8 @@ BEGIN
                        (m::timestamp AT TIME ZONE 'UTC'),
                        ((m + interval '1 month')::timestamp AT TIME ZONE 'UTC'));
         EXECUTE format('REVOKE ALL ON taskforce.%I FROM PUBLIC', name);
+        EXECUTE format('CREATE INDEX %I ON taskforce.%I (object, row_key, logged_at)', name || '_history', name);
+        EXECUTE format('CREATE INDEX %I ON taskforce.%I (txid, entry_seq)', name || '_entry', name);
         RETURN NEXT ('taskforce.' || quote_ident(name))::regclass;
     END LOOP;
 END
@@ -131,5 +139,27 @@ CREATE TABLE taskforce.audit_redaction_key (
 REVOKE ALL ON taskforce.audit_redaction_key FROM PUBLIC;
 COMMENT ON TABLE taskforce.audit_redaction_key IS
     'the HMAC-SHA256 key of redacted audit values (32 random bytes); owner only; pg_dump keeps it';
-INSERT INTO taskforce.audit_redaction_key (key) VALUES (taskforce._random_bytes(32));
+-- No row at install: a row inserted by the install script would clash with
+-- the dumped row on restore (CREATE EXTENSION runs first).  The key is made
+-- on first use instead, so a restored database keeps the original key.
 SELECT pg_catalog.pg_extension_config_dump('taskforce.audit_redaction_key', '');
+
+CREATE FUNCTION taskforce._audit_redaction_key() RETURNS bytea
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    k bytea;
+BEGIN
+    SELECT r.key INTO k FROM taskforce.audit_redaction_key AS r;
+    IF k IS NULL THEN
+        INSERT INTO taskforce.audit_redaction_key (key) VALUES (taskforce._random_bytes(32))
+            ON CONFLICT (singleton) DO NOTHING;
+        SELECT r.key INTO k FROM taskforce.audit_redaction_key AS r;
+    END IF;
+    RETURN k;
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce._audit_redaction_key() FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._audit_redaction_key() IS
+    'internal: the redaction HMAC key, made on first use';

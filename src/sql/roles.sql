@@ -33,6 +33,13 @@ BEGIN
         IF r.purpose IN ('admin', 'auditor') THEN
             EXECUTE format('GRANT SELECT ON taskforce.security_events TO %I', r.role_name);
         END IF;
+        -- Audit trail (audit.sql): read through row security only (a
+        -- context's tenant with audit:read; auditors all); nobody but the
+        -- owner writes it.
+        IF r.purpose IN ('app', 'admin', 'auditor') THEN
+            EXECUTE format('GRANT SELECT ON taskforce.audit_log TO %I', r.role_name);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce._is_audit_auditor(name) TO %I', r.role_name);
+        END IF;
         IF r.purpose IN ('admin', 'auditor') THEN
             -- Audit export (verifier): the sealed trail as JSON lines and
             -- its signed checkpoints, for tools/audit-verify.
