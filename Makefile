@@ -24,7 +24,9 @@ OBJS = \
 	src/auth/bearer.o \
 	src/auth/jwt_parse.o \
 	src/auth/jwt.o \
-	src/audit/merkle.o
+	src/audit/merkle.o \
+	src/audit/checkpoint.o \
+	src/audit/tiles.o
 
 # The install script is the subsystems' SQL, in dependency order.  Each
 # release adds an upgrade script: the changes to existing objects
