@@ -167,6 +167,23 @@ class Tests(unittest.TestCase):
         self.assertEqual(run(self.entries, self.cp, self.vkey, "--inclusion", "4", "--proof", ip), 0)
         self.assertEqual(run(self.entries, self.cp, self.vkey, "--inclusion", "5", "--proof", ip), 1)
 
+    def test_note_signed_by_the_c_code(self):
+        """The merkle part's C signer (src/audit/checkpoint.c) and this verifier agree."""
+        import shutil, subprocess
+        src = os.path.join(here, "../../src/audit/checkpoint.c")
+        if not shutil.which("gcc") or not os.path.exists(src):
+            self.skipTest("gcc or src/audit/checkpoint.c missing")
+        d = tempfile.mkdtemp()
+        exe = os.path.join(d, "cpt")
+        subprocess.run(["gcc", "-O2", "-o", exe, os.path.join(here, "../unit/checkpoint_test.c"), src, "-lcrypto"],
+                       check=True, capture_output=True)
+        out = subprocess.run([exe], check=True, capture_output=True, text=True).stdout
+        vkey, note = out.split("\n", 1)
+        origin, size, root = av.parse_checkpoint(note, av.parse_vkey(vkey))
+        self.assertEqual((origin, size), ("taskforce.local/1/db", 12345))
+        with self.assertRaises(av.Tampered):
+            av.parse_checkpoint(note.replace("12345", "12346"), av.parse_vkey(vkey))
+
 
 if __name__ == "__main__":
     unittest.main()
