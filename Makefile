@@ -26,7 +26,8 @@ OBJS = \
 	src/auth/jwt.o \
 	src/audit/merkle.o \
 	src/audit/checkpoint.o \
-	src/audit/tiles.o
+	src/audit/tiles.o \
+	src/audit/encode.o
 
 # The install script is the subsystems' SQL, in dependency order.  Each
 # release adds an upgrade script: the changes to existing objects
@@ -69,7 +70,7 @@ SHLIB_LINK += -lcrypto
 
 # pg_regress suites (sql/ + expected/) and isolation specs (test/specs/),
 # each against a temporary instance with taskforce preloaded.
-REGRESS = tenancy context isolation roles rbac passwords api_keys jwt escalation hardening_review operations
+REGRESS = tenancy context isolation roles rbac passwords api_keys jwt escalation hardening_review operations audit
 TEMP_INSTANCE ?= ./tmp_check
 REGRESS_OPTS = --temp-instance=$(TEMP_INSTANCE) --temp-config=test/taskforce.conf
 ISOLATION = tenant_isolation context_scope permission_cache manage_race permission_cache_snapshot jwt_key_cache context_liveness lockout credential_snapshot deleted_tenant_writes live_contexts

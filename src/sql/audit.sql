@@ -163,3 +163,10 @@ $$;
 REVOKE ALL ON FUNCTION taskforce._audit_redaction_key() FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._audit_redaction_key() IS
     'internal: the redaction HMAC key, made on first use';
+
+CREATE FUNCTION taskforce._audit_leaf_hash(entry taskforce.audit_log) RETURNS bytea
+    LANGUAGE C STRICT STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'taskforce_audit_leaf_hash';
+REVOKE ALL ON FUNCTION taskforce._audit_leaf_hash(taskforce.audit_log) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._audit_leaf_hash(taskforce.audit_log) IS
+    'internal: recomputes an entry''s leaf hash from its canonical encoding (values from salts, erased from commitments)';
