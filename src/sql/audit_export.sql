@@ -1,7 +1,8 @@
 -- src/sql/audit_export.sql: the export of the sealed audit trail for offline
--- verification (tools/audit-verify) and the signed checkpoint it is checked
--- against. One JSON object per line and per position, in position order,
--- carrying the exact texts the leaf hash commits to (docs/audit.md).
+-- verification (tools/audit-verify; the signed checkpoint it is checked
+-- against comes from audit_log.sql). One JSON object per line and per
+-- position, in position order, carrying the exact texts the leaf hash
+-- commits to (docs/audit.md).
 
 -- The committed values of one entry in canonical value order (side, then
 -- column, bytewise), each with its salt or, once erased, its commitment.
@@ -90,27 +91,3 @@ $$;
 REVOKE ALL ON FUNCTION taskforce.export_audit(bigint, bigint) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce.export_audit(bigint, bigint) IS
     'the sealed audit trail from from_position to to_position (default: the end) as JSON lines in position order, for tools/audit-verify; purged positions give their leaf hash only';
-
-CREATE FUNCTION taskforce.audit_checkpoint(tree_size bigint DEFAULT NULL) RETURNS text
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    note text;
-BEGIN
-    IF audit_checkpoint.tree_size < 0 THEN
-        RAISE EXCEPTION 'invalid tree size %', audit_checkpoint.tree_size USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT c.signed_note INTO note FROM taskforce.audit_checkpoints AS c
-    WHERE audit_checkpoint.tree_size IS NULL OR c.tree_size = audit_checkpoint.tree_size
-    ORDER BY c.tree_size DESC LIMIT 1;
-    IF note IS NULL THEN
-        RAISE EXCEPTION 'no audit checkpoint%', coalesce(' of tree size ' || audit_checkpoint.tree_size, '')
-            USING ERRCODE = 'no_data_found';
-    END IF;
-    RETURN note;
-END
-$$;
-REVOKE ALL ON FUNCTION taskforce.audit_checkpoint(bigint) FROM PUBLIC;
-COMMENT ON FUNCTION taskforce.audit_checkpoint(bigint) IS
-    'the signed note (C2SP tlog-checkpoint) of the latest audit checkpoint, or of the one of the given tree size';

@@ -41,11 +41,9 @@ BEGIN
             EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce._is_audit_auditor(name) TO %I', r.role_name);
         END IF;
         IF r.purpose IN ('admin', 'auditor') THEN
-            -- Audit export (verifier): the sealed trail as JSON lines and
-            -- its signed checkpoints, for tools/audit-verify.
-            EXECUTE format('GRANT EXECUTE ON FUNCTION
-                taskforce.export_audit(bigint, bigint),
-                taskforce.audit_checkpoint(bigint) TO %I', r.role_name);
+            -- Audit export (verifier): the sealed trail as JSON lines for
+            -- tools/audit-verify.
+            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.export_audit(bigint, bigint) TO %I', r.role_name);
         END IF;
         IF r.purpose = 'admin' THEN
             -- Token issuers and keys, the permission catalog, establishing

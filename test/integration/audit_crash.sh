@@ -22,8 +22,18 @@ sql() { tf_psql "$dir" "$port" -d postgres -X -At -v ON_ERROR_STOP=1 "$@"; }
 command -v pgbench >/dev/null || fail "pgbench not found"
 
 tf_start_instance "$dir" "$port"
+sql -c "CREATE EXTENSION taskforce CASCADE" >/dev/null
+# Skipped (exit 0, saying why) while a function it needs is not installed:
+# the trail and merkle parts of issue 9 are merged separately.
+missing=
+# enable_audit's options are the trail part's: any signature will do.
+[ -n "$(sql -c "SELECT 1 FROM pg_proc WHERE proname = 'enable_audit' AND pronamespace = 'taskforce'::regnamespace LIMIT 1")" ] ||
+	missing="${missing:+$missing, }taskforce.enable_audit(regclass, ...)"
+if [ -n "$missing" ]; then
+	echo "SKIP: $(basename "$0" .sh): not installed yet: $missing"
+	exit 0
+fi
 sql >/dev/null <<'SQL'
-CREATE EXTENSION taskforce CASCADE;
 SELECT taskforce.setup_roles();
 SELECT count(*) FROM taskforce.create_tenant('acme', 'Acme');
 CREATE TABLE public.jobs (id bigint PRIMARY KEY, tenant_id text NOT NULL DEFAULT taskforce.current_tenant(), payload text);
@@ -93,6 +103,12 @@ tf_check "no entry without its row (none from uncommitted transactions)" "0" \
 	       AND NOT EXISTS (SELECT 1 FROM public.jobs j WHERE jsonb_build_object('id', j.id)::text = e.row_key)")"
 rows=$(sql -c "SELECT count(*) FROM public.jobs")
 echo "ok: $rows rows ($acked acknowledged by the witness) survived the crash with their entries"
+# Sealing and verification are the merkle part's.
+missing=$(sql -c "SELECT string_agg(f, ', ') FROM unnest(ARRAY['taskforce.seal_audit(bigint)', 'taskforce.verify_audit(text,text)', 'taskforce.audit_position(bigint,integer)']) AS f WHERE to_regprocedure(f) IS NULL")
+if [ -n "$missing" ]; then
+	echo "SKIP: sealing and verifying after recovery: not installed yet: $missing"
+	exit 0
+fi
 sql -c "SELECT taskforce.seal_audit()" >/dev/null
 tf_check "every entry is sealed after recovery" "0" \
 	"$(sql -c "SELECT count(*) FROM taskforce.audit_log e WHERE taskforce.audit_position(e.txid, e.entry_seq) IS NULL")"
