@@ -75,7 +75,7 @@ BEGIN
                'roles', (r.e).roles,
                'auth_method', (r.e).auth_method,
                'db_role', (r.e).db_role,
-               'client_addr', (r.e).client_addr::text,
+               'client_addr', (r.e).client_addr,  -- inet_out text (no /32), as hashed
                'application_name', (r.e).application_name,
                'old_values', (r.e).old_values,
                'new_values', (r.e).new_values,

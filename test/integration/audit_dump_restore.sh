@@ -86,7 +86,7 @@ echo "ok: entries, sealed transactions, tiles, checkpoints, key restored: $(tr '
 tf_check "verify_audit is ok after restore" "ok" "$(sql dst -c "SELECT kind FROM taskforce.verify_audit()")"
 
 # The checkpoint taken before the dump is consistent with the restored log.
-sql dst -c "\copy (SELECT * FROM taskforce.export_audit()) TO '$dir/trail.jsonl'"
+sql dst -c "SELECT * FROM taskforce.export_audit()" >"$dir/trail.jsonl"
 sql dst -c "SELECT signed_note FROM taskforce.audit_checkpoints ORDER BY tree_size DESC LIMIT 1" >"$dir/after.note"
 a=$(sed -n 2p "$dir/before.note"); b=$(sed -n 2p "$dir/after.note")
 sql dst -c "SELECT array_to_string(taskforce.audit_consistency_proof($a, $b)::text[], E'\n')" >"$dir/cons.proof"
@@ -105,7 +105,7 @@ SQL
 sql dst -c "SELECT signed_note FROM taskforce.audit_checkpoints ORDER BY tree_size DESC LIMIT 1" >"$dir/later.note"
 c=$(sed -n 2p "$dir/later.note")
 tf_check "the restored log grew by one entry" "$((b + 1))" "$c"
-sql dst -c "\copy (SELECT * FROM taskforce.export_audit()) TO '$dir/trail2.jsonl'"
+sql dst -c "SELECT * FROM taskforce.export_audit()" >"$dir/trail2.jsonl"
 sql dst -c "SELECT array_to_string(taskforce.audit_consistency_proof($a, $c)::text[], E'\n')" >"$dir/cons2.proof"
 "$tool" "$dir/trail2.jsonl" "$dir/later.note" "$dir/vkey" --old-checkpoint "$dir/before.note" \
 	--consistency-proof "$dir/cons2.proof" || fail "sealing after restore broke the log"

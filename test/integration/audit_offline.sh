@@ -59,7 +59,7 @@ workload 100
 sql -c "SELECT taskforce.seal_audit()" >/dev/null
 
 export_all() {
-	sql -c "\copy (SELECT * FROM taskforce.export_audit()) TO '$dir/trail.jsonl'"
+	sql -c "SELECT * FROM taskforce.export_audit()" >"$dir/trail.jsonl"
 	sql -c "SELECT signed_note FROM taskforce.audit_checkpoints ORDER BY tree_size DESC LIMIT 1" >"$dir/cp.note"
 	sql -c "SELECT taskforce.audit_public_key()" >"$dir/vkey"
 }
@@ -124,8 +124,11 @@ BEGIN;
 SET session_replication_role = replica;
 $change
 SET session_replication_role = origin;
-\\copy (SELECT kind FROM taskforce.verify_audit() LIMIT 1) TO '$dir/db.kind'
-\\copy (SELECT * FROM taskforce.export_audit()) TO '$dir/db.jsonl'
+\\o $dir/db.kind
+SELECT kind FROM taskforce.verify_audit() LIMIT 1;
+\\o $dir/db.jsonl
+SELECT * FROM taskforce.export_audit();
+\\o
 ROLLBACK;
 SQL
 	case "$(cat "$dir/db.kind")" in *"$kind"*) echo "ok: verify_audit finds $what: $(cat "$dir/db.kind")" ;;

@@ -134,6 +134,9 @@ class Tests(unittest.TestCase):
         _, _, other = make_key()
         self.assertEqual(run(self.entries, self.cp, other), 1)
         self.assertEqual(run(self.entries, "garbage", self.vkey), 2)
+        # as saved by psql -At (one more newline): still the same note
+        self.assertEqual(run(self.entries, self.cp + "\n", self.vkey), 0)
+        self.assertEqual(run(self.entries, bad + "\n", self.vkey), 1)
         self.assertEqual(run(self.entries, self.cp, "nokey"), 2)
 
     def test_proofs(self):
