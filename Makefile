@@ -27,7 +27,8 @@ OBJS = \
 	src/audit/merkle.o \
 	src/audit/checkpoint.o \
 	src/audit/tiles.o \
-	src/audit/encode.o
+	src/audit/encode.o \
+	src/audit/trigger.o
 
 # The install script is the subsystems' SQL, in dependency order.  Each
 # release adds an upgrade script: the changes to existing objects

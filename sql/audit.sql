@@ -73,3 +73,122 @@ RESET ROLE;
 SET ROLE audit_auditor;
 SELECT tenant_id FROM taskforce.audit_log ORDER BY tenant_id;
 RESET ROLE;
+
+-- The trigger: an admin (act_as) changes an isolated application table.
+RESET TimeZone;
+SET client_min_messages = warning;
+ALTER TABLE taskforce.audit_log DISABLE ROW LEVEL SECURITY;
+DELETE FROM taskforce.audit_log;
+ALTER TABLE taskforce.audit_log ENABLE ROW LEVEL SECURITY;
+CREATE ROLE audit_writer LOGIN IN ROLE taskforce_admin;
+CREATE ROLE audit_reader LOGIN IN ROLE taskforce_app;
+SELECT count(*) FROM taskforce.create_tenant('aud-acme', 'Acme');
+SELECT count(*) FROM taskforce.create_tenant('aud-globex', 'Globex');
+SELECT user_id FROM taskforce.create_user('ann', 'ann', tenant_id => 'aud-acme');
+SELECT user_id FROM taskforce.create_user('gus', 'gus', tenant_id => 'aud-globex');
+SELECT role_name FROM taskforce.grant_role('ann', 'admin', tenant_id => 'aud-acme');
+SELECT role_name FROM taskforce.grant_role('gus', 'auditor', tenant_id => 'aud-globex');
+SELECT user_id FROM taskforce.create_user('vic', 'vic', tenant_id => 'aud-acme');
+SELECT role_name FROM taskforce.grant_role('vic', 'viewer', tenant_id => 'aud-acme');
+CREATE TABLE public.accounts (id int PRIMARY KEY, tenant_id text NOT NULL DEFAULT taskforce.current_tenant(),
+                              owner text, secret text, note text, balance numeric, tags jsonb);
+SELECT taskforce.enable_tenant_isolation('public.accounts');
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.accounts TO taskforce_admin, taskforce_app;
+CREATE TABLE public.plain (a int, b text);
+CREATE VIEW public.accounts_view AS SELECT * FROM public.accounts;
+RESET client_min_messages;
+
+-- Bad input.
+\set VERBOSITY sqlstate
+SELECT taskforce.enable_audit(NULL);
+SELECT taskforce.enable_audit('public.accounts', exclude_columns => NULL);
+SELECT taskforce.enable_audit('public.accounts', exclude_columns => '{nope}');
+SELECT taskforce.enable_audit('public.accounts', redact_columns => ARRAY['owner', NULL]);
+SELECT taskforce.enable_audit('public.accounts_view');
+SELECT taskforce.enable_audit('taskforce.audit_log');
+SELECT taskforce.enable_audit('public.plain');
+\set VERBOSITY default
+SELECT taskforce.enable_audit('public.accounts', exclude_columns => '{note}');
+-- Again: the options are replaced.
+SELECT taskforce.enable_audit('public.accounts', exclude_columns => '{note}', redact_columns => '{secret}');
+SELECT table_name, exclude_columns, redact_columns, changed_columns_only, event_type, tenant_column
+  FROM taskforce.audited_tables WHERE NOT installed;
+SELECT count(*) AS audit_triggers FROM pg_trigger WHERE tgrelid = 'public.accounts'::regclass AND tgname LIKE 'taskforce_audit%';
+
+\c - audit_writer
+BEGIN;
+SELECT taskforce.act_as('aud-acme', 'ann', ARRAY['admin']);
+INSERT INTO public.accounts (id, owner, secret, note, balance, tags)
+VALUES (1, 'ann', 's3cret', 'n1', 10.50, '{"k": [1, 2]}'), (2, 'bob', 's3cret', 'n2', 0, NULL);
+UPDATE public.accounts SET balance = 11, note = 'changed' WHERE id = 1;
+DELETE FROM public.accounts WHERE id = 2;
+COMMIT;
+-- A rolled-back transaction and a rolled-back savepoint leave no entry.
+BEGIN;
+SELECT taskforce.act_as('aud-acme', 'ann', ARRAY['admin']);
+INSERT INTO public.accounts (id, owner) VALUES (3, 'rolled back');
+ROLLBACK;
+BEGIN;
+SELECT taskforce.act_as('aud-acme', 'ann', ARRAY['admin']);
+SAVEPOINT s;
+INSERT INTO public.accounts (id, owner) VALUES (4, 'savepoint');
+ROLLBACK TO SAVEPOINT s;
+INSERT INTO public.accounts (id, owner) VALUES (5, 'kept');
+COMMIT;
+\c - postgres
+SET client_min_messages = warning;
+SELECT taskforce.enable_audit('public.accounts', changed_columns_only => true);
+RESET client_min_messages;
+\c - audit_writer
+BEGIN;
+SELECT taskforce.act_as('aud-acme', 'ann', ARRAY['admin']);
+UPDATE public.accounts SET owner = 'ann2' WHERE id = 1;
+TRUNCATE public.accounts;
+COMMIT;
+\c - postgres
+
+SET ROLE audit_auditor;
+SELECT entry_seq, statement_id, event_type, object, row_key, action, user_id, roles,
+       auth_method, db_role, tenant_id, old_values, new_values, erased,
+       length(salts) / 16 = (SELECT count(*) FROM jsonb_object_keys(coalesce(old_values, '{}')))
+                          + (SELECT count(*) FROM jsonb_object_keys(coalesce(new_values, '{}'))) AS salts_per_value
+  FROM taskforce.audit_log ORDER BY txid, entry_seq;
+SELECT count(DISTINCT txid) AS transactions, count(DISTINCT logged_at) AS start_times,
+       bool_and(db_role = 'audit_writer') AS session_user_recorded
+  FROM taskforce.audit_log;
+-- Redaction: equal values, equal hashes (ids 1 and 2 share the secret).
+SELECT count(DISTINCT new_values->>'secret') AS distinct_redacted,
+       bool_and(new_values->>'secret' ~ '^hmac-sha256:[0-9a-f]{64}$') AS redacted_form
+  FROM taskforce.audit_log WHERE action = 'INSERT' AND row_key IN ('{"id": 1}', '{"id": 2}');
+RESET ROLE;
+SELECT bool_and(taskforce._audit_leaf_hash(a) = a.leaf_hash) AS every_leaf_matches, count(*)
+  FROM taskforce.audit_log AS a;
+
+-- An application context with audit:read sees its tenant's entries only.
+\c - audit_reader
+BEGIN;
+SELECT count(*) AS without_context FROM taskforce.audit_log;
+COMMIT;
+\c - audit_writer
+BEGIN;
+SELECT taskforce.act_as('aud-globex', 'gus');
+INSERT INTO public.accounts (id, owner) VALUES (10, 'gus');
+SELECT DISTINCT tenant_id FROM taskforce.audit_log;
+COMMIT;
+BEGIN;
+SELECT taskforce.act_as('aud-acme', 'ann', ARRAY['admin']);
+SELECT DISTINCT tenant_id FROM taskforce.audit_log;
+COMMIT;
+-- Without audit:read (viewer): nothing.
+BEGIN;
+SELECT taskforce.act_as('aud-acme', 'vic');
+SELECT count(*) AS viewer_sees FROM taskforce.audit_log;
+COMMIT;
+\c - postgres
+-- Only the admin purpose may enable auditing.
+SET ROLE audit_reader;
+\set VERBOSITY sqlstate
+SELECT taskforce.enable_audit('public.accounts');
+\set VERBOSITY default
+RESET ROLE;
+SELECT taskforce.disable_audit('public.accounts') AS was_audited, taskforce.disable_audit('public.accounts') AS again;

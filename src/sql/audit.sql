@@ -170,3 +170,132 @@ CREATE FUNCTION taskforce._audit_leaf_hash(entry taskforce.audit_log) RETURNS by
 REVOKE ALL ON FUNCTION taskforce._audit_leaf_hash(taskforce.audit_log) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._audit_leaf_hash(taskforce.audit_log) IS
     'internal: recomputes an entry''s leaf hash from its canonical encoding (values from salts, erased from commitments)';
+
+-- The C trigger of audited tables (src/audit/trigger.c).  Its arguments,
+-- set by enable_audit: event_type, changed_only, excluded and redacted
+-- columns (text[] literals), the tenant column ('' if none).
+CREATE FUNCTION taskforce._audit_trigger() RETURNS trigger
+    LANGUAGE C
+    AS 'MODULE_PATHNAME', 'taskforce_audit_trigger';
+REVOKE ALL ON FUNCTION taskforce._audit_trigger() FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._audit_trigger() IS
+    'internal: writes an audit entry for each audited row change and TRUNCATE (as the extension owner)';
+
+-- Options of audited tables.  Rows of taskforce's own tables are written
+-- by the install (and upgrade) script, marked installed, and left out of
+-- the dump: CREATE EXTENSION on restore writes them again.
+CREATE TABLE taskforce.audit_options (
+    relid                regclass NOT NULL,
+    exclude_columns      text[]   NOT NULL DEFAULT '{}',
+    redact_columns       text[]   NOT NULL DEFAULT '{}',
+    changed_columns_only boolean  NOT NULL DEFAULT false,
+    event_type           text     NOT NULL DEFAULT 'change',
+    installed            boolean  NOT NULL DEFAULT false,
+    CONSTRAINT audit_options_pkey PRIMARY KEY (relid)
+);
+REVOKE ALL ON taskforce.audit_options FROM PUBLIC;
+COMMENT ON TABLE taskforce.audit_options IS
+    'options of the tables audited by enable_audit (installed: taskforce''s own, made by the install script)';
+SELECT pg_catalog.pg_extension_config_dump('taskforce.audit_options', 'WHERE NOT installed');
+
+CREATE FUNCTION taskforce.enable_audit(tbl regclass, exclude_columns text[] DEFAULT '{}',
+                                       redact_columns text[] DEFAULT '{}',
+                                       changed_columns_only boolean DEFAULT false,
+                                       event_type text DEFAULT 'change')
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    kind "char";
+    nsp name;
+    rel name;
+    bad text;
+    tenant_column name;
+    args text;
+    installing boolean := current_setting('taskforce.audit_installing', true) = 'on';
+BEGIN
+    IF tbl IS NULL OR exclude_columns IS NULL OR redact_columns IS NULL
+       OR changed_columns_only IS NULL OR event_type IS NULL THEN
+        RAISE EXCEPTION 'enable_audit arguments must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF event_type = '' THEN
+        RAISE EXCEPTION 'event_type must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT c.relkind, n.nspname, c.relname INTO kind, nsp, rel
+      FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+    IF kind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF nsp = 'taskforce' AND (rel LIKE 'audit\_%' OR rel IN ('audit_options')) THEN
+        RAISE EXCEPTION 'the audit trail''s own table "%" cannot be audited', tbl
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_index AS i WHERE i.indrelid = tbl AND i.indisprimary) THEN
+        RAISE EXCEPTION 'table "%" has no primary key', tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'audit entries name their row by its primary key';
+    END IF;
+    SELECT string_agg(quote_ident(c), ', ') INTO bad
+      FROM unnest(exclude_columns || redact_columns) AS c
+     WHERE c IS NULL OR NOT EXISTS (SELECT FROM pg_attribute AS a
+                                     WHERE a.attrelid = tbl AND a.attname = c
+                                       AND a.attnum > 0 AND NOT a.attisdropped);
+    IF bad IS NOT NULL OR array_position(exclude_columns || redact_columns, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'table "%" has no column %', tbl, coalesce(bad, 'null')
+            USING ERRCODE = 'undefined_column';
+    END IF;
+    IF EXISTS (SELECT FROM taskforce.audit_options AS o WHERE o.relid = tbl) THEN
+        RAISE NOTICE 'table "%" is already audited; its options are replaced', tbl;
+        PERFORM taskforce.disable_audit(tbl);
+    END IF;
+    tenant_column := taskforce._isolation_column(tbl);
+    args := format('%L, %L, %L, %L, %L', event_type, CASE WHEN changed_columns_only THEN 't' ELSE 'f' END,
+                   exclude_columns::text, redact_columns::text, coalesce(tenant_column, ''));
+    EXECUTE format('CREATE TRIGGER taskforce_audit AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION taskforce._audit_trigger(%s)', tbl, args);
+    EXECUTE format('CREATE TRIGGER taskforce_audit_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION taskforce._audit_trigger(%s)', tbl, args);
+    INSERT INTO taskforce.audit_options AS o
+        (relid, exclude_columns, redact_columns, changed_columns_only, event_type, installed)
+    VALUES (tbl, exclude_columns, redact_columns, changed_columns_only, event_type,
+            installing AND nsp = 'taskforce');
+    IF NOT installing THEN
+        PERFORM taskforce.create_audit_partitions();
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce.enable_audit(regclass, text[], text[], boolean, text) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce.enable_audit(regclass, text[], text[], boolean, text) IS
+    'audits a table''s INSERT, UPDATE, DELETE and TRUNCATE into taskforce.audit_log (again: replaces the options)';
+
+CREATE FUNCTION taskforce.disable_audit(tbl regclass) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'tbl must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF EXISTS (SELECT FROM pg_trigger AS t WHERE t.tgrelid = tbl AND t.tgname = 'taskforce_audit') THEN
+        EXECUTE format('DROP TRIGGER taskforce_audit ON %s', tbl);
+    END IF;
+    IF EXISTS (SELECT FROM pg_trigger AS t WHERE t.tgrelid = tbl AND t.tgname = 'taskforce_audit_truncate') THEN
+        EXECUTE format('DROP TRIGGER taskforce_audit_truncate ON %s', tbl);
+    END IF;
+    DELETE FROM taskforce.audit_options AS o WHERE o.relid = tbl;
+    RETURN FOUND;
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce.disable_audit(regclass) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce.disable_audit(regclass) IS
+    'stops auditing a table (its entries stay); returns whether it was audited';
+
+CREATE VIEW taskforce.audited_tables AS
+    SELECT o.relid AS table_name, o.exclude_columns, o.redact_columns, o.changed_columns_only,
+           o.event_type, taskforce._isolation_column(o.relid) AS tenant_column, o.installed
+      FROM taskforce.audit_options AS o;
+REVOKE ALL ON taskforce.audited_tables FROM PUBLIC;
+COMMENT ON VIEW taskforce.audited_tables IS
+    'the audited tables and their options (installed: taskforce''s own tables)';

@@ -44,6 +44,11 @@ BEGIN
             -- Audit export (verifier): the sealed trail as JSON lines for
             -- tools/audit-verify.
             EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.export_audit(bigint, bigint) TO %I', r.role_name);
+            EXECUTE format('GRANT SELECT ON taskforce.audited_tables TO %I', r.role_name);
+        END IF;
+        IF r.purpose = 'admin' THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.enable_audit(regclass, text[], text[], boolean, text),
+                taskforce.disable_audit(regclass) TO %I', r.role_name);
         END IF;
         IF r.purpose = 'admin' THEN
             -- Token issuers and keys, the permission catalog, establishing
