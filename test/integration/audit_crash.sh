@@ -25,10 +25,7 @@ tf_start_instance "$dir" "$port"
 sql -c "CREATE EXTENSION taskforce CASCADE" >/dev/null
 # Skipped (exit 0, saying why) while a function it needs is not installed:
 # the trail and merkle parts of issue 9 are merged separately.
-missing=
-# enable_audit's options are the trail part's: any signature will do.
-[ -n "$(sql -c "SELECT 1 FROM pg_proc WHERE proname = 'enable_audit' AND pronamespace = 'taskforce'::regnamespace LIMIT 1")" ] ||
-	missing="${missing:+$missing, }taskforce.enable_audit(regclass, ...)"
+missing=$(sql -c "SELECT string_agg(f, ', ') FROM unnest(ARRAY['taskforce.enable_audit(regclass,text[],text[],boolean,text)']) AS f WHERE to_regprocedure(f) IS NULL")
 if [ -n "$missing" ]; then
 	echo "SKIP: $(basename "$0" .sh): not installed yet: $missing"
 	exit 0

@@ -24,10 +24,7 @@ tf_start_instance "$dir" "$port"
 sql -c "CREATE EXTENSION taskforce CASCADE" >/dev/null
 # Skipped (exit 0, saying why) while a function it needs is not installed:
 # the trail and merkle parts of issue 9 are merged separately.
-missing=$(sql -c "SELECT string_agg(f, ', ') FROM unnest(ARRAY['taskforce.seal_audit(bigint)', 'taskforce.verify_audit(text,text)', 'taskforce.audit_public_key()', 'taskforce.audit_inclusion_proof(bigint,bigint)', 'taskforce.audit_consistency_proof(bigint,bigint)']) AS f WHERE to_regprocedure(f) IS NULL")
-# enable_audit's options are the trail part's: any signature will do.
-[ -n "$(sql -c "SELECT 1 FROM pg_proc WHERE proname = 'enable_audit' AND pronamespace = 'taskforce'::regnamespace LIMIT 1")" ] ||
-	missing="${missing:+$missing, }taskforce.enable_audit(regclass, ...)"
+missing=$(sql -c "SELECT string_agg(f, ', ') FROM unnest(ARRAY['taskforce.enable_audit(regclass,text[],text[],boolean,text)', 'taskforce.seal_audit(bigint)', 'taskforce.verify_audit(text,text)', 'taskforce.audit_public_key()', 'taskforce.audit_inclusion_proof(bigint,bigint)', 'taskforce.audit_consistency_proof(bigint,bigint)']) AS f WHERE to_regprocedure(f) IS NULL")
 if [ -n "$missing" ]; then
 	echo "SKIP: $(basename "$0" .sh): not installed yet: $missing"
 	exit 0
