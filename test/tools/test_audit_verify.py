@@ -121,6 +121,23 @@ class Tests(unittest.TestCase):
         e[5]["event_type"] = "purge"; e[5]["leaf_hash"] = av.entry_leaf(e[5]).hex()
         self.assertEqual(kind(e)[0], "root mismatch")  # leaf 5 changed, but the purge is accepted
 
+    def test_numeric_shown_value_compared_exactly(self):
+        e = [entry(0, 1000, 1, None, {"n": 1})]
+        v = e[0]["values"][0]
+        v[2] = "0.10000000000000000000001"; v[4] = av.commitment(bytes.fromhex(v[3]), "new", "n", v[2]).hex()
+        line = json.dumps(dict(e[0], new_values="@N@", leaf_hash="0" * 64))
+        def run1(shown):
+            d = tempfile.mkdtemp(); p = os.path.join(d, "e")
+            with open(p, "w") as f:
+                f.write(line.replace('"@N@"', '{"n": %s}' % shown) + "\n")
+            try:
+                av.entry_leaf(av.read_export(p)[0])
+                return "ok"
+            except av.Tampered as t:
+                return t.kind
+        self.assertEqual(run1("0.10000000000000000000001"), "ok")
+        self.assertEqual(run1("0.10000000000000000000002"), "changed")
+
     def test_erased_value_still_verifies(self):
         e = copy.deepcopy(self.entries)
         v = e[1]["values"][0]
