@@ -24,11 +24,14 @@ OBJS = \
 	src/auth/bearer.o \
 	src/auth/jwt_parse.o \
 	src/auth/jwt.o \
+	src/audit/encode.o \
+	src/audit/trigger.o \
 	src/audit/merkle.o \
 	src/audit/checkpoint.o \
 	src/audit/tiles.o \
-	src/audit/encode.o \
-	src/audit/trigger.o
+	src/audit/store.o \
+	src/audit/seal.o \
+	src/audit/verify.o
 
 # The install script is the subsystems' SQL, in dependency order.  Each
 # release adds an upgrade script: the changes to existing objects
@@ -56,6 +59,7 @@ SQL_SINCE_0_4_0 = \
 	src/sql/live_contexts.sql
 SQL_SINCE_0_5_0 = \
 	src/sql/audit.sql \
+	src/sql/audit_log.sql \
 	src/sql/audit_export.sql
 SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) $(SQL_SINCE_0_4_0) $(SQL_SINCE_0_5_0) src/sql/roles.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.4.0--0.5.0.sql

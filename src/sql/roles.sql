@@ -50,6 +50,21 @@ BEGIN
             EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.enable_audit(regclass, text[], text[], boolean, text),
                 taskforce.disable_audit(regclass) TO %I', r.role_name);
         END IF;
+        -- Audit Merkle log (audit_log.sql): admins seal; admins and
+        -- auditors verify, read proofs, checkpoints and the public key.
+        -- App roles get no tree function (positions and proofs span tenants).
+        IF r.purpose = 'admin' THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.seal_audit(bigint) TO %I', r.role_name);
+        END IF;
+        IF r.purpose IN ('admin', 'auditor') THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION
+                taskforce.verify_audit(text, text),
+                taskforce.audit_inclusion_proof(bigint, bigint),
+                taskforce.audit_consistency_proof(bigint, bigint),
+                taskforce.audit_position(bigint, integer),
+                taskforce.audit_checkpoint(bigint),
+                taskforce.audit_public_key() TO %I', r.role_name);
+        END IF;
         IF r.purpose = 'admin' THEN
             -- Token issuers and keys, the permission catalog, establishing
             -- contexts and managing tenants.

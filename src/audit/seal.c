@@ -1,0 +1,348 @@
+/*
+ * seal.c: taskforce.seal_audit(), the checkpoint key and the proof functions.
+ *
+ * A seal integrates exactly the entries with boundary <= txid < xmin of a fresh snapshot
+ * (every such transaction has finished; the committed ones are visible), in (txid,
+ * entry_seq) order, so no entry can later sort before a sealed one.  Sealers queue on the
+ * state row's lock; writers never touch that row.
+ */
+#include "postgres.h"
+
+#include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/base64.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+#include "checkpoint.h"
+#include "merkle.h"
+#include "store.h"
+
+PG_FUNCTION_INFO_V1(taskforce_seal_audit);
+PG_FUNCTION_INFO_V1(taskforce_audit_public_key);
+PG_FUNCTION_INFO_V1(taskforce_audit_inclusion_proof);
+PG_FUNCTION_INFO_V1(taskforce_audit_consistency_proof);
+
+#define SEAL_FETCH 10000
+
+static void
+record_transaction(SPIPlanPtr plan, int64 txid, int64 first, int32 count, Datum logged_at, int64 seal_id)
+{
+	Datum		values[5];
+
+	values[0] = Int64GetDatum(txid);
+	values[1] = Int64GetDatum(first);
+	values[2] = Int32GetDatum(count);
+	values[3] = logged_at;
+	values[4] = Int64GetDatum(seal_id);
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "taskforce audit log: recording a sealed transaction failed");
+}
+
+Datum
+taskforce_seal_audit(PG_FUNCTION_ARGS)
+{
+	int64		max_entries = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
+	TfLogState	state;
+	TfTileStore store;
+	uint64		xmin;
+	uint64		size;
+	uint64		new_boundary;
+	int64		sealed = 0;
+	FullTransactionId own;
+	Portal		portal;
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		bounds[2];
+	SPIPlanPtr	tx_plan;
+	int64		cur_txid = -1,
+				cur_first = 0;
+	int32		cur_count = 0;
+	Datum		cur_logged = 0;
+	bool		stop = false;
+	TupleDesc	rdesc;
+	Datum		result[2];
+	bool		rnull[2] = {false, false};
+	bool		isnull;
+
+	if (!PG_ARGISNULL(0) && max_entries <= 0)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("max_entries must be positive")));
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR, (errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+						errmsg("seal_audit must run at read committed isolation"),
+						errdetail("A transaction snapshot would miss entries committed after it was taken.")));
+	if (get_call_result_type(fcinfo, NULL, &rdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "seal_audit: return type must be a row type");
+	rdesc = BlessTupleDesc(rdesc);
+
+	SPI_connect();
+	tf_store_state(&state, "FOR UPDATE");
+	size = state.tree_size;
+
+	/* the fresh snapshot's xmin, taken after the lock: older transactions have all finished */
+	if (SPI_execute("SELECT pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::bigint",
+					false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "taskforce audit log: snapshot xmin failed");
+	xmin = (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	own = GetTopFullTransactionIdIfAny();
+	if (FullTransactionIdIsValid(own) && U64FromFullTransactionId(own) < xmin)
+		xmin = U64FromFullTransactionId(own);	/* never seal our own, unfinished, transaction */
+	new_boundary = Max(xmin, state.xid_boundary);
+
+	tf_store_begin(&store);
+	{
+		Oid			ttypes[5] = {INT8OID, INT8OID, INT4OID, TIMESTAMPTZOID, INT8OID};
+
+		tx_plan = SPI_prepare("INSERT INTO taskforce.audit_sealed_transactions "
+							  "(txid, first_position, entry_count, logged_at, seal_id) VALUES ($1, $2, $3, $4, $5)",
+							  5, ttypes);
+	}
+	bounds[0] = Int64GetDatum((int64) state.xid_boundary);
+	bounds[1] = Int64GetDatum((int64) xmin);
+	portal = SPI_cursor_open_with_args("tf_seal",
+									   "SELECT txid, entry_seq, leaf_hash, logged_at FROM taskforce.audit_log "
+									   "WHERE txid >= $1 AND txid < $2 ORDER BY txid, entry_seq",
+									   2, types, bounds, NULL, false, CURSOR_OPT_NO_SCROLL);
+	/* the rows of the transactions are recorded once the seal's id (its tree size) is known */
+	{
+		int64	   *tx_ids = palloc(sizeof(int64) * 1024);
+		int64	   *tx_first = palloc(sizeof(int64) * 1024);
+		int32	   *tx_count = palloc(sizeof(int32) * 1024);
+		Datum	   *tx_logged = palloc(sizeof(Datum) * 1024);
+		int			ntx = 0,
+					maxtx = 1024;
+
+		while (!stop)
+		{
+			SPI_cursor_fetch(portal, true, SEAL_FETCH);
+			if (SPI_processed == 0)
+				break;
+			for (uint64 i = 0; i < SPI_processed && !stop; i++)
+			{
+				HeapTuple	tup = SPI_tuptable->vals[i];
+				TupleDesc	desc = SPI_tuptable->tupdesc;
+				int64		txid = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+				bytea	   *leaf = DatumGetByteaPP(SPI_getbinval(tup, desc, 3, &isnull));
+
+				if (txid != cur_txid)
+				{
+					if (cur_count > 0)
+					{
+						if (ntx == maxtx)
+						{
+							maxtx *= 2;
+							tx_ids = repalloc_huge(tx_ids, sizeof(int64) * maxtx);
+							tx_first = repalloc_huge(tx_first, sizeof(int64) * maxtx);
+							tx_count = repalloc_huge(tx_count, sizeof(int32) * maxtx);
+							tx_logged = repalloc_huge(tx_logged, sizeof(Datum) * maxtx);
+						}
+						tx_ids[ntx] = cur_txid;
+						tx_first[ntx] = cur_first;
+						tx_count[ntx] = cur_count;
+						tx_logged[ntx] = cur_logged;
+						ntx++;
+					}
+					/* max_entries stops between transactions: the next seal starts at this one */
+					if (max_entries > 0 && sealed >= max_entries)
+					{
+						new_boundary = (uint64) txid;
+						cur_count = 0;
+						stop = true;
+						break;
+					}
+					cur_txid = txid;
+					cur_first = (int64) size;
+					cur_count = 0;
+					cur_logged = SPI_getbinval(tup, desc, 4, &isnull);
+				}
+				if (VARSIZE_ANY_EXHDR(leaf) != 32)
+					ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+									errmsg("audit entry (%lld, %d) has a leaf hash that is not 32 bytes",
+										   (long long) txid,
+										   DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull)))));
+				tf_store_append(&store, size, (const uint8 *) VARDATA_ANY(leaf));
+				size++;
+				sealed++;
+				cur_count++;
+			}
+		}
+		if (cur_count > 0 && !stop)
+		{
+			if (ntx == maxtx)
+			{
+				maxtx += 1;
+				tx_ids = repalloc_huge(tx_ids, sizeof(int64) * maxtx);
+				tx_first = repalloc_huge(tx_first, sizeof(int64) * maxtx);
+				tx_count = repalloc_huge(tx_count, sizeof(int32) * maxtx);
+				tx_logged = repalloc_huge(tx_logged, sizeof(Datum) * maxtx);
+			}
+			tx_ids[ntx] = cur_txid;
+			tx_first[ntx] = cur_first;
+			tx_count[ntx] = cur_count;
+			tx_logged[ntx] = cur_logged;
+			ntx++;
+		}
+		SPI_cursor_close(portal);
+		for (int i = 0; i < ntx; i++)
+			record_transaction(tx_plan, tx_ids[i], tx_first[i], tx_count[i], tx_logged[i], (int64) size);
+	}
+
+	if (sealed > 0)
+	{
+		uint8		root[32];
+		uint8	   *seed;
+		char	   *note;
+		Oid			ctypes[4] = {INT8OID, BYTEAOID, TEXTOID, INT8OID};
+		Datum		cvalues[4];
+		bytea	   *rootb = palloc(VARHDRSZ + 32);
+
+		tf_store_flush(&store);
+		if (!tf_merkle_range_hash(tf_store_node, &store, 0, size, root))
+			ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+							errmsg("the audit log's tiles are incomplete")));
+		seed = tf_store_seed();
+		note = tf_checkpoint_sign(state.origin, size, root, seed);
+		explicit_bzero(seed, 32);
+		if (note == NULL)
+			elog(ERROR, "taskforce audit log: signing the checkpoint failed");
+		SET_VARSIZE(rootb, VARHDRSZ + 32);
+		memcpy(VARDATA(rootb), root, 32);
+		cvalues[0] = Int64GetDatum((int64) size);
+		cvalues[1] = PointerGetDatum(rootb);
+		cvalues[2] = CStringGetTextDatum(note);
+		cvalues[3] = Int64GetDatum((int64) new_boundary);
+		free(note);
+		if (SPI_execute_with_args("INSERT INTO taskforce.audit_checkpoints "
+								  "(tree_size, root_hash, signed_note, xid_boundary) VALUES ($1, $2, $3, $4)",
+								  4, ctypes, cvalues, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "taskforce audit log: storing the checkpoint failed");
+	}
+	if (sealed > 0 || new_boundary != state.xid_boundary)
+	{
+		Oid			stypes[2] = {INT8OID, INT8OID};
+		Datum		svalues[2];
+
+		svalues[0] = Int64GetDatum((int64) new_boundary);
+		svalues[1] = Int64GetDatum((int64) size);
+		if (SPI_execute_with_args("UPDATE taskforce.audit_log_state SET xid_boundary = $1, tree_size = $2",
+								  2, stypes, svalues, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "taskforce audit log: updating the state failed");
+	}
+	SPI_finish();
+
+	result[0] = Int64GetDatum((int64) size);
+	result[1] = Int64GetDatum(sealed);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(rdesc, result, rnull)));
+}
+
+Datum
+taskforce_audit_public_key(PG_FUNCTION_ARGS)
+{
+	TfLogState	state;
+	char	   *vkey;
+	text	   *out;
+
+	SPI_connect();
+	tf_store_state(&state, "");
+	vkey = tf_store_vkey(state.origin);
+	out = (text *) SPI_palloc(VARHDRSZ + strlen(vkey));
+	SET_VARSIZE(out, VARHDRSZ + strlen(vkey));
+	memcpy(VARDATA(out), vkey, strlen(vkey));
+	SPI_finish();
+	PG_RETURN_TEXT_P(out);
+}
+
+/* the proof as text[] of base64 hashes, allocated outside SPI */
+static ArrayType *
+proof_array(uint8 proof[][32], int n, MemoryContext outer)
+{
+	MemoryContext old = MemoryContextSwitchTo(outer);
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	ArrayType  *arr;
+
+	for (int i = 0; i < n; i++)
+	{
+		char		buf[64];
+		int			len = pg_b64_encode((const char *) proof[i], 32, buf, sizeof(buf));
+
+		elems[i] = PointerGetDatum(cstring_to_text_with_len(buf, len));
+	}
+	arr = construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT);
+	MemoryContextSwitchTo(old);
+	return arr;
+}
+
+static int64
+arg_size(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("%s must not be null", name)));
+	return PG_GETARG_INT64(argno);
+}
+
+Datum
+taskforce_audit_inclusion_proof(PG_FUNCTION_ARGS)
+{
+	int64		position = arg_size(fcinfo, 0, "position");
+	MemoryContext outer = CurrentMemoryContext;
+	TfLogState	state;
+	TfTileStore store;
+	uint8		proof[TF_MERKLE_MAX_PROOF][32];
+	int64		n;
+	int			len;
+	ArrayType  *arr;
+
+	SPI_connect();
+	tf_store_state(&state, "");
+	n = PG_ARGISNULL(1) ? (int64) state.tree_size : PG_GETARG_INT64(1);
+	if (n < 1 || (uint64) n > state.tree_size)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("tree_size %lld is out of range", (long long) n),
+						errdetail("The audit log holds %llu entries.", (unsigned long long) state.tree_size)));
+	if (position < 0 || position >= n)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("position %lld is out of range for tree size %lld", (long long) position, (long long) n)));
+	tf_store_begin(&store);
+	len = tf_merkle_inclusion_proof(tf_store_node, &store, (uint64) position, (uint64) n, proof);
+	if (len < 0)
+		ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("the audit log's tiles are incomplete")));
+	arr = proof_array(proof, len, outer);
+	SPI_finish();
+	PG_RETURN_ARRAYTYPE_P(arr);
+}
+
+Datum
+taskforce_audit_consistency_proof(PG_FUNCTION_ARGS)
+{
+	int64		m = arg_size(fcinfo, 0, "old_size");
+	MemoryContext outer = CurrentMemoryContext;
+	TfLogState	state;
+	TfTileStore store;
+	uint8		proof[TF_MERKLE_MAX_PROOF][32];
+	int64		n;
+	int			len;
+	ArrayType  *arr;
+
+	SPI_connect();
+	tf_store_state(&state, "");
+	n = PG_ARGISNULL(1) ? (int64) state.tree_size : PG_GETARG_INT64(1);
+	if (n < 1 || (uint64) n > state.tree_size)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("new_size %lld is out of range", (long long) n),
+						errdetail("The audit log holds %llu entries.", (unsigned long long) state.tree_size)));
+	if (m < 1 || m > n)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("old_size %lld is out of range for new size %lld", (long long) m, (long long) n)));
+	tf_store_begin(&store);
+	len = tf_merkle_consistency_proof(tf_store_node, &store, (uint64) m, (uint64) n, proof);
+	if (len < 0)
+		ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("the audit log's tiles are incomplete")));
+	arr = proof_array(proof, len, outer);
+	SPI_finish();
+	PG_RETURN_ARRAYTYPE_P(arr);
+}

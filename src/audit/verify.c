@@ -1,0 +1,443 @@
+/*
+ * verify.c: taskforce.verify_audit().  Recomputes every sealed entry's leaf from its
+ * columns, matches the entries against the level-0 tiles transaction by transaction,
+ * rebuilds the tree in memory to check the upper tiles and every checkpoint's root, and
+ * checks the checkpoints' signatures and a trusted checkpoint.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/base64.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/tuplestore.h"
+
+#include "checkpoint.h"
+#include "merkle.h"
+#include "store.h"
+#include "tiles.h"
+
+PG_FUNCTION_INFO_V1(taskforce_verify_audit);
+
+typedef struct Tree
+{
+	uint64		size;
+	int			heights;
+	uint8	  **level;			/* level[h]: the size >> h complete nodes of height h */
+} Tree;
+
+typedef struct Findings
+{
+	Tuplestorestate *ts;
+	TupleDesc	desc;
+	int			count;
+} Findings;
+
+static void
+finding(Findings *f, const char *kind, int64 position, const char *detail)
+{
+	Datum		v[3];
+	bool		n[3] = {false, position < 0, false};
+
+	v[0] = CStringGetTextDatum(kind);
+	v[1] = Int64GetDatum(position);
+	v[2] = CStringGetTextDatum(detail);
+	tuplestore_putvalues(f->ts, f->desc, v, n);
+	f->count++;
+}
+
+static bool
+tree_node(void *ctx, int height, uint64_t index, uint8_t out[32])
+{
+	Tree	   *t = ctx;
+
+	if (height >= t->heights || index >= (t->size >> height))
+		return false;
+	memcpy(out, t->level[height] + 32 * index, 32);
+	return true;
+}
+
+static bool
+valid_vkey(const char *vkey)
+{
+	const char *p1 = strchr(vkey, '+'),
+			   *p2 = p1 ? strchr(p1 + 1, '+') : NULL;
+	char		buf[64];
+
+	if (p1 == NULL || p1 == vkey || p2 == NULL || p2 - p1 != 9 || strchr(p2 + 1, '+') != NULL)
+		return false;
+	for (const char *c = p1 + 1; c < p2; c++)
+		if (!isxdigit((unsigned char) *c))
+			return false;
+	if (strlen(p2 + 1) > 48 ||
+		pg_b64_decode(p2 + 1, strlen(p2 + 1), buf, sizeof(buf)) != 33 || buf[0] != 0x01)
+		return false;
+	return true;
+}
+
+static const char *
+signature_kind(int status)
+{
+	return status == 0 ? "wrong_key" : "bad_signature";
+}
+
+Datum
+taskforce_verify_audit(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	const char *trusted = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const char *given_key = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Findings	f;
+	TfLogState	state;
+	Tree		tree;
+	uint8	   *leaves;
+	const char *vkey;
+	Portal		ep,
+				sp;
+	Oid			types[1] = {INT8OID};
+	Datum		bound[1];
+	bool		isnull;
+	uint64		expect_first = 0;
+	int			checkpoints = 0;
+	/* the current entry group (one txid) */
+	int64		g_txid = -1;
+	uint8	   *g_r = NULL,
+			   *g_h = NULL;
+	int32	   *g_seq = NULL;
+	int			g_n = 0,
+				g_max = 0;
+	bool		e_done = false,
+				s_done = false;
+	uint64		e_i = 0,
+				s_i = 0;
+	SPITupleTable *etab = NULL,
+			   *stab = NULL;
+	int64		last_whole_deleted_start = -1;
+
+	if (given_key != NULL && !valid_vkey(given_key))
+		ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+						errmsg("malformed public key"),
+						errhint("A verifier key reads <name>+<8 hex digits>+<base64 of 0x01 and the 32-byte key>.")));
+	InitMaterializedSRF(fcinfo, 0);
+	f.ts = rsinfo->setResult;
+	f.desc = rsinfo->setDesc;
+	f.count = 0;
+
+	SPI_connect();
+	tf_store_state(&state, "FOR SHARE");
+	vkey = given_key ? given_key : tf_store_vkey(state.origin);
+
+	/* leaves from the level-0 tiles */
+	tree.size = state.tree_size;
+	leaves = palloc_extended(Max(tree.size, 1) * 32, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	{
+		uint64		ntiles = (tree.size + TF_TILE_WIDTH - 1) / TF_TILE_WIDTH;
+		Portal		tp = SPI_cursor_open_with_args("tf_tiles0",
+												   "SELECT index, hashes FROM taskforce.audit_tiles WHERE level = 0 ORDER BY index",
+												   0, NULL, NULL, NULL, true, CURSOR_OPT_NO_SCROLL);
+		uint64		seen = 0;
+
+		for (;;)
+		{
+			SPI_cursor_fetch(tp, true, 1000);
+			if (SPI_processed == 0)
+				break;
+			for (uint64 i = 0; i < SPI_processed; i++)
+			{
+				int64		idx = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+				bytea	   *b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+				uint64		want = ((uint64) idx + 1 < ntiles) ? TF_TILE_WIDTH : tree.size - (uint64) idx * TF_TILE_WIDTH;
+
+				if ((uint64) idx >= ntiles)
+					continue;	/* tiles beyond the tree: a later check reports truncation */
+				if ((uint64) VARSIZE_ANY_EXHDR(b) < want * 32)
+				{
+					finding(&f, "deleted", idx * TF_TILE_WIDTH + VARSIZE_ANY_EXHDR(b) / 32,
+							psprintf("level-0 tile %lld is short", (long long) idx));
+					memcpy(leaves + 32 * idx * TF_TILE_WIDTH, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b) & ~31);
+				}
+				else
+					memcpy(leaves + 32 * idx * TF_TILE_WIDTH, VARDATA_ANY(b), want * 32);
+				seen++;
+			}
+		}
+		SPI_cursor_close(tp);
+		if (seen < ntiles)
+			finding(&f, "deleted", -1, psprintf("%llu level-0 tiles missing", (unsigned long long) (ntiles - seen)));
+	}
+
+	/* the tree in memory, and the upper tiles against it */
+	tree.heights = 1;
+	while ((tree.size >> tree.heights) > 0)
+		tree.heights++;
+	tree.level = palloc(sizeof(uint8 *) * tree.heights);
+	tree.level[0] = leaves;
+	for (int h = 1; h < tree.heights; h++)
+	{
+		uint64		n = tree.size >> h;
+
+		tree.level[h] = palloc_extended(n * 32, MCXT_ALLOC_HUGE);
+		for (uint64 i = 0; i < n; i++)
+			tf_merkle_node_hash(tree.level[h - 1] + 64 * i, tree.level[h - 1] + 64 * i + 32, tree.level[h] + 32 * i);
+	}
+	SPI_execute("SELECT level, index, hashes FROM taskforce.audit_tiles WHERE level > 0 ORDER BY level, index", true, 0);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		int			lv = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		int64		idx = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		bytea	   *b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+		int			h = 8 * lv;
+
+		for (int j = 0; j < (int) (VARSIZE_ANY_EXHDR(b) / 32); j++)
+		{
+			uint64		node = (uint64) idx * TF_TILE_WIDTH + j;
+
+			if (h >= tree.heights || node >= (tree.size >> h))
+				break;
+			if (memcmp(VARDATA_ANY(b) + 32 * j, tree.level[h] + 32 * node, 32) != 0)
+			{
+				finding(&f, "changed", (int64) (node << h),
+						psprintf("tile level %d index %lld does not match the leaves", lv, (long long) idx));
+				break;
+			}
+		}
+	}
+
+	/* entries below the boundary against the sealed transactions, in (txid, entry_seq) order */
+	bound[0] = Int64GetDatum((int64) state.xid_boundary);
+	ep = SPI_cursor_open_with_args("tf_ventries",
+								   "SELECT e.txid, e.entry_seq, e.leaf_hash, taskforce._audit_leaf_hash(e) "
+								   "FROM taskforce.audit_log AS e WHERE e.txid < $1 ORDER BY e.txid, e.entry_seq",
+								   1, types, bound, NULL, true, CURSOR_OPT_NO_SCROLL);
+	sp = SPI_cursor_open_with_args("tf_vsealed",
+								   "SELECT txid, first_position, entry_count FROM taskforce.audit_sealed_transactions ORDER BY txid",
+								   0, NULL, NULL, NULL, true, CURSOR_OPT_NO_SCROLL);
+	g_max = 64;
+	g_r = palloc(32 * g_max);
+	g_h = palloc(32 * g_max);
+	g_seq = palloc(sizeof(int32) * g_max);
+	for (;;)
+	{
+		int64		s_txid = -1,
+					s_first = 0;
+		int32		s_count = 0;
+
+		/* next entry group */
+		if (g_n == 0 && !e_done)
+		{
+			for (;;)
+			{
+				HeapTuple	tup;
+				int64		txid;
+
+				if (etab == NULL || e_i >= etab->numvals)
+				{
+					if (etab)
+						SPI_freetuptable(etab);
+					SPI_cursor_fetch(ep, true, 10000);
+					etab = SPI_tuptable;
+					e_i = 0;
+					if (SPI_processed == 0)
+					{
+						e_done = true;
+						break;
+					}
+				}
+				tup = etab->vals[e_i];
+				txid = DatumGetInt64(SPI_getbinval(tup, etab->tupdesc, 1, &isnull));
+				if (g_n > 0 && txid != g_txid)
+					break;
+				if (g_n == g_max)
+				{
+					g_max *= 2;
+					g_r = repalloc_huge(g_r, 32 * (Size) g_max);
+					g_h = repalloc_huge(g_h, 32 * (Size) g_max);
+					g_seq = repalloc_huge(g_seq, sizeof(int32) * (Size) g_max);
+				}
+				g_txid = txid;
+				g_seq[g_n] = DatumGetInt32(SPI_getbinval(tup, etab->tupdesc, 2, &isnull));
+				{
+					bytea	   *h = DatumGetByteaPP(SPI_getbinval(tup, etab->tupdesc, 3, &isnull));
+					bytea	   *r = DatumGetByteaPP(SPI_getbinval(tup, etab->tupdesc, 4, &isnull));
+
+					memset(g_h + 32 * g_n, 0, 32);
+					memcpy(g_h + 32 * g_n, VARDATA_ANY(h), Min(32, VARSIZE_ANY_EXHDR(h)));
+					memcpy(g_r + 32 * g_n, VARDATA_ANY(r), 32);
+				}
+				g_n++;
+				e_i++;
+			}
+		}
+		/* next sealed transaction */
+		if (!s_done)
+		{
+			if (stab == NULL || s_i >= stab->numvals)
+			{
+				if (stab)
+					SPI_freetuptable(stab);
+				SPI_cursor_fetch(sp, true, 10000);
+				stab = SPI_tuptable;
+				s_i = 0;
+				if (SPI_processed == 0)
+					s_done = true;
+			}
+			if (!s_done)
+			{
+				HeapTuple	tup = stab->vals[s_i];
+
+				s_txid = DatumGetInt64(SPI_getbinval(tup, stab->tupdesc, 1, &isnull));
+				s_first = DatumGetInt64(SPI_getbinval(tup, stab->tupdesc, 2, &isnull));
+				s_count = DatumGetInt32(SPI_getbinval(tup, stab->tupdesc, 3, &isnull));
+			}
+		}
+		if (g_n == 0 && s_done)
+			break;
+		if (g_n > 0 && (s_done || g_txid < s_txid))
+		{
+			/* entries below the boundary that no seal took */
+			finding(&f, "inserted", (int64) (s_done ? tree.size : (uint64) s_first),
+					psprintf("entry (%lld, %d) is not in the log", (long long) g_txid, g_seq[0]));
+			g_n = 0;
+			continue;			/* the sealed transaction is compared next round */
+		}
+		s_i++;
+		if ((uint64) s_first != expect_first || (uint64) s_first + s_count > tree.size)
+			finding(&f, "changed", s_first,
+					psprintf("sealed transaction %lld claims positions %lld..%lld", (long long) s_txid,
+							 (long long) s_first, (long long) (s_first + s_count - 1)));
+		expect_first = s_first + s_count;
+		if (g_n == 0 || s_txid < g_txid)
+		{
+			finding(&f, "deleted", s_first,
+					psprintf("the %d entries of transaction %lld are gone", s_count, (long long) s_txid));
+			if (last_whole_deleted_start < 0)
+				last_whole_deleted_start = s_first;
+			continue;
+		}
+		last_whole_deleted_start = -1;
+		/* the same transaction: entry by entry */
+		if ((uint64) s_first + s_count <= tree.size)
+		{
+			const uint8 *L = leaves + 32 * s_first;
+
+			for (int i = 0; i < Max(g_n, s_count); i++)
+			{
+				bool		in_log = false;
+
+				if (i >= g_n)
+				{
+					/* fewer entries than sealed: the leaves no entry matches */
+					for (int p = 0; p < s_count; p++)
+					{
+						bool		matched = false;
+
+						for (int k = 0; k < g_n && !matched; k++)
+							matched = memcmp(L + 32 * p, g_r + 32 * k, 32) == 0;
+						if (!matched)
+						{
+							finding(&f, "deleted", s_first + p,
+									psprintf("entry %d of transaction %lld is gone", p + 1, (long long) s_txid));
+							break;
+						}
+					}
+					break;
+				}
+				if (i < s_count && memcmp(g_r + 32 * i, L + 32 * i, 32) == 0)
+				{
+					if (memcmp(g_h + 32 * i, g_r + 32 * i, 32) != 0)
+						finding(&f, "changed", s_first + i,
+								psprintf("entry (%lld, %d): stored leaf_hash differs", (long long) s_txid, g_seq[i]));
+					continue;
+				}
+				for (int p = 0; p < s_count && !in_log; p++)
+					in_log = memcmp(g_r + 32 * i, L + 32 * p, 32) == 0;
+				if (in_log)
+					finding(&f, "reordered", s_first + Min(i, s_count - 1),
+							psprintf("entry (%lld, %d) is at another position", (long long) s_txid, g_seq[i]));
+				else if (g_n > s_count)
+					finding(&f, "inserted", s_first + Min(i, s_count - 1),
+							psprintf("entry (%lld, %d) is not in the log", (long long) s_txid, g_seq[i]));
+				else
+					finding(&f, "changed", s_first + i,
+							psprintf("entry (%lld, %d) differs from its leaf", (long long) s_txid, g_seq[i]));
+				if (g_n != s_count)
+					break;		/* one finding per transaction of the wrong size */
+			}
+		}
+		g_n = 0;
+	}
+	SPI_cursor_close(ep);
+	SPI_cursor_close(sp);
+	if (expect_first != tree.size)
+		finding(&f, "changed", (int64) expect_first, "sealed transactions do not cover the tree");
+	/* newest transactions all gone: truncation (reported in addition) */
+	if (last_whole_deleted_start >= 0)
+		finding(&f, "truncated", last_whole_deleted_start, "the newest sealed entries are gone");
+
+	/* stored checkpoints */
+	SPI_execute("SELECT tree_size, root_hash, signed_note FROM taskforce.audit_checkpoints ORDER BY tree_size", true, 0);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		int64		size = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		bytea	   *rb = DatumGetByteaPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		char	   *note = SPI_getvalue(tup, SPI_tuptable->tupdesc, 3);
+		char		origin[256];
+		uint64		nsize;
+		uint8		nroot[32],
+					root[32];
+		int			status = tf_checkpoint_verify(note, vkey, origin, sizeof(origin), &nsize, nroot);
+
+		checkpoints++;
+		if (status != 1)
+		{
+			finding(&f, signature_kind(status), size,
+					psprintf("checkpoint of tree size %lld: %s", (long long) size,
+							 status == 0 ? "no signature by this key" : status == -1 ? "signature does not verify" : "malformed note"));
+			continue;
+		}
+		if ((uint64) size > tree.size)
+		{
+			finding(&f, "truncated", (int64) tree.size,
+					psprintf("checkpoint of tree size %lld, the tree holds %llu", (long long) size, (unsigned long long) tree.size));
+			continue;
+		}
+		if (!tf_merkle_range_hash(tree_node, &tree, 0, (uint64) size, root) ||
+			nsize != (uint64) size || memcmp(nroot, root, 32) != 0 ||
+			VARSIZE_ANY_EXHDR(rb) != 32 || memcmp(VARDATA_ANY(rb), root, 32) != 0)
+			finding(&f, "inconsistent_checkpoint", size,
+					psprintf("checkpoint of tree size %lld does not match the tree", (long long) size));
+	}
+
+	/* the caller's trusted checkpoint */
+	if (trusted != NULL)
+	{
+		char		origin[256];
+		uint64		nsize;
+		uint8		nroot[32],
+					root[32];
+		int			status = tf_checkpoint_verify(trusted, vkey, origin, sizeof(origin), &nsize, nroot);
+
+		if (status == -2)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+							errmsg("malformed checkpoint note")));
+		if (status != 1)
+			finding(&f, signature_kind(status), -1,
+					status == 0 ? "trusted checkpoint: no signature by this key" : "trusted checkpoint: signature does not verify");
+		else if (nsize > tree.size)
+			finding(&f, "truncated", (int64) tree.size,
+					psprintf("trusted checkpoint of tree size %llu, the tree holds %llu",
+							 (unsigned long long) nsize, (unsigned long long) tree.size));
+		else if (!tf_merkle_range_hash(tree_node, &tree, 0, nsize, root) || memcmp(root, nroot, 32) != 0)
+			finding(&f, "inconsistent_checkpoint", (int64) nsize,
+					"the trusted checkpoint is not a prefix of this log");
+		checkpoints++;
+	}
+	if (f.count == 0)
+		finding(&f, "ok", (int64) tree.size,
+				psprintf("%llu entries, %d checkpoints verified", (unsigned long long) tree.size, checkpoints));
+	SPI_finish();
+	return (Datum) 0;
+}
