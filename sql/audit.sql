@@ -71,7 +71,7 @@ SELECT taskforce._audit_leaf_hash(a) FROM taskforce.audit_log AS a;
 \set VERBOSITY default
 RESET ROLE;
 SET ROLE audit_auditor;
-SELECT tenant_id FROM taskforce.audit_log ORDER BY tenant_id;
+SELECT tenant_id FROM taskforce.audit_log WHERE object IS NULL ORDER BY tenant_id;
 RESET ROLE;
 
 -- The trigger: an admin (act_as) changes an isolated application table.
@@ -149,19 +149,23 @@ COMMIT;
 
 SET ROLE audit_auditor;
 SELECT entry_seq, statement_id, event_type, object, row_key, action, user_id, roles,
-       auth_method, db_role, tenant_id, old_values, new_values, erased,
+       auth_method, db_role, tenant_id,
+       regexp_replace(old_values::text, '"hmac-sha256:[0-9a-f]{64}"', '"hmac-sha256:<64 hex>"', 'g') AS old_values,
+       regexp_replace(new_values::text, '"hmac-sha256:[0-9a-f]{64}"', '"hmac-sha256:<64 hex>"', 'g') AS new_values,
+       erased,
        length(salts) / 16 = (SELECT count(*) FROM jsonb_object_keys(coalesce(old_values, '{}')))
                           + (SELECT count(*) FROM jsonb_object_keys(coalesce(new_values, '{}'))) AS salts_per_value
-  FROM taskforce.audit_log ORDER BY txid, entry_seq;
+  FROM taskforce.audit_log WHERE object = 'public.accounts' ORDER BY txid, entry_seq;
 SELECT count(DISTINCT txid) AS transactions, count(DISTINCT logged_at) AS start_times,
        bool_and(db_role = 'audit_writer') AS session_user_recorded
-  FROM taskforce.audit_log;
+  FROM taskforce.audit_log WHERE object = 'public.accounts';
 -- Redaction: equal values, equal hashes (ids 1 and 2 share the secret).
 SELECT count(DISTINCT new_values->>'secret') AS distinct_redacted,
        bool_and(new_values->>'secret' ~ '^hmac-sha256:[0-9a-f]{64}$') AS redacted_form
   FROM taskforce.audit_log WHERE action = 'INSERT' AND row_key IN ('{"id": 1}', '{"id": 2}');
 RESET ROLE;
-SELECT bool_and(taskforce._audit_leaf_hash(a) = a.leaf_hash) AS every_leaf_matches, count(*)
+SELECT bool_and(taskforce._audit_leaf_hash(a) = a.leaf_hash) AS every_leaf_matches,
+       count(*) FILTER (WHERE object = 'public.accounts') AS accounts_entries
   FROM taskforce.audit_log AS a;
 
 -- An application context with audit:read sees its tenant's entries only.
@@ -192,3 +196,67 @@ SELECT taskforce.enable_audit('public.accounts');
 \set VERBOSITY default
 RESET ROLE;
 SELECT taskforce.disable_audit('public.accounts') AS was_audited, taskforce.disable_audit('public.accounts') AS again;
+
+-- taskforce's own tables are audited from install on, secrets left out.
+SELECT table_name, exclude_columns, changed_columns_only, event_type, tenant_column
+  FROM taskforce.audited_tables WHERE installed ORDER BY table_name::text;
+\set VERBOSITY sqlstate
+SELECT taskforce.enable_audit('taskforce.users');
+SELECT taskforce.disable_audit('taskforce.users');
+\set VERBOSITY default
+SELECT object, action, tenant_id, user_id, db_role, new_values->>'role_name' AS role_name
+  FROM taskforce.audit_log WHERE object = 'taskforce.role_grants' ORDER BY txid, entry_seq;
+\c - audit_writer
+BEGIN;
+SELECT taskforce.act_as('aud-acme', 'ann', ARRAY['admin']);
+SELECT user_id FROM taskforce.create_user('wes', 'wes', tenant_id => 'aud-acme');
+SELECT count(*) FROM taskforce.set_password('wes', 'Correct-Horse-9-battery', tenant_id => 'aud-acme');
+COMMIT;
+\c - postgres
+SELECT object, action, user_id, auth_method, new_values ? 'password_hash' AS has_hash
+  FROM taskforce.audit_log WHERE object IN ('taskforce.users', 'taskforce.user_credentials')
+   AND row_key LIKE '%wes%' ORDER BY txid, entry_seq;
+SELECT bool_and(taskforce._audit_leaf_hash(a) = a.leaf_hash) AS every_leaf_matches
+  FROM taskforce.audit_log AS a;
+
+-- Temporal queries, under the caller's row security.
+SELECT taskforce.enable_audit('public.accounts');
+\c - audit_writer
+BEGIN;
+SELECT taskforce.act_as('aud-acme', 'ann', ARRAY['admin']);
+INSERT INTO public.accounts (id, owner, balance) VALUES (20, 'h1', 1);
+UPDATE public.accounts SET balance = 2 WHERE id = 20;
+COMMIT;
+BEGIN;
+SELECT taskforce.act_as('aud-acme', 'ann', ARRAY['admin']);
+UPDATE public.accounts SET balance = 3 WHERE id = 20;
+SELECT action, old_values->>'balance' AS old_balance, new_values->>'balance' AS new_balance
+  FROM taskforce.audit_row_history('public.accounts', '{"id": 20}');
+SELECT count(*) AS changes_by_ann FROM taskforce.audit_changes(now() - interval '1 hour', now() + interval '1 hour', 'ann', 'public.accounts');
+SELECT count(*) AS changes_by_nobody FROM taskforce.audit_changes(now() - interval '1 hour', now() + interval '1 hour', 'nobody');
+COMMIT;
+-- Another tenant's context sees none of it.
+BEGIN;
+SELECT taskforce.act_as('aud-globex', 'gus');
+SELECT count(*) AS other_tenant FROM taskforce.audit_row_history('public.accounts', '{"id": 20}');
+\set VERBOSITY sqlstate
+SELECT count(*) FROM taskforce.audit_changes(NULL, now());
+\set VERBOSITY default
+ROLLBACK;
+\c - postgres
+-- The history lookup uses the history index (of every partition).
+CREATE FUNCTION pg_temp.plan_uses_history() RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+    found boolean := false;
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) SELECT * FROM taskforce.audit_log '
+                        'WHERE object = ''public.accounts'' AND row_key = ''{"id": 20}''' LOOP
+        IF line LIKE '%Seq Scan%' THEN RETURN false; END IF;
+        found := found OR line LIKE '%\_history%';
+    END LOOP;
+    RETURN found;
+END $$;
+SET enable_seqscan = off;
+SELECT pg_temp.plan_uses_history();
+RESET enable_seqscan;

@@ -23,6 +23,7 @@
 #include "access/xact.h"
 #include "audit/encode.h"
 #include "catalog/namespace.h"
+#include "commands/extension.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
@@ -49,6 +50,18 @@
 #include "util/owner.h"
 
 PG_FUNCTION_INFO_V1(taskforce_audit_trigger);
+PG_FUNCTION_INFO_V1(taskforce_audit_installing);
+
+/*
+ * Whether taskforce's install or upgrade script is running: enable_audit
+ * marks the options it writes then as installed (not dumped).
+ */
+Datum
+taskforce_audit_installing(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(creating_extension &&
+				   CurrentExtensionObject == get_extension_oid("taskforce", true));
+}
 
 #define TF_AUDIT_NATTS 20
 
@@ -410,6 +423,15 @@ taskforce_audit_trigger(PG_FUNCTION_ARGS)
 		key = redaction_key();
 	old_values = filter_values(old_img, new_img, &opt, key, tenant, object);
 	new_values = filter_values(new_img, old_img, &opt, key, tenant, object);
+
+	/* Changed-only: an update that changes nothing recorded writes nothing. */
+	if (opt.changed_only && old_img && new_img &&
+		count_values(old_values) == 0 && count_values(new_values) == 0)
+	{
+		SPI_finish();
+		SetUserIdAndSecContext(saved_user, saved_sec);
+		return PointerGetDatum(NULL);
+	}
 
 	fxid = GetTopFullTransactionId();
 	if (!FullTransactionIdEquals(fxid, seq_xid))

@@ -198,6 +198,13 @@ COMMENT ON TABLE taskforce.audit_options IS
     'options of the tables audited by enable_audit (installed: taskforce''s own, made by the install script)';
 SELECT pg_catalog.pg_extension_config_dump('taskforce.audit_options', 'WHERE NOT installed');
 
+CREATE FUNCTION taskforce._audit_installing() RETURNS boolean
+    LANGUAGE C STABLE
+    AS 'MODULE_PATHNAME', 'taskforce_audit_installing';
+REVOKE ALL ON FUNCTION taskforce._audit_installing() FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._audit_installing() IS
+    'internal: whether taskforce''s install or upgrade script is running';
+
 CREATE FUNCTION taskforce.enable_audit(tbl regclass, exclude_columns text[] DEFAULT '{}',
                                        redact_columns text[] DEFAULT '{}',
                                        changed_columns_only boolean DEFAULT false,
@@ -213,7 +220,7 @@ DECLARE
     bad text;
     tenant_column name;
     args text;
-    installing boolean := current_setting('taskforce.audit_installing', true) = 'on';
+    installing boolean := taskforce._audit_installing();
 BEGIN
     IF tbl IS NULL OR exclude_columns IS NULL OR redact_columns IS NULL
        OR changed_columns_only IS NULL OR event_type IS NULL THEN
@@ -246,11 +253,21 @@ BEGIN
         RAISE EXCEPTION 'table "%" has no column %', tbl, coalesce(bad, 'null')
             USING ERRCODE = 'undefined_column';
     END IF;
+    IF nsp = 'taskforce' AND NOT installing THEN
+        RAISE EXCEPTION 'taskforce''s own table "%" is audited by the extension itself', tbl
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
     IF EXISTS (SELECT FROM taskforce.audit_options AS o WHERE o.relid = tbl) THEN
         RAISE NOTICE 'table "%" is already audited; its options are replaced', tbl;
         PERFORM taskforce.disable_audit(tbl);
     END IF;
+    -- The entry's tenant: the row's isolation column; taskforce's own
+    -- tables name their tenant in tenant_id.
     tenant_column := taskforce._isolation_column(tbl);
+    IF tenant_column IS NULL AND nsp = 'taskforce' THEN
+        SELECT a.attname INTO tenant_column FROM pg_attribute AS a
+         WHERE a.attrelid = tbl AND a.attname = 'tenant_id' AND NOT a.attisdropped;
+    END IF;
     args := format('%L, %L, %L, %L, %L', event_type, CASE WHEN changed_columns_only THEN 't' ELSE 'f' END,
                    exclude_columns::text, redact_columns::text, coalesce(tenant_column, ''));
     EXECUTE format('CREATE TRIGGER taskforce_audit AFTER INSERT OR UPDATE OR DELETE ON %s '
@@ -278,6 +295,10 @@ BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'tbl must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    IF EXISTS (SELECT FROM taskforce.audit_options AS o WHERE o.relid = tbl AND o.installed) THEN
+        RAISE EXCEPTION 'taskforce''s own table "%" is audited by the extension itself', tbl
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
     IF EXISTS (SELECT FROM pg_trigger AS t WHERE t.tgrelid = tbl AND t.tgname = 'taskforce_audit') THEN
         EXECUTE format('DROP TRIGGER taskforce_audit ON %s', tbl);
     END IF;
@@ -299,3 +320,77 @@ CREATE VIEW taskforce.audited_tables AS
 REVOKE ALL ON taskforce.audited_tables FROM PUBLIC;
 COMMENT ON VIEW taskforce.audited_tables IS
     'the audited tables and their options (installed: taskforce''s own tables)';
+
+-- taskforce's own identity tables and security events are audited from
+-- install (and upgrade) on.  Their options rows are marked installed and
+-- not dumped; their triggers, on extension tables, are not dumped either:
+-- a restore's CREATE EXTENSION makes both again.  Secrets are excluded
+-- (hashes of keys and passwords, JWT HMAC secrets); columns touched on
+-- every login or key use are excluded and only changes recorded, so
+-- authentication does not write an entry per request.
+SELECT taskforce.enable_audit('taskforce.security_events', event_type => 'security_event');
+SELECT taskforce.enable_audit('taskforce.tenants');
+SELECT taskforce.enable_audit('taskforce.users', exclude_columns => '{last_login_at}',
+                              changed_columns_only => true);
+SELECT taskforce.enable_audit('taskforce.roles');
+SELECT taskforce.enable_audit('taskforce.role_grants');
+SELECT taskforce.enable_audit('taskforce.api_keys', exclude_columns => '{key_hash,last_used_at}',
+                              changed_columns_only => true);
+SELECT taskforce.enable_audit('taskforce.user_credentials', exclude_columns => '{password_hash}',
+                              changed_columns_only => true);
+SELECT taskforce.enable_audit('taskforce.password_policies');
+SELECT taskforce.enable_audit('taskforce.jwt_issuers');
+SELECT taskforce.enable_audit('taskforce.jwt_keys', exclude_columns => '{secret}');
+
+-- Temporal queries.  SECURITY INVOKER: the caller's row security decides
+-- what it sees (a context's tenant with audit:read, or an auditor).
+
+-- The text an entry's object column holds for a table.
+CREATE FUNCTION taskforce._audit_object(tbl regclass) RETURNS text
+    LANGUAGE sql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+      FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE c.oid = tbl
+$$;
+COMMENT ON FUNCTION taskforce._audit_object(regclass) IS
+    'internal: schema.table as audit entries name it';
+
+CREATE FUNCTION taskforce.audit_row_history(tbl regclass, row_key jsonb)
+    RETURNS SETOF taskforce.audit_log
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF tbl IS NULL OR row_key IS NULL THEN
+        RAISE EXCEPTION 'tbl and row_key must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN QUERY
+        SELECT a.* FROM taskforce.audit_log AS a
+         WHERE a.object = taskforce._audit_object(tbl) AND a.row_key = audit_row_history.row_key::text
+         ORDER BY a.logged_at, a.txid, a.entry_seq;
+END
+$$;
+COMMENT ON FUNCTION taskforce.audit_row_history(regclass, jsonb) IS
+    'the audit entries of one row ({primary key column: value}), oldest first, as the caller may see them';
+
+CREATE FUNCTION taskforce.audit_changes(from_time timestamptz, to_time timestamptz,
+                                        user_id text DEFAULT NULL, tbl regclass DEFAULT NULL)
+    RETURNS SETOF taskforce.audit_log
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF from_time IS NULL OR to_time IS NULL THEN
+        RAISE EXCEPTION 'from_time and to_time must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN QUERY
+        SELECT a.* FROM taskforce.audit_log AS a
+         WHERE a.logged_at >= from_time AND a.logged_at < to_time
+           AND (audit_changes.user_id IS NULL OR a.user_id = audit_changes.user_id)
+           AND (tbl IS NULL OR a.object = taskforce._audit_object(tbl))
+         ORDER BY a.logged_at, a.txid, a.entry_seq;
+END
+$$;
+COMMENT ON FUNCTION taskforce.audit_changes(timestamptz, timestamptz, text, regclass) IS
+    'the audit entries of transactions started in [from_time, to_time), optionally of one user and one table, as the caller may see them';

@@ -38,7 +38,9 @@ BEGIN
         -- owner writes it.
         IF r.purpose IN ('app', 'admin', 'auditor') THEN
             EXECUTE format('GRANT SELECT ON taskforce.audit_log TO %I', r.role_name);
-            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce._is_audit_auditor(name) TO %I', r.role_name);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce._is_audit_auditor(name),
+                taskforce.audit_row_history(regclass, jsonb),
+                taskforce.audit_changes(timestamptz, timestamptz, text, regclass) TO %I', r.role_name);
         END IF;
         IF r.purpose IN ('admin', 'auditor') THEN
             EXECUTE format('GRANT SELECT ON taskforce.audited_tables TO %I', r.role_name);
