@@ -118,13 +118,19 @@ taskforce_seal_audit(PG_FUNCTION_ARGS)
 
 		while (!stop)
 		{
+			SPITupleTable *batch;
+			uint64		nrows;
+
 			SPI_cursor_fetch(portal, true, SEAL_FETCH);
-			if (SPI_processed == 0)
+			/* appending may read a tile through SPI: keep the batch apart */
+			batch = SPI_tuptable;
+			nrows = SPI_processed;
+			if (nrows == 0)
 				break;
-			for (uint64 i = 0; i < SPI_processed && !stop; i++)
+			for (uint64 i = 0; i < nrows && !stop; i++)
 			{
-				HeapTuple	tup = SPI_tuptable->vals[i];
-				TupleDesc	desc = SPI_tuptable->tupdesc;
+				HeapTuple	tup = batch->vals[i];
+				TupleDesc	desc = batch->tupdesc;
 				int64		txid = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 				bytea	   *leaf = DatumGetByteaPP(SPI_getbinval(tup, desc, 3, &isnull));
 
@@ -169,6 +175,7 @@ taskforce_seal_audit(PG_FUNCTION_ARGS)
 				sealed++;
 				cur_count++;
 			}
+			SPI_freetuptable(batch);
 		}
 		if (cur_count > 0 && !stop)
 		{

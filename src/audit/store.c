@@ -97,7 +97,7 @@ get_tile(TfTileStore *store, int level, uint64 index, bool fresh)
 									2, types);
 		values[0] = Int16GetDatum((int16) level);
 		values[1] = Int64GetDatum((int64) index);
-		spi_check(SPI_execute_plan(load_plan, values, NULL, true, 1), SPI_OK_SELECT, "tile read");
+		spi_check(SPI_execute_plan(load_plan, values, NULL, false, 1), SPI_OK_SELECT, "tile read");
 		if (SPI_processed == 1)
 		{
 			bytea	   *b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -196,7 +196,7 @@ tf_store_seed(void)
 	bytea	   *b;
 	uint8	   *seed;
 
-	spi_check(SPI_execute("SELECT seed FROM taskforce.audit_signing_key", true, 1), SPI_OK_SELECT, "key read");
+	spi_check(SPI_execute("SELECT seed FROM taskforce.audit_signing_key", false, 1), SPI_OK_SELECT, "key read");
 	if (SPI_processed != 1)
 		elog(ERROR, "taskforce audit log: no signing key");
 	b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

@@ -59,22 +59,16 @@ tree_node(void *ctx, int height, uint64_t index, uint8_t out[32])
 	return true;
 }
 
+/* a verifier key the checkpoint code can parse: checked against a well-formed dummy note */
 static bool
 valid_vkey(const char *vkey)
 {
-	const char *p1 = strchr(vkey, '+'),
-			   *p2 = p1 ? strchr(p1 + 1, '+') : NULL;
-	char		buf[64];
+	static const char dummy[] = "-\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n\xe2\x80\x94 - AAAAAAA=\n";
+	char		origin[8];
+	uint64		size;
+	uint8		root[32];
 
-	if (p1 == NULL || p1 == vkey || p2 == NULL || p2 - p1 != 9 || strchr(p2 + 1, '+') != NULL)
-		return false;
-	for (const char *c = p1 + 1; c < p2; c++)
-		if (!isxdigit((unsigned char) *c))
-			return false;
-	if (strlen(p2 + 1) > 48 ||
-		pg_b64_decode(p2 + 1, strlen(p2 + 1), buf, sizeof(buf)) != 33 || buf[0] != 0x01)
-		return false;
-	return true;
+	return tf_checkpoint_verify(dummy, vkey, origin, sizeof(origin), &size, root) != -2;
 }
 
 static const char *
@@ -136,7 +130,7 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 		uint64		ntiles = (tree.size + TF_TILE_WIDTH - 1) / TF_TILE_WIDTH;
 		Portal		tp = SPI_cursor_open_with_args("tf_tiles0",
 												   "SELECT index, hashes FROM taskforce.audit_tiles WHERE level = 0 ORDER BY index",
-												   0, NULL, NULL, NULL, true, CURSOR_OPT_NO_SCROLL);
+												   0, NULL, NULL, NULL, false, CURSOR_OPT_NO_SCROLL);
 		uint64		seen = 0;
 
 		for (;;)
@@ -182,7 +176,7 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 		for (uint64 i = 0; i < n; i++)
 			tf_merkle_node_hash(tree.level[h - 1] + 64 * i, tree.level[h - 1] + 64 * i + 32, tree.level[h] + 32 * i);
 	}
-	SPI_execute("SELECT level, index, hashes FROM taskforce.audit_tiles WHERE level > 0 ORDER BY level, index", true, 0);
+	SPI_execute("SELECT level, index, hashes FROM taskforce.audit_tiles WHERE level > 0 ORDER BY level, index", false, 0);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		int			lv = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
@@ -210,10 +204,10 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 	ep = SPI_cursor_open_with_args("tf_ventries",
 								   "SELECT e.txid, e.entry_seq, e.leaf_hash, taskforce._audit_leaf_hash(e) "
 								   "FROM taskforce.audit_log AS e WHERE e.txid < $1 ORDER BY e.txid, e.entry_seq",
-								   1, types, bound, NULL, true, CURSOR_OPT_NO_SCROLL);
+								   1, types, bound, NULL, false, CURSOR_OPT_NO_SCROLL);
 	sp = SPI_cursor_open_with_args("tf_vsealed",
 								   "SELECT txid, first_position, entry_count FROM taskforce.audit_sealed_transactions ORDER BY txid",
-								   0, NULL, NULL, NULL, true, CURSOR_OPT_NO_SCROLL);
+								   0, NULL, NULL, NULL, false, CURSOR_OPT_NO_SCROLL);
 	g_max = 64;
 	g_r = palloc(32 * g_max);
 	g_h = palloc(32 * g_max);
@@ -322,49 +316,58 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 		{
 			const uint8 *L = leaves + 32 * s_first;
 
-			for (int i = 0; i < Max(g_n, s_count); i++)
+			if (g_n < s_count)
 			{
-				bool		in_log = false;
-
-				if (i >= g_n)
+				/* fewer entries than sealed: the first leaf no entry matches */
+				for (int p = 0; p < s_count; p++)
 				{
-					/* fewer entries than sealed: the leaves no entry matches */
-					for (int p = 0; p < s_count; p++)
+					bool		matched = false;
+
+					for (int k = 0; k < g_n && !matched; k++)
+						matched = memcmp(L + 32 * p, g_r + 32 * k, 32) == 0;
+					if (!matched)
 					{
-						bool		matched = false;
-
-						for (int k = 0; k < g_n && !matched; k++)
-							matched = memcmp(L + 32 * p, g_r + 32 * k, 32) == 0;
-						if (!matched)
-						{
-							finding(&f, "deleted", s_first + p,
-									psprintf("entry %d of transaction %lld is gone", p + 1, (long long) s_txid));
-							break;
-						}
+						finding(&f, "deleted", s_first + p,
+								psprintf("entry %d of transaction %lld is gone", p + 1, (long long) s_txid));
+						break;
 					}
-					break;
 				}
-				if (i < s_count && memcmp(g_r + 32 * i, L + 32 * i, 32) == 0)
-				{
-					if (memcmp(g_h + 32 * i, g_r + 32 * i, 32) != 0)
-						finding(&f, "changed", s_first + i,
-								psprintf("entry (%lld, %d): stored leaf_hash differs", (long long) s_txid, g_seq[i]));
-					continue;
-				}
-				for (int p = 0; p < s_count && !in_log; p++)
-					in_log = memcmp(g_r + 32 * i, L + 32 * p, 32) == 0;
-				if (in_log)
-					finding(&f, "reordered", s_first + Min(i, s_count - 1),
-							psprintf("entry (%lld, %d) is at another position", (long long) s_txid, g_seq[i]));
-				else if (g_n > s_count)
-					finding(&f, "inserted", s_first + Min(i, s_count - 1),
-							psprintf("entry (%lld, %d) is not in the log", (long long) s_txid, g_seq[i]));
-				else
-					finding(&f, "changed", s_first + i,
-							psprintf("entry (%lld, %d) differs from its leaf", (long long) s_txid, g_seq[i]));
-				if (g_n != s_count)
-					break;		/* one finding per transaction of the wrong size */
 			}
+			else if (g_n > s_count)
+			{
+				/* more entries than sealed: the first entry no leaf matches */
+				for (int i = 0; i < g_n; i++)
+				{
+					bool		matched = false;
+
+					for (int p = 0; p < s_count && !matched; p++)
+						matched = memcmp(L + 32 * p, g_r + 32 * i, 32) == 0;
+					if (!matched || i >= s_count)
+					{
+						finding(&f, "inserted", s_first + Min(i, s_count),
+								psprintf("entry (%lld, %d) is not in the log", (long long) s_txid, g_seq[i]));
+						break;
+					}
+				}
+			}
+			else
+				for (int i = 0; i < g_n; i++)
+				{
+					bool		in_log = false;
+
+					if (memcmp(g_r + 32 * i, L + 32 * i, 32) == 0)
+					{
+						if (memcmp(g_h + 32 * i, g_r + 32 * i, 32) != 0)
+							finding(&f, "changed", s_first + i,
+									psprintf("entry (%lld, %d): stored leaf_hash differs", (long long) s_txid, g_seq[i]));
+						continue;
+					}
+					for (int p = 0; p < s_count && !in_log; p++)
+						in_log = memcmp(g_r + 32 * i, L + 32 * p, 32) == 0;
+					finding(&f, in_log ? "reordered" : "changed", s_first + i,
+							psprintf(in_log ? "entry (%lld, %d) is at another position" : "entry (%lld, %d) differs from its leaf",
+									 (long long) s_txid, g_seq[i]));
+				}
 		}
 		g_n = 0;
 	}
@@ -377,7 +380,7 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 		finding(&f, "truncated", last_whole_deleted_start, "the newest sealed entries are gone");
 
 	/* stored checkpoints */
-	SPI_execute("SELECT tree_size, root_hash, signed_note FROM taskforce.audit_checkpoints ORDER BY tree_size", true, 0);
+	SPI_execute("SELECT tree_size, root_hash, signed_note FROM taskforce.audit_checkpoints ORDER BY tree_size", false, 0);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
