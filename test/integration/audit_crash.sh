@@ -101,7 +101,7 @@ tf_check "no entry without its row (none from uncommitted transactions)" "0" \
 rows=$(sql -c "SELECT count(*) FROM public.jobs")
 echo "ok: $rows rows ($acked acknowledged by the witness) survived the crash with their entries"
 # Sealing and verification are the merkle part's.
-missing=$(sql -c "SELECT string_agg(f, ', ') FROM unnest(ARRAY['taskforce.seal_audit(bigint)', 'taskforce.verify_audit(text,text)', 'taskforce.audit_position(bigint,integer)']) AS f WHERE to_regprocedure(f) IS NULL")
+missing=$(sql -c "SELECT string_agg(f, ', ') FROM unnest(ARRAY['taskforce.seal_audit(bigint)', 'taskforce.verify_audit(text,text)', 'taskforce.audit_position(bigint,integer)', 'taskforce.audit_checkpoint(bigint)', 'taskforce.audit_public_key()']) AS f WHERE to_regprocedure(f) IS NULL")
 if [ -n "$missing" ]; then
 	echo "SKIP: sealing and verifying after recovery: not installed yet: $missing"
 	exit 0
@@ -110,4 +110,10 @@ sql -c "SELECT taskforce.seal_audit()" >/dev/null
 tf_check "every entry is sealed after recovery" "0" \
 	"$(sql -c "SELECT count(*) FROM taskforce.audit_log e WHERE taskforce.audit_position(e.txid, e.entry_seq) IS NULL")"
 tf_check "verify_audit is ok after recovery" "ok" "$(sql -c "SELECT kind FROM taskforce.verify_audit()")"
+# And offline, from the export.
+sql -c "SELECT * FROM taskforce.export_audit()" >"$dir/trail.jsonl"
+sql -c "SELECT taskforce.audit_checkpoint()" >"$dir/cp.note"
+sql -c "SELECT taskforce.audit_public_key()" >"$dir/vkey"
+out=$("$(dirname "$0")/../../tools/audit-verify" "$dir/trail.jsonl" "$dir/cp.note" "$dir/vkey") || fail "offline: $out"
+echo "$out"
 echo "ok: audited load survives kill -9 of the postmaster"
