@@ -60,6 +60,7 @@ SQL_SINCE_0_4_0 = \
 SQL_SINCE_0_5_0 = \
 	src/sql/audit.sql \
 	src/sql/audit_log.sql \
+	src/sql/audit_export.sql \
 	src/sql/evidence.sql \
 	src/sql/citations.sql
 SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) $(SQL_SINCE_0_4_0) $(SQL_SINCE_0_5_0) src/sql/roles.sql

@@ -9,7 +9,7 @@
 #
 # To run a part while working, name it (an empty value runs none of that kind):
 #   TF_REGRESS="rbac jwt"  TF_ISOLATION=permission_cache
-#   TF_INTEGRATION="upgrade pgbouncer"  TF_FUZZ_SECONDS=0
+#   TF_INTEGRATION="upgrade pgbouncer"  TF_FUZZ_SECONDS=0  TF_TOOLS= (skips test/tools)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,6 +77,19 @@ echo "== pg_regress suites (sql/, expected/)"
 [ "${TF_REGRESS-x}" = "" ] || run_installcheck regress "$work/regression.diffs" ISOLATION= ${TF_REGRESS+"REGRESS=$TF_REGRESS"}
 echo "== isolation specs (test/specs/)"
 [ "${TF_ISOLATION-x}" = "" ] || run_installcheck isolation "$work/output_iso/regression.diffs" REGRESS= ${TF_ISOLATION+"ISOLATION=$TF_ISOLATION"}
+
+echo "== tool unit tests (test/tools/)"
+for t in "$work"/test/tools/test_*.py; do
+	[ -e "$t" ] || continue
+	[ "${TF_TOOLS-x}" = "" ] && break
+	name=tools/$(basename "$t" .py)
+	set +e
+	(cd "$work" && as_runner python3 -W ignore "$t") >"$work/$(basename "$t").log" 2>&1
+	status=$?
+	set -e
+	record "$name" $status
+	[ $status = 0 ] || cat "$work/$(basename "$t").log"
+done
 
 echo "== integration tests"
 for t in "$work"/test/integration/*.sh; do

@@ -49,6 +49,9 @@ BEGIN
         END IF;
         IF r.purpose IN ('admin', 'auditor') THEN
             EXECUTE format('GRANT SELECT ON taskforce.audited_tables TO %I', r.role_name);
+            -- Audit export (verifier): the sealed trail as JSON lines for
+            -- tools/audit-verify.
+            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.export_audit(bigint, bigint) TO %I', r.role_name);
         END IF;
         IF r.purpose = 'admin' THEN
             EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.enable_audit(regclass, text[], text[], boolean, text),
