@@ -35,6 +35,8 @@ COMMENT ON COLUMN taskforce.evidence.recorded_by IS
     'the user id of the context that recorded it';
 SELECT taskforce.enable_tenant_isolation('taskforce.evidence');
 SELECT pg_catalog.pg_extension_config_dump('taskforce.evidence', '');
+-- Covered by the audit log: every record is an entry of the trail.
+SELECT taskforce.enable_audit('taskforce.evidence', event_type => 'evidence');
 CREATE TRIGGER refuse_deleted_tenant_write BEFORE INSERT OR UPDATE ON taskforce.evidence
     FOR EACH ROW EXECUTE FUNCTION taskforce._refuse_deleted_tenant_write();
 COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.evidence IS
