@@ -54,6 +54,8 @@ CREATE TABLE agents (
 );
 SELECT taskforce.enable_tenant_isolation('agents') \g /dev/null
 GRANT SELECT, INSERT, UPDATE, DELETE ON agents TO taskforce_app, taskforce_admin;
+\echo '-- Every change to agents goes to the audit trail (section 15):'
+SELECT taskforce.enable_audit('agents');
 
 \echo
 \echo '== 4. The middleware fills the table, one tenant at a time'

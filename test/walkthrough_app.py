@@ -52,5 +52,10 @@ with psycopg.connect(os.environ["TF_DSN"], autocommit=True) as conn:
         refused(conn, "SELECT taskforce.create_user('mallory', 'mallory')")
     print("-- A tampered token:")
     refused(conn, "SELECT taskforce.authenticate_jwt(%s)", [FORGED])
+    print("-- An audited change: alice, logged in with her JWT, switches an agent's model.")
+    with conn.transaction():
+        cur.execute("SELECT taskforce.authenticate_jwt(%s)", [TOKEN])
+        cur.execute("UPDATE agents SET model = 'gpt-4.1' WHERE name = 'researcher'")
+        print(f"   {cur.rowcount} row updated")
     print("-- After the transaction the context is gone:")
     show(cur, "SELECT taskforce.current_tenant() AS tenant")

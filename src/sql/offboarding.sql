@@ -87,7 +87,8 @@ BEGIN
         IF NOT dry_run AND NOT superuser_session AND (
                EXISTS (SELECT FROM pg_catalog.pg_trigger AS g
                         WHERE g.tgrelid = table_name AND NOT g.tgisinternal
-                          AND g.tgfoid <> 'taskforce._tenant_immutable'::pg_catalog.regproc
+                          AND g.tgfoid NOT IN ('taskforce._tenant_immutable'::pg_catalog.regproc,
+                                               'taskforce._audit_trigger'::pg_catalog.regproc)
                           AND g.tgenabled <> 'D')
             OR EXISTS (SELECT FROM pg_catalog.pg_rewrite AS w
                         WHERE w.ev_class = table_name AND w.ev_type = '4')) THEN
