@@ -260,3 +260,39 @@ END $$;
 SET enable_seqscan = off;
 SELECT pg_temp.plan_uses_history();
 RESET enable_seqscan;
+
+-- Erasure: the values leave every entry of the row, their commitments stay
+-- (leaf hashes unchanged), their salts are zeroed; an erasure entry says so.
+SELECT encode(leaf_hash, 'hex') AS leaf_before FROM taskforce.audit_log
+ WHERE object = 'public.accounts' AND row_key = '{"id": 20}' ORDER BY txid, entry_seq LIMIT 1 \gset
+SET ROLE audit_reader;
+\set VERBOSITY sqlstate
+SELECT taskforce.erase_audit_values('public.accounts', '{"id": 20}', '{owner}', 'gdpr request');
+\set VERBOSITY default
+RESET ROLE;
+\c - audit_writer
+\set VERBOSITY sqlstate
+SELECT taskforce.erase_audit_values('public.accounts', '{"id": 20}', '{}', 'gdpr request');
+SELECT taskforce.erase_audit_values('public.accounts', '{"id": 20}', '{owner}', NULL);
+\set VERBOSITY default
+BEGIN;
+SELECT taskforce.act_as('aud-acme', 'ann', ARRAY['admin']);
+SELECT taskforce.erase_audit_values('public.accounts', '{"id": 20}', '{owner,balance}', 'gdpr request') AS erased_values;
+COMMIT;
+\c - postgres
+SELECT action, old_values, new_values,
+       (SELECT array_agg(s || '.' || k ORDER BY s, k) FROM jsonb_object_keys(erased) AS s,
+               LATERAL jsonb_object_keys(erased->s) AS k) AS erased_columns,
+       taskforce._audit_leaf_hash(a) = leaf_hash AS leaf_matches
+  FROM taskforce.audit_log AS a WHERE object = 'public.accounts' AND row_key = '{"id": 20}'
+   AND event_type = 'change' ORDER BY txid, entry_seq;
+SELECT encode(leaf_hash, 'hex') = :'leaf_before' AS first_leaf_unchanged FROM taskforce.audit_log
+ WHERE object = 'public.accounts' AND row_key = '{"id": 20}' ORDER BY txid, entry_seq LIMIT 1;
+-- The zeroed salts: one per erased value.
+SELECT sum((SELECT count(*) FROM generate_series(0, length(salts) / 16 - 1) AS i
+             WHERE substring(salts FROM i * 16 + 1 FOR 16) = '\x00000000000000000000000000000000'::bytea))
+       AS zeroed_salts
+  FROM taskforce.audit_log WHERE object = 'public.accounts' AND row_key = '{"id": 20}' AND event_type = 'change';
+SELECT event_type, action, object, row_key, user_id, tenant_id, new_values,
+       taskforce._audit_leaf_hash(a) = leaf_hash AS leaf_matches
+  FROM taskforce.audit_log AS a WHERE event_type = 'erasure';

@@ -33,6 +33,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "nodes/makefuncs.h"
 #include "nodes/pg_list.h"
 #include "port.h"
@@ -317,6 +318,93 @@ text_or_null(const char *s, bool *isnull)
 	return s ? CStringGetTextDatum(s) : (Datum) 0;
 }
 
+/*
+ * Writes one entry (SPI connected, running as the owner): the context's
+ * attribution, the transaction's start time, id and next entry_seq, fresh
+ * salts and the leaf hash.
+ */
+static void
+insert_entry(const char *event_type, const char *object, const char *row_key,
+			 const char *action, const char *tenant, const TfContextView *ctx,
+			 Jsonb *old_values, Jsonb *new_values)
+{
+	FullTransactionId fxid;
+	Datum		values[TF_AUDIT_NATTS];
+	bool		nulls[TF_AUDIT_NATTS];
+	char		pnulls[TF_AUDIT_NATTS + 1];
+	int			nvalues;
+	bytea	   *salts;
+	bytea	   *leaf;
+	Relation	audit_rel;
+	HeapTuple	entry;
+	CommandId	cid = ActiveSnapshotSet() ? GetActiveSnapshot()->curcid : GetCurrentCommandId(false);
+	const char *appname;
+
+	fxid = GetTopFullTransactionId();
+	if (!FullTransactionIdEquals(fxid, seq_xid))
+	{
+		seq_xid = fxid;
+		seq_next = 1;
+	}
+
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = text_or_null(tenant, &nulls[0]);
+	values[1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	values[2] = Int64GetDatum((int64) U64FromFullTransactionId(fxid));
+	values[3] = Int32GetDatum(seq_next);
+	values[4] = Int32GetDatum((int32) cid);
+	values[5] = CStringGetTextDatum(event_type);
+	values[6] = CStringGetTextDatum(object);
+	values[7] = text_or_null(row_key, &nulls[7]);
+	values[8] = CStringGetTextDatum(action);
+	values[9] = text_or_null(ctx && ctx->user_id ? text_to_cstring(ctx->user_id) : NULL, &nulls[9]);
+	values[10] = PointerGetDatum(ctx ? ctx->roles : NULL);
+	nulls[10] = !(ctx && ctx->roles);
+	values[11] = text_or_null(ctx && ctx->auth_method ? text_to_cstring(ctx->auth_method) : NULL,
+							  &nulls[11]);
+	values[12] = CStringGetTextDatum(GetUserNameFromId(GetSessionUserId(), false));
+	values[13] = PointerGetDatum(old_values);
+	nulls[13] = (old_values == NULL);
+	values[14] = PointerGetDatum(new_values);
+	nulls[14] = (new_values == NULL);
+	nulls[15] = true;
+	values[15] = (Datum) 0;
+	{
+		LOCAL_FCINFO(afc, 0);
+
+		InitFunctionCallInfoData(*afc, NULL, 0, InvalidOid, NULL, NULL);
+		values[16] = inet_client_addr(afc);
+		nulls[16] = afc->isnull;
+	}
+	appname = GetConfigOption("application_name", true, false);
+	values[17] = text_or_null(appname && appname[0] ? appname : NULL, &nulls[17]);
+
+	nvalues = count_values(old_values) + count_values(new_values);
+	salts = palloc(VARHDRSZ + nvalues * TF_AUDIT_SALT_LEN);
+	SET_VARSIZE(salts, VARHDRSZ + nvalues * TF_AUDIT_SALT_LEN);
+	if (nvalues > 0 && !pg_strong_random(VARDATA(salts), nvalues * TF_AUDIT_SALT_LEN))
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not generate random salts")));
+	values[18] = PointerGetDatum(salts);
+	leaf = palloc0(VARHDRSZ + TF_AUDIT_HASH_LEN);
+	SET_VARSIZE(leaf, VARHDRSZ + TF_AUDIT_HASH_LEN);
+	values[19] = PointerGetDatum(leaf);
+
+	/* The leaf hash by the same code that verifies it. */
+	audit_rel = table_openrv(makeRangeVar("taskforce", "audit_log", -1), AccessShareLock);
+	entry = heap_form_tuple(RelationGetDescr(audit_rel), values, nulls);
+	table_close(audit_rel, AccessShareLock);
+	tf_audit_recompute_leaf(entry->t_data, (uint8 *) VARDATA(leaf));
+
+	prepare_insert();
+	for (int i = 0; i < TF_AUDIT_NATTS; i++)
+		pnulls[i] = nulls[i] ? 'n' : ' ';
+	pnulls[TF_AUDIT_NATTS] = '\0';
+	if (SPI_execute_plan(insert_plan, values, pnulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write the audit entry");
+	seq_next++;
+
+}
+
 Datum
 taskforce_audit_trigger(PG_FUNCTION_ARGS)
 {
@@ -335,21 +423,10 @@ taskforce_audit_trigger(PG_FUNCTION_ARGS)
 	char	   *tenant = NULL;
 	TfContextView ctx;
 	bool		have_ctx;
-	FullTransactionId fxid;
-	Datum		values[TF_AUDIT_NATTS];
-	bool		nulls[TF_AUDIT_NATTS];
-	char		pnulls[TF_AUDIT_NATTS + 1];
-	int			nvalues;
-	bytea	   *salts;
-	bytea	   *leaf;
 	bytea	   *key = NULL;
-	Relation	audit_rel;
-	HeapTuple	entry;
-	CommandId	cid;
 	Oid			owner;
 	Oid			saved_user;
 	int			saved_sec;
-	const char *appname;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -366,8 +443,6 @@ taskforce_audit_trigger(PG_FUNCTION_ARGS)
 
 	object = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 										RelationGetRelationName(rel));
-	cid = ActiveSnapshotSet() ? GetActiveSnapshot()->curcid : GetCurrentCommandId(false);
-
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 		action = "TRUNCATE";
 	else if (!TRIGGER_FIRED_FOR_ROW(td->tg_event))
@@ -433,71 +508,68 @@ taskforce_audit_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	}
 
-	fxid = GetTopFullTransactionId();
-	if (!FullTransactionIdEquals(fxid, seq_xid))
-	{
-		seq_xid = fxid;
-		seq_next = 1;
-	}
-
-	memset(nulls, 0, sizeof(nulls));
-	values[0] = text_or_null(tenant, &nulls[0]);
-	values[1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	values[2] = Int64GetDatum((int64) U64FromFullTransactionId(fxid));
-	values[3] = Int32GetDatum(seq_next);
-	values[4] = Int32GetDatum((int32) cid);
-	values[5] = CStringGetTextDatum(opt.event_type);
-	values[6] = CStringGetTextDatum(object);
-	values[7] = text_or_null(row_key, &nulls[7]);
-	values[8] = CStringGetTextDatum(action);
-	values[9] = text_or_null(have_ctx && ctx.user_id ? text_to_cstring(ctx.user_id) : NULL, &nulls[9]);
-	values[10] = PointerGetDatum(have_ctx ? ctx.roles : NULL);
-	nulls[10] = !(have_ctx && ctx.roles);
-	values[11] = text_or_null(have_ctx && ctx.auth_method ? text_to_cstring(ctx.auth_method) : NULL,
-							  &nulls[11]);
-	values[12] = CStringGetTextDatum(GetUserNameFromId(GetSessionUserId(), false));
-	values[13] = PointerGetDatum(old_values);
-	nulls[13] = (old_values == NULL);
-	values[14] = PointerGetDatum(new_values);
-	nulls[14] = (new_values == NULL);
-	nulls[15] = true;
-	values[15] = (Datum) 0;
-	{
-		LOCAL_FCINFO(afc, 0);
-
-		InitFunctionCallInfoData(*afc, NULL, 0, InvalidOid, NULL, NULL);
-		values[16] = inet_client_addr(afc);
-		nulls[16] = afc->isnull;
-	}
-	appname = GetConfigOption("application_name", true, false);
-	values[17] = text_or_null(appname && appname[0] ? appname : NULL, &nulls[17]);
-
-	nvalues = count_values(old_values) + count_values(new_values);
-	salts = palloc(VARHDRSZ + nvalues * TF_AUDIT_SALT_LEN);
-	SET_VARSIZE(salts, VARHDRSZ + nvalues * TF_AUDIT_SALT_LEN);
-	if (nvalues > 0 && !pg_strong_random(VARDATA(salts), nvalues * TF_AUDIT_SALT_LEN))
-		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not generate random salts")));
-	values[18] = PointerGetDatum(salts);
-	leaf = palloc0(VARHDRSZ + TF_AUDIT_HASH_LEN);
-	SET_VARSIZE(leaf, VARHDRSZ + TF_AUDIT_HASH_LEN);
-	values[19] = PointerGetDatum(leaf);
-
-	/* The leaf hash by the same code that verifies it. */
-	audit_rel = table_openrv(makeRangeVar("taskforce", "audit_log", -1), AccessShareLock);
-	entry = heap_form_tuple(RelationGetDescr(audit_rel), values, nulls);
-	table_close(audit_rel, AccessShareLock);
-	tf_audit_recompute_leaf(entry->t_data, (uint8 *) VARDATA(leaf));
-
-	prepare_insert();
-	for (int i = 0; i < TF_AUDIT_NATTS; i++)
-		pnulls[i] = nulls[i] ? 'n' : ' ';
-	pnulls[TF_AUDIT_NATTS] = '\0';
-	if (SPI_execute_plan(insert_plan, values, pnulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not write the audit entry");
-	seq_next++;
+	insert_entry(opt.event_type, object, row_key, action, tenant, have_ctx ? &ctx : NULL,
+				 old_values, new_values);
 
 	SPI_finish();
 	SetUserIdAndSecContext(saved_user, saved_sec);
 
 	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(taskforce_audit_write_event);
+
+/*
+ * taskforce._audit_write_event(event_type, object, row_key, action,
+ * tenant_id, new_values): writes an entry that is not a table change
+ * (erasure, purge, evidence), attributed like a change, as the owner.
+ */
+Datum
+taskforce_audit_write_event(PG_FUNCTION_ARGS)
+{
+	TfContextView ctx;
+	bool		have_ctx = tf_context_view(&ctx);
+	Oid			owner = tf_extension_owner();
+	Oid			saved_user;
+	int			saved_sec;
+	char	   *args[5];
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(3))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("an audit event needs an event type and an action")));
+	for (int i = 0; i < 5; i++)
+		args[i] = PG_ARGISNULL(i) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(i));
+	GetUserIdAndSecContext(&saved_user, &saved_sec);
+	SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	insert_entry(args[0], args[1], args[2], args[3],
+				 args[4] ? args[4] : (have_ctx && ctx.tenant_id ? text_to_cstring(ctx.tenant_id) : NULL),
+				 have_ctx ? &ctx : NULL, NULL, PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5));
+	SPI_finish();
+	SetUserIdAndSecContext(saved_user, saved_sec);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(taskforce_audit_erasing);
+PG_FUNCTION_INFO_V1(taskforce_audit_set_erasing);
+
+/*
+ * The erasure policies' switch, on for the current (local) transaction
+ * only: erase_audit_values turns it on and off; an error ends the
+ * transaction and with it the switch.
+ */
+static LocalTransactionId erasing_lxid = InvalidLocalTransactionId;
+
+Datum
+taskforce_audit_erasing(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(erasing_lxid != InvalidLocalTransactionId && erasing_lxid == MyProc->lxid);
+}
+
+Datum
+taskforce_audit_set_erasing(PG_FUNCTION_ARGS)
+{
+	erasing_lxid = PG_GETARG_BOOL(0) ? MyProc->lxid : InvalidLocalTransactionId;
+	PG_RETURN_VOID();
 }

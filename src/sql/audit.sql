@@ -394,3 +394,115 @@ END
 $$;
 COMMENT ON FUNCTION taskforce.audit_changes(timestamptz, timestamptz, text, regclass) IS
     'the audit entries of transactions started in [from_time, to_time), optionally of one user and one table, as the caller may see them';
+
+-- Writing entries that are not table changes (erasure; purge and
+-- evidence use it too), attributed like changes, as the owner.
+CREATE FUNCTION taskforce._audit_write_event(event_type text, object text, row_key text, action text,
+                                             tenant_id text, new_values jsonb) RETURNS void
+    LANGUAGE C
+    AS 'MODULE_PATHNAME', 'taskforce_audit_write_event';
+REVOKE ALL ON FUNCTION taskforce._audit_write_event(text, text, text, text, text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._audit_write_event(text, text, text, text, text, jsonb) IS
+    'internal: writes an audit entry of an event (tenant null: the context''s), values in new_values';
+
+-- Erasure, the one sanctioned change of an entry: only while
+-- erase_audit_values has turned the switch on in this transaction.
+CREATE FUNCTION taskforce._audit_erasing() RETURNS boolean
+    LANGUAGE C STABLE
+    AS 'MODULE_PATHNAME', 'taskforce_audit_erasing';
+REVOKE ALL ON FUNCTION taskforce._audit_erasing() FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._audit_erasing() IS
+    'internal: whether erase_audit_values is running in this transaction (the erasure policies'' condition)';
+CREATE FUNCTION taskforce._audit_set_erasing(on_ boolean) RETURNS void
+    LANGUAGE C STRICT
+    AS 'MODULE_PATHNAME', 'taskforce_audit_set_erasing';
+REVOKE ALL ON FUNCTION taskforce._audit_set_erasing(boolean) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._audit_set_erasing(boolean) IS
+    'internal: turns the erasure switch on or off for this transaction';
+CREATE POLICY audit_log_erasure_read ON taskforce.audit_log FOR SELECT
+    USING (taskforce._audit_erasing());
+CREATE POLICY audit_log_erasure ON taskforce.audit_log FOR UPDATE
+    USING (taskforce._audit_erasing()) WITH CHECK (taskforce._audit_erasing());
+
+-- F(x) of the canonical encoding.
+CREATE FUNCTION taskforce._audit_f(x text) RETURNS bytea
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT CASE WHEN x IS NULL THEN '\xffffffff'::bytea
+           ELSE int4send(octet_length(convert_to(x, 'UTF8'))) || convert_to(x, 'UTF8') END
+$$;
+COMMENT ON FUNCTION taskforce._audit_f(text) IS 'internal: F(x) = u32be(length) || x of the audit encoding';
+
+CREATE FUNCTION taskforce.erase_audit_values(tbl regclass, row_key jsonb, columns text[], reason text)
+    RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    obj text;
+    e record;
+    v record;
+    oldv jsonb;
+    newv jsonb;
+    er jsonb;
+    s bytea;
+    c bytea;
+    n_values integer := 0;
+    n_entries integer := 0;
+    touched boolean;
+    tenant text;
+BEGIN
+    IF tbl IS NULL OR row_key IS NULL OR columns IS NULL OR reason IS NULL THEN
+        RAISE EXCEPTION 'erase_audit_values arguments must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF cardinality(columns) = 0 OR array_position(columns, NULL) IS NOT NULL OR btrim(reason) = '' THEN
+        RAISE EXCEPTION 'name the columns to erase and the reason'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    obj := taskforce._audit_object(tbl);
+    PERFORM taskforce._audit_set_erasing(true);
+    FOR e IN SELECT a.txid, a.entry_seq, a.tenant_id, a.old_values, a.new_values, a.erased, a.salts
+               FROM taskforce.audit_log AS a
+              WHERE a.object = obj AND a.row_key = erase_audit_values.row_key::text
+              ORDER BY a.txid, a.entry_seq FOR UPDATE LOOP
+        oldv := e.old_values; newv := e.new_values; er := e.erased; s := e.salts;
+        touched := false;
+        FOR v IN
+            WITH vals AS (
+                SELECT 'old'::text AS side, x.k AS col, x.val FROM jsonb_each(e.old_values) AS x(k, val)
+                UNION ALL SELECT 'new', x.k, x.val FROM jsonb_each(e.new_values) AS x(k, val)
+                UNION ALL SELECT 'old', k, NULL FROM jsonb_object_keys(e.erased->'old') AS k
+                UNION ALL SELECT 'new', k, NULL FROM jsonb_object_keys(e.erased->'new') AS k)
+            SELECT side, col, val,
+                   (row_number() OVER (ORDER BY side COLLATE "C", col COLLATE "C") - 1)::integer AS idx
+              FROM vals
+        LOOP
+            CONTINUE WHEN v.val IS NULL OR NOT (v.col = ANY (columns));
+            c := sha256(substring(s FROM v.idx * 16 + 1 FOR 16) || taskforce._audit_f(v.side)
+                        || taskforce._audit_f(v.col) || taskforce._audit_f(v.val::text));
+            er := jsonb_set(coalesce(er, '{}'), ARRAY[v.side],
+                            coalesce(er->v.side, '{}') || jsonb_build_object(v.col, encode(c, 'hex')));
+            IF v.side = 'old' THEN oldv := oldv - v.col; ELSE newv := newv - v.col; END IF;
+            s := overlay(s PLACING '\x00000000000000000000000000000000'::bytea FROM v.idx * 16 + 1 FOR 16);
+            n_values := n_values + 1;
+            touched := true;
+        END LOOP;
+        IF touched THEN
+            UPDATE taskforce.audit_log AS a SET old_values = oldv, new_values = newv, erased = er, salts = s
+             WHERE a.txid = e.txid AND a.entry_seq = e.entry_seq;
+            n_entries := n_entries + 1;
+            tenant := coalesce(tenant, e.tenant_id);
+        END IF;
+    END LOOP;
+    PERFORM taskforce._audit_set_erasing(false);
+    PERFORM taskforce._audit_write_event('erasure', obj, erase_audit_values.row_key::text, 'ERASE', tenant,
+        jsonb_build_object('columns', to_jsonb(columns), 'reason', reason,
+                           'entries', n_entries, 'values', n_values));
+    RETURN n_values;
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce.erase_audit_values(regclass, jsonb, text[], text) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce.erase_audit_values(regclass, jsonb, text[], text) IS
+    'erases the given columns'' values from every audit entry of a row (commitments kept, leaf hashes unchanged, salts zeroed); logs an erasure entry; returns the number of values erased';

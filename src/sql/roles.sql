@@ -38,7 +38,7 @@ BEGIN
         -- owner writes it.
         IF r.purpose IN ('app', 'admin', 'auditor') THEN
             EXECUTE format('GRANT SELECT ON taskforce.audit_log TO %I', r.role_name);
-            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce._is_audit_auditor(name),
+            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce._is_audit_auditor(name), taskforce._audit_erasing(),
                 taskforce.audit_row_history(regclass, jsonb),
                 taskforce.audit_changes(timestamptz, timestamptz, text, regclass) TO %I', r.role_name);
         END IF;
@@ -47,7 +47,8 @@ BEGIN
         END IF;
         IF r.purpose = 'admin' THEN
             EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.enable_audit(regclass, text[], text[], boolean, text),
-                taskforce.disable_audit(regclass) TO %I', r.role_name);
+                taskforce.disable_audit(regclass),
+                taskforce.erase_audit_values(regclass, jsonb, text[], text) TO %I', r.role_name);
         END IF;
         -- Audit Merkle log (audit_log.sql): admins seal; admins and
         -- auditors verify, read proofs, checkpoints and the public key.
