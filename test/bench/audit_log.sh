@@ -57,7 +57,7 @@ INSERT INTO taskforce.audit_log (tenant_id, logged_at, txid, entry_seq, statemen
 SELECT 't1', now(), pg_current_xact_id()::text::bigint, g, 0, 'change', 'public.t', '{}', 'INSERT', 'bench',
        jsonb_build_object('v', g), taskforce._random_bytes(16), '\x00'
   FROM generate_series(1, 100) AS g;
-UPDATE taskforce.audit_log AS e SET leaf_hash = taskforce._audit_leaf_hash(e) WHERE txid > 1000;
+UPDATE taskforce.audit_log AS e SET leaf_hash = taskforce._audit_leaf_hash(e) WHERE txid > 502;
 RESET session_replication_role;
 INSERT INTO r SELECT 'seal_audit(), 100 more entries', m, round(100 / m * 1000)
   FROM (SELECT pg_temp.ms('SELECT taskforce.seal_audit()') AS m) AS x;

@@ -68,6 +68,16 @@ tf_check "export has one line per entry" "$entries" "$(wc -l <"$dir/trail.jsonl"
 out=$("$tool" "$dir/trail.jsonl" "$dir/cp.note" "$dir/vkey") || fail "untampered export: $out"
 echo "$out"
 tf_check "verify_audit is ok" "ok" "$(sql -c "SELECT kind FROM taskforce.verify_audit()")"
+# Who may export: the auditor role (all tenants) yes; an application role no.
+tf_check "the auditor's export is the same" "$(md5sum <"$dir/trail.jsonl")" \
+	"$(sql -c "SET ROLE taskforce_auditor" -c "SELECT * FROM taskforce.export_audit()" | md5sum)"
+denied() { sql -c "\set VERBOSITY verbose" -c "$1" 2>&1 | grep -m1 -o 'ERROR: .*' || true; }
+tf_check "an application role may not export" "ERROR:  42501: permission denied for function export_audit" \
+	"$(denied "SET ROLE app_user; SELECT count(*) FROM taskforce.export_audit()")"
+tf_check "a reversed range is refused" "ERROR:  22023: invalid position range 5 to 2" \
+	"$(denied "SELECT count(*) FROM taskforce.export_audit(5, 2)")"
+tf_check "a range exports its positions" "3 4 5" \
+	"$(sql -c "SELECT string_agg((l::json->>'position'), ' ') FROM taskforce.export_audit(3, 5) AS l")"
 cp "$dir/trail.jsonl" "$dir/good.jsonl"
 cp "$dir/cp.note" "$dir/good.note"
 
