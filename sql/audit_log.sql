@@ -197,6 +197,16 @@ SELECT kind, position FROM taskforce.verify_audit(
 RESET session_replication_role;
 SELECT kind, position FROM taskforce.verify_audit();
 
+-- Entries written by the audit trigger seal and verify like any other.
+CREATE TABLE public.audit_log_notes (id integer PRIMARY KEY, body text);
+SELECT FROM taskforce.enable_audit('public.audit_log_notes');
+INSERT INTO public.audit_log_notes VALUES (1, 'first'), (2, 'second');
+UPDATE public.audit_log_notes SET body = 'changed' WHERE id = 2;
+SELECT entries_sealed >= 3 AS trigger_entries_sealed FROM taskforce.seal_audit();
+SELECT action, taskforce.audit_position(txid, entry_seq) >= 10 AS sealed_after_the_rest
+  FROM taskforce.audit_log WHERE object = 'public.audit_log_notes' ORDER BY txid, entry_seq;
+SELECT kind FROM taskforce.verify_audit(:'cp6');
+
 -- Privileges: the key is the owner's only; the app role has no tree
 -- function; the auditor verifies but does not seal; the admin seals.
 SET ROLE audit_log_app;
@@ -218,5 +228,5 @@ SELECT kind, position FROM taskforce.verify_audit();
 SELECT cardinality(taskforce.audit_consistency_proof(6)) AS auditor_reads_proofs;
 RESET ROLE;
 SET ROLE audit_log_admin;
-SELECT * FROM taskforce.seal_audit();
+SELECT entries_sealed FROM taskforce.seal_audit();
 RESET ROLE;
