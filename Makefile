@@ -26,6 +26,7 @@ OBJS = \
 	src/auth/jwt.o \
 	src/audit/encode.o \
 	src/audit/trigger.o \
+	src/audit/append.o \
 	src/audit/merkle.o \
 	src/audit/checkpoint.o \
 	src/audit/tiles.o \
