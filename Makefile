@@ -27,6 +27,7 @@ OBJS = \
 	src/audit/encode.o \
 	src/audit/trigger.o \
 	src/audit/append.o \
+	src/audit/row_image.o \
 	src/audit/merkle.o \
 	src/audit/checkpoint.o \
 	src/audit/tiles.o \

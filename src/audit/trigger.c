@@ -50,6 +50,7 @@
 #include "utils/snapmgr.h"
 #include "util/owner.h"
 #include "audit/append.h"
+#include "audit/row_image.h"
 
 PG_FUNCTION_INFO_V1(taskforce_audit_trigger);
 PG_FUNCTION_INFO_V1(taskforce_audit_installing);
@@ -112,21 +113,6 @@ in_list(Datum *elems, int n, const char *column, int len)
 			return true;
 	}
 	return false;
-}
-
-/* to_jsonb(row) of a tuple of rel: {column: to_jsonb(value)}. */
-static Jsonb *
-row_to_jsonb(Relation rel, HeapTuple tuple)
-{
-	FmgrInfo	flinfo;
-	Oid			rowtype = RelationGetDescr(rel)->tdtypeid;
-	Datum		row = heap_copy_tuple_as_datum(tuple, RelationGetDescr(rel));
-
-	fmgr_info(F_TO_JSONB, &flinfo);
-	flinfo.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
-										   list_make1(makeNullConst(rowtype, -1, InvalidOid)),
-										   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-	return DatumGetJsonbP(FunctionCall1(&flinfo, row));
 }
 
 static char *
@@ -463,9 +449,9 @@ taskforce_audit_trigger(PG_FUNCTION_ARGS)
 		oldtup = td->tg_trigtuple;
 	}
 	if (oldtup)
-		old_img = row_to_jsonb(rel, oldtup);
+		old_img = tf_audit_row_image(rel, oldtup);
 	if (newtup)
-		new_img = row_to_jsonb(rel, newtup);
+		new_img = tf_audit_row_image(rel, newtup);
 	if (old_img || new_img)
 		row_key = row_key_text(rel, new_img ? new_img : old_img);
 
