@@ -126,6 +126,19 @@ SELECT seed FROM taskforce.audit_signing_key;
 \echo :LAST_ERROR_SQLSTATE
 SELECT key FROM taskforce.audit_redaction_key;
 \echo :LAST_ERROR_SQLSTATE
+-- The tree and its state span tenants: no table of the log is readable.
+SELECT count(*) FROM taskforce.audit_tiles;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM taskforce.audit_checkpoints;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM taskforce.audit_sealed_transactions;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM taskforce.audit_log_state;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM taskforce.audit_options;
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.audit_position(1, 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.seal_audit();
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM taskforce.verify_audit();
