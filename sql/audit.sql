@@ -326,3 +326,16 @@ SELECT e.action, e.row_key, coalesce(e.new_values, e.old_values)::text = to_json
    AND (e.action = 'UPDATE' OR r.id <> 1)
  ORDER BY e.txid, e.entry_seq;
 RESET TIME ZONE;
+
+-- The erasure switch lives in the subtransaction that turned it on: an
+-- erasure that fails inside a savepoint leaves it off for the caller
+-- (it would otherwise widen the caller's reads to every tenant's entries).
+BEGIN;
+SAVEPOINT before_erasure;
+SELECT taskforce._audit_set_erasing(true);
+SELECT taskforce._audit_erasing() AS switch_in_its_subtransaction;
+SAVEPOINT nested;
+SELECT taskforce._audit_erasing() AS switch_in_a_nested_subtransaction;
+ROLLBACK TO SAVEPOINT before_erasure;
+SELECT taskforce._audit_erasing() AS switch_after_rollback_to_savepoint;
+COMMIT;

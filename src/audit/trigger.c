@@ -513,21 +513,28 @@ PG_FUNCTION_INFO_V1(taskforce_audit_erasing);
 PG_FUNCTION_INFO_V1(taskforce_audit_set_erasing);
 
 /*
- * The erasure policies' switch, on for the current (local) transaction
- * only: erase_audit_values turns it on and off; an error ends the
- * transaction and with it the switch.
+ * The erasure policies' switch: on only in the (sub)transaction that
+ * erase_audit_values turned it on in, until it turns it off.  An error
+ * aborts that subtransaction and with it the switch: a caller that catches
+ * the error (ROLLBACK TO SAVEPOINT) runs in another subtransaction, where
+ * the switch reads off, so the erasure policies never widen its reads.
  */
 static LocalTransactionId erasing_lxid = InvalidLocalTransactionId;
+static SubTransactionId erasing_subxid = InvalidSubTransactionId;
 
 Datum
 taskforce_audit_erasing(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(erasing_lxid != InvalidLocalTransactionId && erasing_lxid == MyProc->lxid);
+	PG_RETURN_BOOL(erasing_lxid != InvalidLocalTransactionId && erasing_lxid == MyProc->lxid &&
+				   erasing_subxid == GetCurrentSubTransactionId());
 }
 
 Datum
 taskforce_audit_set_erasing(PG_FUNCTION_ARGS)
 {
-	erasing_lxid = PG_GETARG_BOOL(0) ? MyProc->lxid : InvalidLocalTransactionId;
+	bool		on = PG_GETARG_BOOL(0);
+
+	erasing_lxid = on ? MyProc->lxid : InvalidLocalTransactionId;
+	erasing_subxid = on ? GetCurrentSubTransactionId() : InvalidSubTransactionId;
 	PG_RETURN_VOID();
 }
