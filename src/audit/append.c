@@ -43,6 +43,7 @@
 #include "utils/rel.h"
 
 #include "audit/append.h"
+#include "audit/encode.h"
 
 typedef struct AppendCache
 {
@@ -51,6 +52,7 @@ typedef struct AppendCache
 	MemoryContext part_cxt;		/* the partition's part (a child), reset by load_partition */
 	Oid			parent;
 	TupleDesc	parent_desc;
+	TfAuditColumns parent_columns;	/* the encoded columns in parent_desc */
 	/* the partition of the transaction part_lxid's month */
 	LocalTransactionId part_lxid;
 	Oid			part;
@@ -106,6 +108,7 @@ rebuild_parent(void)
 	old = MemoryContextSwitchTo(cache.cxt);
 	cache.parent_desc = CreateTupleDescCopy(RelationGetDescr(parent));
 	MemoryContextSwitchTo(old);
+	tf_audit_resolve_columns(cache.parent_desc, &cache.parent_columns);
 	table_close(parent, NoLock);
 }
 
@@ -249,10 +252,10 @@ tf_audit_append(Datum *values, bool *nulls, TimestampTz logged_at)
 	table_close(part, NoLock);
 }
 
-TupleDesc
-tf_audit_log_desc(void)
+const TfAuditColumns *
+tf_audit_log_columns(void)
 {
 	if (!cache.valid)
 		rebuild_parent();
-	return cache.parent_desc;
+	return &cache.parent_columns;
 }

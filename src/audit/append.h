@@ -7,6 +7,7 @@
 
 #include "postgres.h"
 #include "datatype/timestamp.h"
+#include "audit/encode.h"
 
 /*
  * Appends the entry: values and nulls in taskforce.audit_log's column
@@ -14,7 +15,7 @@
  */
 extern void tf_audit_append(Datum *values, bool *nulls, TimestampTz logged_at);
 
-/* taskforce.audit_log's row descriptor (cached; do not free). */
-extern TupleDesc tf_audit_log_desc(void);
+/* Where the encoded columns are in taskforce.audit_log's rows (cached). */
+extern const TfAuditColumns *tf_audit_log_columns(void);
 
 #endif							/* TF_AUDIT_APPEND_H */

@@ -328,7 +328,6 @@ insert_entry(const char *event_type, const char *object, const char *row_key,
 	int			nvalues;
 	bytea	   *salts;
 	bytea	   *leaf;
-	HeapTuple	entry;
 	TimestampTz logged_at = GetCurrentTransactionStartTimestamp();
 	CommandId	cid = ActiveSnapshotSet() ? GetActiveSnapshot()->curcid : GetCurrentCommandId(false);
 	const char *appname;
@@ -383,9 +382,7 @@ insert_entry(const char *event_type, const char *object, const char *row_key,
 	values[19] = PointerGetDatum(leaf);
 
 	/* The leaf hash by the same code that verifies it. */
-	entry = heap_form_tuple(tf_audit_log_desc(), values, nulls);
-	tf_audit_recompute_leaf(entry->t_data, (uint8 *) VARDATA(leaf));
-	heap_freetuple(entry);
+	tf_audit_leaf_from_datums(tf_audit_log_columns(), values, nulls, (uint8 *) VARDATA(leaf));
 
 	tf_audit_append(values, nulls, logged_at);
 	seq_next++;
