@@ -4,7 +4,8 @@
  * A seal integrates exactly the entries with boundary <= txid < xmin of a fresh snapshot
  * (every such transaction has finished; the committed ones are visible), in (txid,
  * entry_seq) order, so no entry can later sort before a sealed one.  Sealers queue on the
- * state row's lock; writers never touch that row.
+ * state row's lock; writers never touch that row.  seal_audit() and the background sealer
+ * (sealer.c) run the same tf_audit_seal().
  */
 #include "postgres.h"
 
@@ -20,6 +21,7 @@
 
 #include "checkpoint.h"
 #include "merkle.h"
+#include "seal.h"
 #include "store.h"
 
 PG_FUNCTION_INFO_V1(taskforce_seal_audit);
@@ -43,10 +45,16 @@ record_transaction(SPIPlanPtr plan, int64 txid, int64 first, int32 count, Datum 
 		elog(ERROR, "taskforce audit log: recording a sealed transaction failed");
 }
 
-Datum
-taskforce_seal_audit(PG_FUNCTION_ARGS)
+/*
+ * Seals: appends the entries of the transactions finished since the last
+ * seal (at most max_entries, in whole transactions; 0 = all) and signs a
+ * checkpoint if it added any.  The code of seal_audit() and of the
+ * background sealer (sealer.c).  Runs in the caller's transaction, which
+ * must be at read committed; connects to SPI itself.
+ */
+void
+tf_audit_seal(int64 max_entries, TfSealResult *result)
 {
-	int64		max_entries = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
 	TfLogState	state;
 	TfTileStore store;
 	uint64		xmin;
@@ -63,21 +71,12 @@ taskforce_seal_audit(PG_FUNCTION_ARGS)
 	int32		cur_count = 0;
 	Datum		cur_logged = 0;
 	bool		stop = false;
-	TupleDesc	rdesc;
-	Datum		result[2];
-	bool		rnull[2] = {false, false};
 	bool		isnull;
 
-	if (!PG_ARGISNULL(0) && max_entries <= 0)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						errmsg("max_entries must be positive")));
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR, (errcode(ERRCODE_INVALID_TRANSACTION_STATE),
 						errmsg("seal_audit must run at read committed isolation"),
 						errdetail("A transaction snapshot would miss entries committed after it was taken.")));
-	if (get_call_result_type(fcinfo, NULL, &rdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "seal_audit: return type must be a row type");
-	rdesc = BlessTupleDesc(rdesc);
 
 	SPI_connect();
 	tf_store_state(&state, "FOR UPDATE");
@@ -241,8 +240,31 @@ taskforce_seal_audit(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 
-	result[0] = Int64GetDatum((int64) size);
-	result[1] = Int64GetDatum(sealed);
+	result->tree_size = size;
+	result->sealed = sealed;
+	result->boundary = new_boundary;
+}
+
+/* taskforce.seal_audit(max_entries): seals (tf_audit_seal) and returns the tree size and the entries sealed. */
+Datum
+taskforce_seal_audit(PG_FUNCTION_ARGS)
+{
+	TfSealResult sealed;
+	TupleDesc	rdesc;
+	Datum		result[2];
+	bool		rnull[2] = {false, false};
+
+	if (!PG_ARGISNULL(0) && PG_GETARG_INT64(0) <= 0)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("max_entries must be positive")));
+	if (get_call_result_type(fcinfo, NULL, &rdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "seal_audit: return type must be a row type");
+	rdesc = BlessTupleDesc(rdesc);
+
+	tf_audit_seal(PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0), &sealed);
+
+	result[0] = Int64GetDatum((int64) sealed.tree_size);
+	result[1] = Int64GetDatum(sealed.sealed);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(rdesc, result, rnull)));
 }
 
