@@ -22,7 +22,7 @@
 # and the longest seal (checkpoint commit - sealed_at); then medians over
 # the runs, the maximum over all runs and the TPS ratio on/off.
 # A last run (BENCH_LONG_MS, default 2000; 0 skips it) adds a client that
-# holds a write transaction open for that long every 3 s in another
+# holds a write transaction open for that long, then pauses 1 s, in another
 # database: the delay then grows by about that much (the seal boundary is
 # the cluster-wide snapshot xmin).
 # Settings: BENCH_SECONDS (10), BENCH_REPS (3), BENCH_CLIENTS (2),
@@ -137,7 +137,7 @@ if [ "$long_ms" != 0 ]; then
 	read -r t m p x s n < <(run_on "$interval")
 	kill "$long_pid" 2>/dev/null || true
 	wait "$long_pid" 2>/dev/null || true
-	printf 'interval %s ms with a %s ms write transaction every ~3 s in another database: %.0f TPS, delay median %s ms, p99 %s ms, max %s ms (longest seal %s ms)\n' \
+	printf 'interval %s ms with a %s ms write transaction (then 1 s pause, repeated) in another database: %.0f TPS, delay median %s ms, p99 %s ms, max %s ms (longest seal %s ms)\n' \
 		"$interval" "$long_ms" "$t" "$m" "$p" "$x" "$s"
 fi
 q -c "SELECT 'verify_audit: ' || string_agg(kind || ' ' || detail, '; ') FROM taskforce.verify_audit()"
