@@ -108,6 +108,8 @@ qdb plain -c "CREATE TABLE public.t (id integer PRIMARY KEY, v text)" >/dev/null
 
 wait_for "the audit sealer runs" "1" 10 \
 	q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'taskforce audit sealer'"
+tf_check "the setting: default, unit, context, value here" "1000 ms sighup 200" \
+	"$(q -c "SELECT boot_val || ' ' || unit || ' ' || context || ' ' || setting FROM pg_settings WHERE name = 'taskforce.audit_seal_interval'")"
 tf_check "seal_audit is not callable by the application role" "42501" \
 	"$(psql -X -At -h "$dir" -p "$port" -U app -d postgres -v VERBOSITY=verbose -c "SELECT taskforce.seal_audit()" 2>&1 | sed -n 's/^ERROR:  \([0-9A-Z]*\):.*/\1/p')"
 
