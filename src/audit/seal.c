@@ -31,18 +31,54 @@ PG_FUNCTION_INFO_V1(taskforce_audit_consistency_proof);
 
 #define SEAL_FETCH 10000
 
-static void
-record_transaction(SPIPlanPtr plan, int64 txid, int64 first, int32 count, Datum logged_at, int64 seal_id)
+/* an int8, int4 or timestamptz array of n values */
+static Datum
+datum_array(Datum *elems, int n, Oid type)
 {
-	Datum		values[5];
+	if (type == INT4OID)
+		return PointerGetDatum(construct_array(elems, n, type, sizeof(int32), true, TYPALIGN_INT));
+	return PointerGetDatum(construct_array(elems, n, type, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
 
-	values[0] = Int64GetDatum(txid);
-	values[1] = Int64GetDatum(first);
-	values[2] = Int32GetDatum(count);
-	values[3] = logged_at;
+/*
+ * Records the sealed transactions, one row each, in a single INSERT over
+ * arrays: a load of one-row transactions seals thousands at a time, and a
+ * statement per transaction would dominate the seal.
+ */
+static void
+record_transactions(int n, const int64 *ids, const int64 *first, const int32 *count,
+					const Datum *logged, int64 seal_id)
+{
+	Oid			types[5] = {INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, INT8OID};
+	Datum		values[5];
+	Datum	   *e_ids;
+	Datum	   *e_first;
+	Datum	   *e_count;
+
+	if (n == 0)
+		return;
+	e_ids = palloc(sizeof(Datum) * n);
+	e_first = palloc(sizeof(Datum) * n);
+	e_count = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+	{
+		e_ids[i] = Int64GetDatum(ids[i]);
+		e_first[i] = Int64GetDatum(first[i]);
+		e_count[i] = Int32GetDatum(count[i]);
+	}
+	values[0] = datum_array(e_ids, n, INT8OID);
+	values[1] = datum_array(e_first, n, INT8OID);
+	values[2] = datum_array(e_count, n, INT4OID);
+	values[3] = datum_array((Datum *) logged, n, TIMESTAMPTZOID);
 	values[4] = Int64GetDatum(seal_id);
-	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "taskforce audit log: recording a sealed transaction failed");
+	if (SPI_execute_with_args("INSERT INTO taskforce.audit_sealed_transactions "
+							  "(txid, first_position, entry_count, logged_at, seal_id) "
+							  "SELECT t.txid, t.first_position, t.entry_count, t.logged_at, $5 "
+							  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) "
+							  "AS t(txid, first_position, entry_count, logged_at)",
+							  5, types, values, NULL, false, 0) != SPI_OK_INSERT ||
+		SPI_processed != (uint64) n)
+		elog(ERROR, "taskforce audit log: recording the sealed transactions failed");
 }
 
 /*
@@ -65,7 +101,6 @@ tf_audit_seal(int64 max_entries, TfSealResult *result)
 	Portal		portal;
 	Oid			types[2] = {INT8OID, INT8OID};
 	Datum		bounds[2];
-	SPIPlanPtr	tx_plan;
 	int64		cur_txid = -1,
 				cur_first = 0;
 	int32		cur_count = 0;
@@ -93,13 +128,6 @@ tf_audit_seal(int64 max_entries, TfSealResult *result)
 	new_boundary = Max(xmin, state.xid_boundary);
 
 	tf_store_begin(&store);
-	{
-		Oid			ttypes[5] = {INT8OID, INT8OID, INT4OID, TIMESTAMPTZOID, INT8OID};
-
-		tx_plan = SPI_prepare("INSERT INTO taskforce.audit_sealed_transactions "
-							  "(txid, first_position, entry_count, logged_at, seal_id) VALUES ($1, $2, $3, $4, $5)",
-							  5, ttypes);
-	}
 	bounds[0] = Int64GetDatum((int64) state.xid_boundary);
 	bounds[1] = Int64GetDatum((int64) xmin);
 	portal = SPI_cursor_open_with_args("tf_seal",
@@ -193,8 +221,7 @@ tf_audit_seal(int64 max_entries, TfSealResult *result)
 			ntx++;
 		}
 		SPI_cursor_close(portal);
-		for (int i = 0; i < ntx; i++)
-			record_transaction(tx_plan, tx_ids[i], tx_first[i], tx_count[i], tx_logged[i], (int64) size);
+		record_transactions(ntx, tx_ids, tx_first, tx_count, tx_logged, (int64) size);
 	}
 
 	if (sealed > 0)
