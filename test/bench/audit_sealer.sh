@@ -20,12 +20,13 @@
 #          (not timed).
 # Prints per run the TPS and the median, 99th percentile and maximum delay
 # and the longest seal (checkpoint commit - sealed_at); then medians over
-# the runs, the maximum over all runs and the TPS ratio on/off.
+# the runs, the maximum over all runs and the TPS ratio on/off (of the
+# medians, and the median of each run's on/off ratio).
 # A last run (BENCH_LONG_MS, default 2000; 0 skips it) adds a client that
 # holds a write transaction open for that long, then pauses 1 s, in another
 # database: the delay then grows by about that much (the seal boundary is
 # the cluster-wide snapshot xmin).
-# Settings: BENCH_SECONDS (10), BENCH_REPS (3), BENCH_CLIENTS (2),
+# Settings: BENCH_SECONDS (10), BENCH_REPS (5), BENCH_CLIENTS (2),
 # BENCH_INTERVALS ("1000 200", ms), BENCH_LONG_MS (2000), BENCH_PORT.
 set -euo pipefail
 
@@ -35,7 +36,7 @@ bench_dir=$(cd "$(dirname "$0")" && pwd)
 bench_reexec_unprivileged "$0" "$@"
 
 seconds=${BENCH_SECONDS:-10}
-reps=${BENCH_REPS:-3}
+reps=${BENCH_REPS:-5}
 clients=${BENCH_CLIENTS:-2}
 intervals=${BENCH_INTERVALS:-1000 200}
 long_ms=${BENCH_LONG_MS:-2000}
@@ -103,7 +104,7 @@ run_off() {
 echo "== $clients pgbench clients, audited single-row INSERTs, ${seconds} s per run, $reps runs per side"
 run_off >/dev/null	# warm-up
 for interval in $intervals; do
-	on_tps=() off_tps=() med=() p99=() max=() seal=()
+	on_tps=() off_tps=() med=() p99=() max=() seal=() ratios=()
 	for ((r = 0; r < reps; r++)); do
 		if ((r % 2 == 0)); then
 			read -r t m p x s n < <(run_on "$interval")
@@ -113,6 +114,7 @@ for interval in $intervals; do
 			read -r t m p x s n < <(run_on "$interval")
 		fi
 		on_tps+=("$t") off_tps+=("$off") med+=("$m") p99+=("$p") max+=("$x") seal+=("$s")
+		ratios+=("$(echo "$t / $off" | bc -l)")
 		printf 'interval %s ms, run %d: on %.0f TPS (%d transactions: delay median %s ms, p99 %s ms, max %s ms; longest seal %s ms), off %.0f TPS\n' \
 			"$interval" "$((r + 1))" "$t" "$n" "$m" "$p" "$x" "$s" "$off"
 	done
@@ -120,9 +122,9 @@ for interval in $intervals; do
 	offm=$(bench_median "${off_tps[@]}")
 	maxall=$(printf '%s\n' "${max[@]}" | sort -g | tail -n 1)
 	sealall=$(printf '%s\n' "${seal[@]}" | sort -g | tail -n 1)
-	printf 'interval %s ms: merge delay median %s ms (median of runs), p99 %s ms, max %s ms over all runs (bound: interval + longest seal %s ms + longest transaction); TPS on %.0f / off %.0f = %.3f\n' \
+	printf 'interval %s ms: merge delay median %s ms (median of runs), p99 %s ms, max %s ms over all runs (bound: interval + longest seal %s ms + longest transaction); TPS on %.0f / off %.0f = %.3f, median of the per-run ratios %.3f\n' \
 		"$interval" "$(bench_median "${med[@]}")" "$(bench_median "${p99[@]}")" "$maxall" "$sealall" \
-		"$on" "$offm" "$(echo "$on / $offm" | bc -l)"
+		"$on" "$offm" "$(echo "$on / $offm" | bc -l)" "$(bench_median "${ratios[@]}")"
 done
 
 if [ "$long_ms" != 0 ]; then
