@@ -22,6 +22,9 @@
 # and the longest seal (checkpoint commit - sealed_at); then medians over
 # the runs, the maximum over all runs and the TPS ratio on/off (of the
 # medians, and the median of each run's on/off ratio).
+# Then, for a steadier TPS ratio on a busy machine, one pgbench run per
+# interval with the sealer switched on and off every 5 s (BENCH_SLICED_SECONDS,
+# default 60), per-second TPS attributed to its phase.
 # A last run (BENCH_LONG_MS, default 2000; 0 skips it) adds a client that
 # holds a write transaction open for that long, then pauses 1 s, in another
 # database: the delay then grows by about that much (the seal boundary is
@@ -125,6 +128,41 @@ for interval in $intervals; do
 	printf 'interval %s ms: merge delay median %s ms (median of runs), p99 %s ms, max %s ms over all runs (bound: interval + longest seal %s ms + longest transaction); TPS on %.0f / off %.0f = %.3f, median of the per-run ratios %.3f\n' \
 		"$interval" "$(bench_median "${med[@]}")" "$(bench_median "${p99[@]}")" "$maxall" "$sealall" \
 		"$on" "$offm" "$(echo "$on / $offm" | bc -l)" "$(bench_median "${ratios[@]}")"
+done
+
+# interleaved INTERVAL: one pgbench run of BENCH_SLICED_SECONDS with the
+# sealer switched on and off every 5 s; pgbench's per-second progress
+# (epoch timestamps) is attributed to the phase it falls in, skipping each
+# phase's first 2 s (the switch, and the seal of what the off phase left).
+# Prints "median-TPS-on median-TPS-off seconds-on seconds-off".
+interleaved() {
+	local interval=$1 total=${BENCH_SLICED_SECONDS:-60} pid i
+	: >"$dir/phases"
+	pgbench -n -M prepared -c "$clients" -j "$clients" -T "$total" -P 1 --progress-timestamp \
+		-h "$dir" -p "$port" -U postgres -f "$dir/insert.pgbench" bench >/dev/null 2>"$dir/progress" &
+	pid=$!
+	for ((i = 0; i < total / 5; i++)); do
+		if ((i % 2 == 0)); then v=$interval; else v=0; fi
+		q -c "ALTER SYSTEM SET taskforce.audit_seal_interval = $v" -c "SELECT pg_reload_conf()" >/dev/null
+		echo "$(date +%s.%N) $v" >>"$dir/phases"
+		sleep 5
+	done
+	wait "$pid"
+	set_interval "$interval"
+	awk -v skip=2 '
+		NR == FNR { start[NR] = $1; val[NR] = $2; n = NR; next }
+		/^progress: / {
+			t = $2 + 0; tps = $4 + 0
+			for (k = n; k >= 1; k--) if (start[k] <= t - 1) break
+			if (k < 1 || t - 1 < start[k] + skip || (k < n && t > start[k + 1])) next
+			print (val[k] == 0 ? "off" : "on"), tps
+		}' "$dir/phases" "$dir/progress" >"$dir/attributed"
+	echo "$(bench_median $(awk '$1 == "on" { print $2 }' "$dir/attributed")) $(bench_median $(awk '$1 == "off" { print $2 }' "$dir/attributed")) $(grep -c '^on' "$dir/attributed") $(grep -c '^off' "$dir/attributed")"
+}
+for interval in $intervals; do
+	read -r on off non noff < <(interleaved "$interval")
+	printf 'interval %s ms, interleaved 5 s on / 5 s off in one pgbench run: median TPS on %.0f (%d s), off %.0f (%d s): %.3f\n' \
+		"$interval" "$on" "$non" "$off" "$noff" "$(echo "$on / $off" | bc -l)"
 done
 
 if [ "$long_ms" != 0 ]; then
