@@ -16,10 +16,18 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 PG_FUNCTION_INFO_V1(taskforce_audit_leaf_hash);
+
+static EVP_MD *sha_md = NULL;
+static EVP_MD_CTX *sha_ctx = NULL;
+
+static void sha256(const void *data, size_t len, uint8 out[TF_AUDIT_HASH_LEN]);
 
 typedef struct TfAuditValue
 {
@@ -53,15 +61,6 @@ static void
 put_text(StringInfo buf, const char *x)
 {
 	put_field(buf, x, x ? strlen(x) : 0);
-}
-
-static void
-sha256(const void *data, size_t len, uint8 out[TF_AUDIT_HASH_LEN])
-{
-	unsigned int outlen = TF_AUDIT_HASH_LEN;
-
-	if (EVP_Digest(data, len, out, &outlen, EVP_sha256(), NULL) != 1)
-		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("sha-256 failed")));
 }
 
 char *
@@ -103,12 +102,33 @@ value_cmp(const void *a, const void *b)
 	return c != 0 ? c : strcmp(x->column, y->column);
 }
 
+/* jsonb_out text of one value, as JsonbToCString writes a scalar or container */
 static char *
 jsonb_value_text(JsonbValue *v)
 {
-	Jsonb	   *jb = JsonbValueToJsonb(v);
+	StringInfoData out;
 
-	return JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	switch (v->type)
+	{
+		case jbvNull:
+			return pstrdup("null");
+		case jbvBool:
+			return pstrdup(v->val.boolean ? "true" : "false");
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+		case jbvString:
+			initStringInfo(&out);
+			escape_json(&out, pnstrdup(v->val.string.val, v->val.string.len));
+			return out.data;
+		case jbvBinary:
+			return JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+		default:
+			{
+				Jsonb	   *jb = JsonbValueToJsonb(v);
+
+				return JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+			}
+	}
 }
 
 /* Appends the (side, column) values of a jsonb object to vals. */
@@ -176,42 +196,104 @@ erased_side(Jsonb *erased, const char *side)
 	return JsonbValueToJsonb(v);
 }
 
-static char *
-text_attr(HeapTupleHeader t, const char *name)
-{
-	bool		isnull;
-	Datum		d = GetAttributeByName(t, name, &isnull);
+/* the columns of the encoding, in encoding order; TF_AUDIT_COL_* index this */
+static const char *const column_names[TF_AUDIT_NCOLS] = {
+	"tenant_id", "logged_at", "txid", "entry_seq", "statement_id", "event_type", "object",
+	"row_key", "action", "user_id", "roles", "auth_method", "db_role", "client_addr",
+	"application_name", "old_values", "new_values", "erased", "salts"
+};
 
-	return isnull ? NULL : TextDatumGetCString(d);
+void
+tf_audit_resolve_columns(TupleDesc desc, TfAuditColumns *cols)
+{
+	for (int c = 0; c < TF_AUDIT_NCOLS; c++)
+	{
+		cols->attno[c] = -1;
+		for (int i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+
+			if (!att->attisdropped && strcmp(NameStr(att->attname), column_names[c]) == 0)
+			{
+				cols->attno[c] = i;
+				break;
+			}
+		}
+		if (cols->attno[c] < 0)
+			ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+							errmsg("audit entry has no column \"%s\"", column_names[c])));
+	}
+}
+
+/* one SHA-256 context and digest, fetched once per backend */
+static void
+sha256_init(void)
+{
+	if (sha_md == NULL)
+	{
+		sha_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+		sha_ctx = EVP_MD_CTX_new();
+		if (sha_md == NULL || sha_ctx == NULL)
+			ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("sha-256 unavailable")));
+	}
+}
+
+static void
+sha256(const void *data, size_t len, uint8 out[TF_AUDIT_HASH_LEN])
+{
+	unsigned int outlen = TF_AUDIT_HASH_LEN;
+
+	sha256_init();
+	if (EVP_DigestInit_ex(sha_ctx, sha_md, NULL) != 1 ||
+		EVP_DigestUpdate(sha_ctx, data, len) != 1 ||
+		EVP_DigestFinal_ex(sha_ctx, out, &outlen) != 1)
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("sha-256 failed")));
+}
+
+#define COL_NULL(c) (isnull[cols->attno[c]])
+#define COL(c) (values[cols->attno[c]])
+
+static void
+put_text_datum(StringInfo buf, Datum d, bool isnull)
+{
+	if (isnull)
+		put_u32(buf, 0xffffffff);
+	else
+	{
+		text	   *t = DatumGetTextPP(d);
+
+		put_field(buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+	}
+}
+
+static void
+put_int(StringInfo buf, Datum d, bool isnull, bool is_int8)
+{
+	char		num[MAXINT8LEN + 1];
+
+	if (isnull)
+	{
+		put_u32(buf, 0xffffffff);
+		return;
+	}
+	if (is_int8)
+		pg_lltoa(DatumGetInt64(d), num);
+	else
+		pg_ltoa(DatumGetInt32(d), num);
+	put_text(buf, num);
 }
 
 static Jsonb *
-jsonb_attr(HeapTupleHeader t, const char *name)
+jsonb_col(Datum d, bool isnull)
 {
-	bool		isnull;
-	Datum		d = GetAttributeByName(t, name, &isnull);
-
 	return isnull ? NULL : DatumGetJsonbP(d);
 }
 
-static char *
-int_attr(HeapTupleHeader t, const char *name, bool is_int8)
-{
-	bool		isnull;
-	Datum		d = GetAttributeByName(t, name, &isnull);
-
-	if (isnull)
-		return NULL;
-	return is_int8 ? psprintf(INT64_FORMAT, DatumGetInt64(d))
-		: psprintf("%d", DatumGetInt32(d));
-}
-
 void
-tf_audit_recompute_leaf(HeapTupleHeader entry, uint8 leaf_hash[TF_AUDIT_HASH_LEN])
+tf_audit_leaf_from_datums(const TfAuditColumns *cols, const Datum *values, const bool *isnull,
+						  uint8 leaf_hash[TF_AUDIT_HASH_LEN])
 {
 	StringInfoData buf;
-	bool		isnull;
-	Datum		d;
 	bytea	   *salts;
 	Jsonb	   *erased;
 	TfAuditValue *vals;
@@ -221,19 +303,15 @@ tf_audit_recompute_leaf(HeapTupleHeader entry, uint8 leaf_hash[TF_AUDIT_HASH_LEN
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, 0x00);
 	put_text(&buf, "taskforce.audit.v1");
-	put_text(&buf, text_attr(entry, "tenant_id"));
-	d = GetAttributeByName(entry, "logged_at", &isnull);
-	put_text(&buf, isnull ? NULL : tf_audit_timestamp_text(DatumGetTimestampTz(d)));
-	put_text(&buf, int_attr(entry, "txid", true));
-	put_text(&buf, int_attr(entry, "entry_seq", false));
-	put_text(&buf, int_attr(entry, "statement_id", false));
-	put_text(&buf, text_attr(entry, "event_type"));
-	put_text(&buf, text_attr(entry, "object"));
-	put_text(&buf, text_attr(entry, "row_key"));
-	put_text(&buf, text_attr(entry, "action"));
-	put_text(&buf, text_attr(entry, "user_id"));
-	d = GetAttributeByName(entry, "roles", &isnull);
-	if (isnull)
+	put_text_datum(&buf, COL(TF_AUDIT_COL_TENANT_ID), COL_NULL(TF_AUDIT_COL_TENANT_ID));
+	put_text(&buf, COL_NULL(TF_AUDIT_COL_LOGGED_AT) ? NULL
+			 : tf_audit_timestamp_text(DatumGetTimestampTz(COL(TF_AUDIT_COL_LOGGED_AT))));
+	put_int(&buf, COL(TF_AUDIT_COL_TXID), COL_NULL(TF_AUDIT_COL_TXID), true);
+	put_int(&buf, COL(TF_AUDIT_COL_ENTRY_SEQ), COL_NULL(TF_AUDIT_COL_ENTRY_SEQ), false);
+	put_int(&buf, COL(TF_AUDIT_COL_STATEMENT_ID), COL_NULL(TF_AUDIT_COL_STATEMENT_ID), false);
+	for (int c = TF_AUDIT_COL_EVENT_TYPE; c <= TF_AUDIT_COL_USER_ID; c++)
+		put_text_datum(&buf, COL(c), COL_NULL(c));
+	if (COL_NULL(TF_AUDIT_COL_ROLES))
 		put_u32(&buf, 0xffffffff);
 	else
 	{
@@ -241,28 +319,30 @@ tf_audit_recompute_leaf(HeapTupleHeader entry, uint8 leaf_hash[TF_AUDIT_HASH_LEN
 		bool	   *nulls;
 		int			nelems;
 
-		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
-						  &elems, &nulls, &nelems);
+		deconstruct_array(DatumGetArrayTypeP(COL(TF_AUDIT_COL_ROLES)), TEXTOID, -1, false,
+						  TYPALIGN_INT, &elems, &nulls, &nelems);
 		put_u32(&buf, (uint32) nelems);
 		for (int i = 0; i < nelems; i++)
-			put_text(&buf, nulls[i] ? NULL : TextDatumGetCString(elems[i]));
+			put_text_datum(&buf, elems[i], nulls[i]);
 	}
-	put_text(&buf, text_attr(entry, "auth_method"));
-	put_text(&buf, text_attr(entry, "db_role"));
-	d = GetAttributeByName(entry, "client_addr", &isnull);
-	put_text(&buf, isnull ? NULL : DatumGetCString(DirectFunctionCall1(inet_out, d)));
-	put_text(&buf, text_attr(entry, "application_name"));
+	put_text_datum(&buf, COL(TF_AUDIT_COL_AUTH_METHOD), COL_NULL(TF_AUDIT_COL_AUTH_METHOD));
+	put_text_datum(&buf, COL(TF_AUDIT_COL_DB_ROLE), COL_NULL(TF_AUDIT_COL_DB_ROLE));
+	put_text(&buf, COL_NULL(TF_AUDIT_COL_CLIENT_ADDR) ? NULL
+			 : DatumGetCString(DirectFunctionCall1(inet_out, COL(TF_AUDIT_COL_CLIENT_ADDR))));
+	put_text_datum(&buf, COL(TF_AUDIT_COL_APPLICATION_NAME), COL_NULL(TF_AUDIT_COL_APPLICATION_NAME));
 
 	vals = palloc(sizeof(TfAuditValue) * cap);
-	erased = jsonb_attr(entry, "erased");
-	collect_values(jsonb_attr(entry, "old_values"), "old", false, &vals, &n, &cap);
-	collect_values(jsonb_attr(entry, "new_values"), "new", false, &vals, &n, &cap);
+	erased = jsonb_col(COL(TF_AUDIT_COL_ERASED), COL_NULL(TF_AUDIT_COL_ERASED));
+	collect_values(jsonb_col(COL(TF_AUDIT_COL_OLD_VALUES), COL_NULL(TF_AUDIT_COL_OLD_VALUES)),
+				   "old", false, &vals, &n, &cap);
+	collect_values(jsonb_col(COL(TF_AUDIT_COL_NEW_VALUES), COL_NULL(TF_AUDIT_COL_NEW_VALUES)),
+				   "new", false, &vals, &n, &cap);
 	collect_values(erased_side(erased, "old"), "old", true, &vals, &n, &cap);
 	collect_values(erased_side(erased, "new"), "new", true, &vals, &n, &cap);
-	qsort(vals, n, sizeof(TfAuditValue), value_cmp);
+	if (n > 1)
+		qsort(vals, n, sizeof(TfAuditValue), value_cmp);
 
-	d = GetAttributeByName(entry, "salts", &isnull);
-	salts = isnull ? NULL : DatumGetByteaPP(d);
+	salts = COL_NULL(TF_AUDIT_COL_SALTS) ? NULL : DatumGetByteaPP(COL(TF_AUDIT_COL_SALTS));
 	if (salts == NULL || VARSIZE_ANY_EXHDR(salts) != (Size) n * TF_AUDIT_SALT_LEN)
 		ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
 						errmsg("audit entry has %d values but %d salt bytes", n,
@@ -284,6 +364,62 @@ tf_audit_recompute_leaf(HeapTupleHeader entry, uint8 leaf_hash[TF_AUDIT_HASH_LEN
 	}
 	sha256(buf.data, buf.len, leaf_hash);
 	pfree(buf.data);
+}
+
+static void
+deform_and_hash(HeapTupleHeader entry, TupleDesc desc, const TfAuditColumns *cols,
+				uint8 leaf_hash[TF_AUDIT_HASH_LEN])
+{
+	HeapTupleData tuple;
+	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+	bool	   *isnull = palloc(sizeof(bool) * desc->natts);
+
+	tuple.t_len = HeapTupleHeaderGetDatumLength(entry);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = entry;
+	heap_deform_tuple(&tuple, desc, values, isnull);
+	tf_audit_leaf_from_datums(cols, values, isnull, leaf_hash);
+	pfree(values);
+	pfree(isnull);
+}
+
+/* the columns resolved for the row type last seen, re-resolved when it changes */
+static Oid	cached_typid = InvalidOid;
+static uint64 cached_tupdesc_id = 0;
+static TfAuditColumns cached_cols;
+
+void
+tf_audit_recompute_leaf(HeapTupleHeader entry, uint8 leaf_hash[TF_AUDIT_HASH_LEN])
+{
+	Oid			typid = HeapTupleHeaderGetTypeId(entry);
+	int32		typmod = HeapTupleHeaderGetTypMod(entry);
+	TupleDesc	desc = lookup_rowtype_tupdesc(typid, typmod);
+
+	if (typmod >= 0)
+	{
+		/* an anonymous record type: resolved each time, not cached */
+		TfAuditColumns cols;
+
+		tf_audit_resolve_columns(desc, &cols);
+		deform_and_hash(entry, desc, &cols, leaf_hash);
+		ReleaseTupleDesc(desc);
+		return;
+	}
+	else
+	{
+		TypeCacheEntry *tce = lookup_type_cache(typid, TYPECACHE_TUPDESC);
+
+		if (typid != cached_typid || tce->tupDesc_identifier != cached_tupdesc_id)
+		{
+			cached_typid = InvalidOid;
+			tf_audit_resolve_columns(desc, &cached_cols);
+			cached_typid = typid;
+			cached_tupdesc_id = tce->tupDesc_identifier;
+		}
+	}
+	deform_and_hash(entry, desc, &cached_cols, leaf_hash);
+	ReleaseTupleDesc(desc);
 }
 
 Datum

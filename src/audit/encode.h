@@ -7,10 +7,38 @@
 
 #include "postgres.h"
 #include "access/htup.h"
+#include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 
 #define TF_AUDIT_HASH_LEN 32
 #define TF_AUDIT_SALT_LEN 16
+
+/* the encoded columns, in encoding order */
+typedef enum TfAuditCol
+{
+	TF_AUDIT_COL_TENANT_ID, TF_AUDIT_COL_LOGGED_AT, TF_AUDIT_COL_TXID, TF_AUDIT_COL_ENTRY_SEQ,
+	TF_AUDIT_COL_STATEMENT_ID, TF_AUDIT_COL_EVENT_TYPE, TF_AUDIT_COL_OBJECT, TF_AUDIT_COL_ROW_KEY,
+	TF_AUDIT_COL_ACTION, TF_AUDIT_COL_USER_ID, TF_AUDIT_COL_ROLES, TF_AUDIT_COL_AUTH_METHOD,
+	TF_AUDIT_COL_DB_ROLE, TF_AUDIT_COL_CLIENT_ADDR, TF_AUDIT_COL_APPLICATION_NAME,
+	TF_AUDIT_COL_OLD_VALUES, TF_AUDIT_COL_NEW_VALUES, TF_AUDIT_COL_ERASED, TF_AUDIT_COL_SALTS,
+	TF_AUDIT_NCOLS
+} TfAuditCol;
+
+/* where each encoded column is in a tuple descriptor (0-based attribute index) */
+typedef struct TfAuditColumns
+{
+	int			attno[TF_AUDIT_NCOLS];
+} TfAuditColumns;
+
+/* resolves the columns by name in desc; an error if one is missing */
+extern void tf_audit_resolve_columns(TupleDesc desc, TfAuditColumns *cols);
+
+/*
+ * The leaf hash of an entry given as deformed values (values/isnull indexed as
+ * desc was when cols was resolved).  Allocates in the current memory context.
+ */
+extern void tf_audit_leaf_from_datums(const TfAuditColumns *cols, const Datum *values,
+									  const bool *isnull, uint8 leaf_hash[TF_AUDIT_HASH_LEN]);
 
 /*
  * Recomputes the leaf hash of a stored taskforce.audit_log row: the
