@@ -8,6 +8,7 @@ OBJS = \
 	src/taskforce.o \
 	src/crypto/crypto.o \
 	src/util/owner.o \
+	src/util/launcher.o \
 	src/context/secret.o \
 	src/context/token.o \
 	src/context/context.o \
@@ -33,6 +34,7 @@ OBJS = \
 	src/audit/tiles.o \
 	src/audit/store.o \
 	src/audit/seal.o \
+	src/audit/sealer.o \
 	src/audit/verify.o
 
 # The install script is the subsystems' SQL, in dependency order.  Each

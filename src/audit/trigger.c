@@ -22,6 +22,7 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "audit/encode.h"
+#include "audit/sealer.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
 #include "catalog/pg_type.h"
@@ -337,6 +338,7 @@ insert_entry(const char *event_type, const char *object, const char *row_key,
 	{
 		seq_xid = fxid;
 		seq_next = 1;
+		tf_sealer_note_write(fxid);	/* the background sealer visits this database */
 	}
 
 	memset(nulls, 0, sizeof(nulls));
