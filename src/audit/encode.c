@@ -74,12 +74,21 @@ put_text(StringInfo buf, const char *x)
 	put_field(buf, x, x ? strlen(x) : 0);
 }
 
+/* the entries of a transaction share logged_at: the last text is kept */
+static TimestampTz last_t;
+static char last_text[64];
+
+static const char *
+timestamp_text_static(TimestampTz t)
+{
+	if (last_text[0] == '\0' || t != last_t)
+		pfree(tf_audit_timestamp_text(t));
+	return last_text;
+}
+
 char *
 tf_audit_timestamp_text(TimestampTz t)
 {
-	/* the entries of a transaction share logged_at: keep the last text */
-	static TimestampTz last_t;
-	static char last_text[64];
 	struct pg_tm tm;
 	fsec_t		fsec;
 
@@ -323,7 +332,7 @@ tf_audit_leaf_from_datums(const TfAuditColumns *cols, const Datum *values, const
 	put_text(&buf, "taskforce.audit.v1");
 	put_text_datum(&buf, COL(TF_AUDIT_COL_TENANT_ID), COL_NULL(TF_AUDIT_COL_TENANT_ID));
 	put_text(&buf, COL_NULL(TF_AUDIT_COL_LOGGED_AT) ? NULL
-			 : tf_audit_timestamp_text(DatumGetTimestampTz(COL(TF_AUDIT_COL_LOGGED_AT))));
+			 : timestamp_text_static(DatumGetTimestampTz(COL(TF_AUDIT_COL_LOGGED_AT))));
 	put_int(&buf, COL(TF_AUDIT_COL_TXID), COL_NULL(TF_AUDIT_COL_TXID), true);
 	put_int(&buf, COL(TF_AUDIT_COL_ENTRY_SEQ), COL_NULL(TF_AUDIT_COL_ENTRY_SEQ), false);
 	put_int(&buf, COL(TF_AUDIT_COL_STATEMENT_ID), COL_NULL(TF_AUDIT_COL_STATEMENT_ID), false);

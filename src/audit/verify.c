@@ -97,11 +97,19 @@ typedef struct VEntry
 	uint8		leaf[32];
 } VEntry;
 
+/* the sort key of an entry: small, so that the sort moves 16 bytes, not the leaf */
+typedef struct VKey
+{
+	int64		txid;
+	int32		seq;
+	uint32		idx;			/* into the scanned entries */
+} VKey;
+
 static int
 ventry_cmp(const void *a, const void *b)
 {
-	const VEntry *x = a;
-	const VEntry *y = b;
+	const VKey *x = a;
+	const VKey *y = b;
 
 	if (x->txid != y->txid)
 		return x->txid < y->txid ? -1 : 1;
@@ -128,7 +136,7 @@ attno_by_name(TupleDesc desc, const char *name)
  * snapshot taken after the caller locked the log state, so it sees every sealed entry.
  */
 static VEntry *
-scan_entries(uint64 boundary, uint64 *n_out)
+scan_entries(uint64 boundary, uint64 *n_out, VKey **keys_out)
 {
 	Oid			parent = RangeVarGetRelid(makeRangeVar("taskforce", "audit_log", -1),
 										  AccessShareLock, false);
@@ -138,8 +146,21 @@ scan_entries(uint64 boundary, uint64 *n_out)
 												  ALLOCSET_DEFAULT_SIZES);
 	uint64		n = 0,
 				cap = 1024;
-	VEntry	   *out = palloc_extended(sizeof(VEntry) * cap, MCXT_ALLOC_HUGE);
+	VEntry	   *out;
+	VKey	   *keys;
+	bool		sorted = true;
 	ListCell   *lc;
+
+	/* sized from the planner's estimate, so that it rarely grows */
+	foreach(lc, parts)
+	{
+		Relation	rel = table_open(lfirst_oid(lc), NoLock);
+
+		if (rel->rd_rel->reltuples > 0)
+			cap += (uint64) rel->rd_rel->reltuples;
+		table_close(rel, NoLock);
+	}
+	out = palloc_extended(sizeof(VEntry) * cap, MCXT_ALLOC_HUGE);
 
 	foreach(lc, parts)
 	{
@@ -191,6 +212,8 @@ scan_entries(uint64 boundary, uint64 *n_out)
 			MemoryContextSwitchTo(old);
 			if ((n & 255) == 0)
 				MemoryContextReset(row_cxt);
+			if (n > 1 && sorted && (e[-1].txid > e->txid || (e[-1].txid == e->txid && e[-1].seq > e->seq)))
+				sorted = false;
 		}
 		table_endscan(scan);
 		ExecDropSingleTupleTableSlot(slot);
@@ -198,9 +221,20 @@ scan_entries(uint64 boundary, uint64 *n_out)
 	}
 	UnregisterSnapshot(snap);
 	MemoryContextDelete(row_cxt);
-	if (n > 1)
-		qsort(out, n, sizeof(VEntry), ventry_cmp);
+	if (n > PG_UINT32_MAX)
+		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						errmsg("verify_audit handles at most %u entries", PG_UINT32_MAX)));
+	keys = palloc_extended(sizeof(VKey) * Max(n, 1), MCXT_ALLOC_HUGE);
+	for (uint64 i = 0; i < n; i++)
+	{
+		keys[i].txid = out[i].txid;
+		keys[i].seq = out[i].seq;
+		keys[i].idx = (uint32) i;
+	}
+	if (!sorted)
+		qsort(keys, n, sizeof(VKey), ventry_cmp);
 	*n_out = n;
+	*keys_out = keys;
 	return out;
 }
 
@@ -217,6 +251,7 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 	const char *vkey;
 	Portal		sp;
 	VEntry	   *entries;
+	VKey	   *ekeys;
 	uint64		n_entries;
 	bool		isnull;
 	uint64		expect_first = 0;
@@ -325,7 +360,7 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 	}
 
 	/* entries below the boundary against the sealed transactions, in (txid, entry_seq) order */
-	entries = scan_entries(state.xid_boundary, &n_entries);
+	entries = scan_entries(state.xid_boundary, &n_entries, &ekeys);
 	sp = SPI_cursor_open_with_args("tf_vsealed",
 								   "SELECT txid, first_position, entry_count FROM taskforce.audit_sealed_transactions ORDER BY txid",
 								   0, NULL, NULL, NULL, false, CURSOR_OPT_NO_SCROLL);
@@ -351,7 +386,7 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 					e_done = true;
 					break;
 				}
-				txid = entries[e_i].txid;
+				txid = ekeys[e_i].txid;
 				if (g_n > 0 && txid != g_txid)
 					break;
 				if (g_n == g_max)
@@ -362,9 +397,9 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 					g_seq = repalloc_huge(g_seq, sizeof(int32) * (Size) g_max);
 				}
 				g_txid = txid;
-				g_seq[g_n] = entries[e_i].seq;
-				memcpy(g_r + 32 * g_n, entries[e_i].leaf, 32);
-				g_ok[g_n] = entries[e_i].stored_ok;
+				g_seq[g_n] = ekeys[e_i].seq;
+				memcpy(g_r + 32 * g_n, entries[ekeys[e_i].idx].leaf, 32);
+				g_ok[g_n] = entries[ekeys[e_i].idx].stored_ok;
 				g_n++;
 				e_i++;
 			}
