@@ -252,6 +252,7 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 	Portal		sp;
 	VEntry	   *entries;
 	VKey	   *ekeys;
+	uint64		purged_size = 0;
 	uint64		n_entries;
 	bool		isnull;
 	uint64		expect_first = 0;
@@ -360,6 +361,38 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 	}
 
 	/* entries below the boundary against the sealed transactions, in (txid, entry_seq) order */
+	/*
+	 * The latest purge: positions below purged_size lost their entries (the tree
+	 * above verified them through the tiles).  Its record must match a purge entry
+	 * of the trail (tamper-evident once sealed) and its checkpoint the tree.
+	 */
+	SPI_execute("SELECT p.purged_size, p.checkpoint_size, p.checkpoint_root, "
+				"EXISTS (SELECT FROM taskforce.audit_log AS e WHERE e.txid = p.txid "
+				"AND e.event_type = 'purge' AND e.action = 'PURGE' "
+				"AND e.new_values ->> 'purged_size' = p.purged_size::text) "
+				"FROM taskforce.audit_purges AS p ORDER BY p.purged_size DESC LIMIT 1", true, 0);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		int64		psize = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		int64		csize = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		bytea	   *croot = DatumGetByteaPP(SPI_getbinval(tup, desc, 3, &isnull));
+		bool		has_entry = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		uint8		root[32];
+
+		if (!has_entry || (uint64) psize > tree.size)
+			finding(&f, "changed", -1,
+					psprintf("the purge record of positions 0..%lld has no matching purge entry in the trail",
+							 (long long) (psize - 1)));
+		if ((uint64) csize <= tree.size &&
+			(!tf_merkle_range_hash(tree_node, &tree, 0, (uint64) csize, root) ||
+			 VARSIZE_ANY_EXHDR(croot) != 32 || memcmp(VARDATA_ANY(croot), root, 32) != 0))
+			finding(&f, "inconsistent_checkpoint", csize,
+					psprintf("the checkpoint of tree size %lld recorded by the purge does not match the tree",
+							 (long long) csize));
+		purged_size = (uint64) Min(psize, (int64) tree.size);
+	}
 	entries = scan_entries(state.xid_boundary, &n_entries, &ekeys);
 	sp = SPI_cursor_open_with_args("tf_vsealed",
 								   "SELECT txid, first_position, entry_count FROM taskforce.audit_sealed_transactions ORDER BY txid",
@@ -444,6 +477,8 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 		expect_first = s_first + s_count;
 		if (g_n == 0 || s_txid < g_txid)
 		{
+			if ((uint64) s_first + s_count <= purged_size)
+				continue;		/* purged by purge_audit: its leaves are in the tiles */
 			finding(&f, "deleted", s_first,
 					psprintf("the %d entries of transaction %lld are gone", s_count, (long long) s_txid));
 			if (last_whole_deleted_start < 0)
