@@ -91,10 +91,8 @@ signature_kind(int status)
 /* an entry below the seal boundary: its identity and recomputed leaf */
 typedef struct VEntry
 {
-	int64		txid;
-	int32		seq;
-	bool		stored_ok;		/* the stored leaf_hash equals the recomputed leaf */
 	uint8		leaf[32];
+	bool		stored_ok;		/* the stored leaf_hash equals the recomputed leaf */
 } VEntry;
 
 /* the sort key of an entry: small, so that the sort moves 16 bytes, not the leaf */
@@ -105,16 +103,21 @@ typedef struct VKey
 	uint32		idx;			/* into the scanned entries */
 } VKey;
 
-static int
-ventry_cmp(const void *a, const void *b)
+static inline int
+vkey_cmp(const VKey *x, const VKey *y)
 {
-	const VKey *x = a;
-	const VKey *y = b;
-
 	if (x->txid != y->txid)
 		return x->txid < y->txid ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : 0;
 }
+
+/* sort_vkeys(): PostgreSQL's sort template with the comparison inlined */
+#define ST_SORT sort_vkeys
+#define ST_ELEMENT_TYPE VKey
+#define ST_COMPARE(a, b) vkey_cmp(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
 static int
 attno_by_name(TupleDesc desc, const char *name)
@@ -142,12 +145,14 @@ scan_entries(uint64 boundary, uint64 *n_out, VKey **keys_out)
 										  AccessShareLock, false);
 	List	   *parts = find_all_inheritors(parent, AccessShareLock, NULL);
 	Snapshot	snap = RegisterSnapshot(GetTransactionSnapshot());
+	/* reset after every row: its keeper block holds a row's work, so no malloc churn */
 	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "verify_audit rows",
-												  ALLOCSET_DEFAULT_SIZES);
+												  0, 32 * 1024, ALLOCSET_DEFAULT_MAXSIZE);
 	uint64		n = 0,
 				cap = 1024;
 	VEntry	   *out;
 	VKey	   *keys;
+	uint64		kcap;
 	bool		sorted = true;
 	ListCell   *lc;
 
@@ -161,6 +166,8 @@ scan_entries(uint64 boundary, uint64 *n_out, VKey **keys_out)
 		table_close(rel, NoLock);
 	}
 	out = palloc_extended(sizeof(VEntry) * cap, MCXT_ALLOC_HUGE);
+	kcap = cap;
+	keys = palloc_extended(sizeof(VKey) * kcap, MCXT_ALLOC_HUGE);
 
 	foreach(lc, parts)
 	{
@@ -196,24 +203,33 @@ scan_entries(uint64 boundary, uint64 *n_out, VKey **keys_out)
 			if (slot->tts_isnull[a_txid] ||
 				DatumGetInt64(slot->tts_values[a_txid]) >= (int64) boundary)
 				continue;		/* not sealed yet */
+			if (n >= PG_UINT32_MAX)
+				ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+								errmsg("verify_audit handles at most %u entries", PG_UINT32_MAX)));
 			if (n == cap)
 			{
 				cap *= 2;
 				out = repalloc_huge(out, sizeof(VEntry) * cap);
 			}
+			if (n == kcap)
+			{
+				kcap *= 2;
+				keys = repalloc_huge(keys, sizeof(VKey) * kcap);
+			}
+			keys[n].txid = DatumGetInt64(slot->tts_values[a_txid]);
+			keys[n].seq = slot->tts_isnull[a_seq] ? 0 : DatumGetInt32(slot->tts_values[a_seq]);
+			keys[n].idx = (uint32) n;
+			if (n > 0 && sorted && (keys[n - 1].txid > keys[n].txid ||
+									(keys[n - 1].txid == keys[n].txid && keys[n - 1].seq > keys[n].seq)))
+				sorted = false;
 			e = &out[n++];
-			e->txid = DatumGetInt64(slot->tts_values[a_txid]);
-			e->seq = slot->tts_isnull[a_seq] ? 0 : DatumGetInt32(slot->tts_values[a_seq]);
 			old = MemoryContextSwitchTo(row_cxt);
 			tf_audit_leaf_from_datums(&cols, slot->tts_values, slot->tts_isnull, e->leaf);
 			stored = slot->tts_isnull[a_leaf] ? NULL : DatumGetByteaPP(slot->tts_values[a_leaf]);
 			e->stored_ok = stored != NULL && VARSIZE_ANY_EXHDR(stored) == 32 &&
 				memcmp(VARDATA_ANY(stored), e->leaf, 32) == 0;
 			MemoryContextSwitchTo(old);
-			if ((n & 255) == 0)
-				MemoryContextReset(row_cxt);
-			if (n > 1 && sorted && (e[-1].txid > e->txid || (e[-1].txid == e->txid && e[-1].seq > e->seq)))
-				sorted = false;
+			MemoryContextReset(row_cxt);
 		}
 		table_endscan(scan);
 		ExecDropSingleTupleTableSlot(slot);
@@ -221,18 +237,8 @@ scan_entries(uint64 boundary, uint64 *n_out, VKey **keys_out)
 	}
 	UnregisterSnapshot(snap);
 	MemoryContextDelete(row_cxt);
-	if (n > PG_UINT32_MAX)
-		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						errmsg("verify_audit handles at most %u entries", PG_UINT32_MAX)));
-	keys = palloc_extended(sizeof(VKey) * Max(n, 1), MCXT_ALLOC_HUGE);
-	for (uint64 i = 0; i < n; i++)
-	{
-		keys[i].txid = out[i].txid;
-		keys[i].seq = out[i].seq;
-		keys[i].idx = (uint32) i;
-	}
 	if (!sorted)
-		qsort(keys, n, sizeof(VKey), ventry_cmp);
+		sort_vkeys(keys, n);
 	*n_out = n;
 	*keys_out = keys;
 	return out;
