@@ -8,6 +8,7 @@ OBJS = \
 	src/taskforce.o \
 	src/crypto/crypto.o \
 	src/util/owner.o \
+	src/util/launcher.o \
 	src/context/secret.o \
 	src/context/token.o \
 	src/context/context.o \
@@ -26,11 +27,14 @@ OBJS = \
 	src/auth/jwt.o \
 	src/audit/encode.o \
 	src/audit/trigger.o \
+	src/audit/append.o \
+	src/audit/row_image.o \
 	src/audit/merkle.o \
 	src/audit/checkpoint.o \
 	src/audit/tiles.o \
 	src/audit/store.o \
 	src/audit/seal.o \
+	src/audit/sealer.o \
 	src/audit/verify.o
 
 # The install script is the subsystems' SQL, in dependency order.  Each
@@ -78,7 +82,7 @@ SHLIB_LINK += -lcrypto
 
 # pg_regress suites (sql/ + expected/) and isolation specs (test/specs/),
 # each against a temporary instance with taskforce preloaded.
-REGRESS = tenancy context isolation roles rbac passwords api_keys jwt escalation hardening_review operations evidence audit audit_log audit_purge
+REGRESS = tenancy context isolation roles rbac passwords api_keys jwt escalation hardening_review operations evidence audit audit_log audit_app audit_purge
 TEMP_INSTANCE ?= ./tmp_check
 REGRESS_OPTS = --temp-instance=$(TEMP_INSTANCE) --temp-config=test/taskforce.conf
 ISOLATION = tenant_isolation context_scope permission_cache manage_race permission_cache_snapshot jwt_key_cache context_liveness lockout credential_snapshot deleted_tenant_writes live_contexts audit_seal audit_purge

@@ -296,3 +296,46 @@ SELECT sum((SELECT count(*) FROM generate_series(0, length(salts) / 16 - 1) AS i
 SELECT event_type, action, object, row_key, user_id, tenant_id, new_values,
        taskforce._audit_leaf_hash(a) = leaf_hash AS leaf_matches
   FROM taskforce.audit_log AS a WHERE event_type = 'erasure';
+
+-- Row images equal to_jsonb(row) for every kind of column, including a
+-- dropped column, a domain and values to_jsonb writes specially (NaN,
+-- infinity, nested json, arrays, composites, char(n) padding).
+CREATE DOMAIN audit_short_text AS text CHECK (length(VALUE) < 100);
+CREATE TYPE audit_pair AS (a integer, b text);
+CREATE TABLE public.image_types (
+    id bigint PRIMARY KEY, gone integer, s2 smallint, i4 integer, t text, vc varchar(10),
+    ch char(4), nm name, b boolean, n numeric, f8 double precision, f4 real,
+    d date, ts timestamp, tstz timestamptz, iv interval, j json, jb jsonb,
+    arr integer[], tarr text[], pair audit_pair, dom audit_short_text, u uuid, by bytea, ip inet);
+ALTER TABLE public.image_types DROP COLUMN gone;
+SELECT taskforce.enable_audit('public.image_types');
+SET TIME ZONE 'UTC';
+INSERT INTO public.image_types VALUES
+    (1, -32768, 2147483647, 'a "quoted" \ text', 'vc', 'ab', 'nm', true, 'NaN', 'Infinity', '-0',
+     '2024-02-29', '2024-01-01 12:00:00.5', '2024-01-01 12:00:00+02', '1 day 2 hours',
+     '{"b": 1, "a": [1, 2]}', '{"b": 1, "a": [1, 2]}', '{1,NULL,3}', '{"x","y z"}',
+     ROW(1, 'p'), 'dom', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\x00ff', '10.0.0.1/8'),
+    (2, 0, 0, '', NULL, NULL, NULL, false, 1.50, 1e300, 1.5, 'infinity', '-infinity', 'infinity',
+     NULL, 'null', '"s"', '{}', NULL, NULL, NULL, NULL, NULL, NULL),
+    (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+     '[]', '[]', NULL, NULL, ROW(NULL, NULL), NULL, NULL, NULL, NULL);
+UPDATE public.image_types SET n = n * 2, jb = jb || '{"c": true}' WHERE id = 1;
+SELECT e.action, e.row_key, coalesce(e.new_values, e.old_values)::text = to_jsonb(r)::text AS image_equals_to_jsonb
+  FROM taskforce.audit_log AS e JOIN public.image_types AS r ON e.row_key = jsonb_build_object('id', r.id)::text
+ WHERE e.object = 'public.image_types' AND e.action IN ('INSERT', 'UPDATE')
+   AND (e.action = 'UPDATE' OR r.id <> 1)
+ ORDER BY e.txid, e.entry_seq;
+RESET TIME ZONE;
+
+-- The erasure switch lives in the subtransaction that turned it on: an
+-- erasure that fails inside a savepoint leaves it off for the caller
+-- (it would otherwise widen the caller's reads to every tenant's entries).
+BEGIN;
+SAVEPOINT before_erasure;
+SELECT taskforce._audit_set_erasing(true);
+SELECT taskforce._audit_erasing() AS switch_in_its_subtransaction;
+SAVEPOINT nested;
+SELECT taskforce._audit_erasing() AS switch_in_a_nested_subtransaction;
+ROLLBACK TO SAVEPOINT before_erasure;
+SELECT taskforce._audit_erasing() AS switch_after_rollback_to_savepoint;
+COMMIT;

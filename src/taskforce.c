@@ -9,6 +9,7 @@
 #include "utils/guc.h"
 
 #include "compat.h"
+#include "audit/sealer.h"
 #include "auth/events.h"
 #include "auth/lockout.h"
 #include "auth/writer.h"
@@ -26,5 +27,6 @@ _PG_init(void)
 	tf_lockout_init();
 	tf_events_init();
 	tf_writer_init();
+	tf_sealer_init();
 	MarkGUCPrefixReserved("taskforce");
 }

@@ -3,6 +3,8 @@
 # tf_start_instance DIR PORT [CONF_LINE...]
 #   makes a throwaway PostgreSQL cluster in DIR/data with taskforce preloaded,
 #   listening on 127.0.0.1:PORT and a unix socket in DIR, and starts it.
+#   The audit sealer is off (taskforce.audit_seal_interval = 0) unless a
+#   CONF_LINE sets it.
 # tf_stop_instance DIR
 #   stops it (the data stays until DIR is removed).
 # tf_psql DIR PORT [psql args...]
@@ -37,6 +39,9 @@ tf_start_instance() {
 		echo "port = $port"
 		echo "unix_socket_directories = '$dir'"
 		echo "fsync = off"
+		# the audit sealer off: tests seal with seal_audit() where they expect
+		# given tree sizes; a CONF_LINE turns it on (audit_sealer.sh)
+		echo "taskforce.audit_seal_interval = 0"
 		for line in "$@"; do echo "$line"; done
 	} >>"$dir/data/postgresql.conf"
 	pg_ctl -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null || {

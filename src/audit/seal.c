@@ -4,7 +4,8 @@
  * A seal integrates exactly the entries with boundary <= txid < xmin of a fresh snapshot
  * (every such transaction has finished; the committed ones are visible), in (txid,
  * entry_seq) order, so no entry can later sort before a sealed one.  Sealers queue on the
- * state row's lock; writers never touch that row.
+ * state row's lock; writers never touch that row.  seal_audit() and the background sealer
+ * (sealer.c) run the same tf_audit_seal().
  */
 #include "postgres.h"
 
@@ -20,6 +21,7 @@
 
 #include "checkpoint.h"
 #include "merkle.h"
+#include "seal.h"
 #include "store.h"
 
 PG_FUNCTION_INFO_V1(taskforce_seal_audit);
@@ -29,24 +31,66 @@ PG_FUNCTION_INFO_V1(taskforce_audit_consistency_proof);
 
 #define SEAL_FETCH 10000
 
-static void
-record_transaction(SPIPlanPtr plan, int64 txid, int64 first, int32 count, Datum logged_at, int64 seal_id)
+/* an int8, int4 or timestamptz array of n values */
+static Datum
+datum_array(Datum *elems, int n, Oid type)
 {
-	Datum		values[5];
-
-	values[0] = Int64GetDatum(txid);
-	values[1] = Int64GetDatum(first);
-	values[2] = Int32GetDatum(count);
-	values[3] = logged_at;
-	values[4] = Int64GetDatum(seal_id);
-	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "taskforce audit log: recording a sealed transaction failed");
+	if (type == INT4OID)
+		return PointerGetDatum(construct_array(elems, n, type, sizeof(int32), true, TYPALIGN_INT));
+	return PointerGetDatum(construct_array(elems, n, type, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
-Datum
-taskforce_seal_audit(PG_FUNCTION_ARGS)
+/*
+ * Records the sealed transactions, one row each, in a single INSERT over
+ * arrays: a load of one-row transactions seals thousands at a time, and a
+ * statement per transaction would dominate the seal.
+ */
+static void
+record_transactions(int n, const int64 *ids, const int64 *first, const int32 *count,
+					const Datum *logged, int64 seal_id)
 {
-	int64		max_entries = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
+	Oid			types[5] = {INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, INT8OID};
+	Datum		values[5];
+	Datum	   *e_ids;
+	Datum	   *e_first;
+	Datum	   *e_count;
+
+	if (n == 0)
+		return;
+	e_ids = palloc(sizeof(Datum) * n);
+	e_first = palloc(sizeof(Datum) * n);
+	e_count = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+	{
+		e_ids[i] = Int64GetDatum(ids[i]);
+		e_first[i] = Int64GetDatum(first[i]);
+		e_count[i] = Int32GetDatum(count[i]);
+	}
+	values[0] = datum_array(e_ids, n, INT8OID);
+	values[1] = datum_array(e_first, n, INT8OID);
+	values[2] = datum_array(e_count, n, INT4OID);
+	values[3] = datum_array((Datum *) logged, n, TIMESTAMPTZOID);
+	values[4] = Int64GetDatum(seal_id);
+	if (SPI_execute_with_args("INSERT INTO taskforce.audit_sealed_transactions "
+							  "(txid, first_position, entry_count, logged_at, seal_id) "
+							  "SELECT t.txid, t.first_position, t.entry_count, t.logged_at, $5 "
+							  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) "
+							  "AS t(txid, first_position, entry_count, logged_at)",
+							  5, types, values, NULL, false, 0) != SPI_OK_INSERT ||
+		SPI_processed != (uint64) n)
+		elog(ERROR, "taskforce audit log: recording the sealed transactions failed");
+}
+
+/*
+ * Seals: appends the entries of the transactions finished since the last
+ * seal (at most max_entries, in whole transactions; 0 = all) and signs a
+ * checkpoint if it added any.  The code of seal_audit() and of the
+ * background sealer (sealer.c).  Runs in the caller's transaction, which
+ * must be at read committed; connects to SPI itself.
+ */
+void
+tf_audit_seal(int64 max_entries, TfSealResult *result)
+{
 	TfLogState	state;
 	TfTileStore store;
 	uint64		xmin;
@@ -57,27 +101,17 @@ taskforce_seal_audit(PG_FUNCTION_ARGS)
 	Portal		portal;
 	Oid			types[2] = {INT8OID, INT8OID};
 	Datum		bounds[2];
-	SPIPlanPtr	tx_plan;
 	int64		cur_txid = -1,
 				cur_first = 0;
 	int32		cur_count = 0;
 	Datum		cur_logged = 0;
 	bool		stop = false;
-	TupleDesc	rdesc;
-	Datum		result[2];
-	bool		rnull[2] = {false, false};
 	bool		isnull;
 
-	if (!PG_ARGISNULL(0) && max_entries <= 0)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						errmsg("max_entries must be positive")));
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR, (errcode(ERRCODE_INVALID_TRANSACTION_STATE),
 						errmsg("seal_audit must run at read committed isolation"),
 						errdetail("A transaction snapshot would miss entries committed after it was taken.")));
-	if (get_call_result_type(fcinfo, NULL, &rdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "seal_audit: return type must be a row type");
-	rdesc = BlessTupleDesc(rdesc);
 
 	SPI_connect();
 	tf_store_state(&state, "FOR UPDATE");
@@ -94,13 +128,6 @@ taskforce_seal_audit(PG_FUNCTION_ARGS)
 	new_boundary = Max(xmin, state.xid_boundary);
 
 	tf_store_begin(&store);
-	{
-		Oid			ttypes[5] = {INT8OID, INT8OID, INT4OID, TIMESTAMPTZOID, INT8OID};
-
-		tx_plan = SPI_prepare("INSERT INTO taskforce.audit_sealed_transactions "
-							  "(txid, first_position, entry_count, logged_at, seal_id) VALUES ($1, $2, $3, $4, $5)",
-							  5, ttypes);
-	}
 	bounds[0] = Int64GetDatum((int64) state.xid_boundary);
 	bounds[1] = Int64GetDatum((int64) xmin);
 	portal = SPI_cursor_open_with_args("tf_seal",
@@ -194,8 +221,7 @@ taskforce_seal_audit(PG_FUNCTION_ARGS)
 			ntx++;
 		}
 		SPI_cursor_close(portal);
-		for (int i = 0; i < ntx; i++)
-			record_transaction(tx_plan, tx_ids[i], tx_first[i], tx_count[i], tx_logged[i], (int64) size);
+		record_transactions(ntx, tx_ids, tx_first, tx_count, tx_logged, (int64) size);
 	}
 
 	if (sealed > 0)
@@ -241,8 +267,31 @@ taskforce_seal_audit(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 
-	result[0] = Int64GetDatum((int64) size);
-	result[1] = Int64GetDatum(sealed);
+	result->tree_size = size;
+	result->sealed = sealed;
+	result->boundary = new_boundary;
+}
+
+/* taskforce.seal_audit(max_entries): seals (tf_audit_seal) and returns the tree size and the entries sealed. */
+Datum
+taskforce_seal_audit(PG_FUNCTION_ARGS)
+{
+	TfSealResult sealed;
+	TupleDesc	rdesc;
+	Datum		result[2];
+	bool		rnull[2] = {false, false};
+
+	if (!PG_ARGISNULL(0) && PG_GETARG_INT64(0) <= 0)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("max_entries must be positive")));
+	if (get_call_result_type(fcinfo, NULL, &rdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "seal_audit: return type must be a row type");
+	rdesc = BlessTupleDesc(rdesc);
+
+	tf_audit_seal(PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0), &sealed);
+
+	result[0] = Int64GetDatum((int64) sealed.tree_size);
+	result[1] = Int64GetDatum(sealed.sealed);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(rdesc, result, rnull)));
 }
 

@@ -22,6 +22,7 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "audit/encode.h"
+#include "audit/sealer.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
 #include "catalog/pg_type.h"
@@ -49,6 +50,8 @@
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "util/owner.h"
+#include "audit/append.h"
+#include "audit/row_image.h"
 
 PG_FUNCTION_INFO_V1(taskforce_audit_trigger);
 PG_FUNCTION_INFO_V1(taskforce_audit_installing);
@@ -70,8 +73,9 @@ taskforce_audit_installing(PG_FUNCTION_ARGS)
 static FullTransactionId seq_xid;
 static int32 seq_next;
 
-/* The prepared INSERT, kept for the backend. */
-static SPIPlanPtr insert_plan;
+/* The redaction key, read once per transaction. */
+static LocalTransactionId key_lxid = InvalidLocalTransactionId;
+static bytea *key_cache;
 
 typedef struct AuditOptions
 {
@@ -87,9 +91,15 @@ typedef struct AuditOptions
 static void
 parse_list(const char *literal, Datum **elems, int *n)
 {
-	ArrayType  *arr = DatumGetArrayTypeP(OidInputFunctionCall(F_ARRAY_IN, (char *) literal,
-															  TEXTOID, -1));
+	ArrayType  *arr;
 
+	if (strcmp(literal, "{}") == 0)
+	{
+		*elems = NULL;
+		*n = 0;
+		return;
+	}
+	arr = DatumGetArrayTypeP(OidInputFunctionCall(F_ARRAY_IN, (char *) literal, TEXTOID, -1));
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, elems, NULL, n);
 }
 
@@ -104,21 +114,6 @@ in_list(Datum *elems, int n, const char *column, int len)
 			return true;
 	}
 	return false;
-}
-
-/* to_jsonb(row) of a tuple of rel: {column: to_jsonb(value)}. */
-static Jsonb *
-row_to_jsonb(Relation rel, HeapTuple tuple)
-{
-	FmgrInfo	flinfo;
-	Oid			rowtype = RelationGetDescr(rel)->tdtypeid;
-	Datum		row = heap_copy_tuple_as_datum(tuple, RelationGetDescr(rel));
-
-	fmgr_info(F_TO_JSONB, &flinfo);
-	flinfo.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
-										   list_make1(makeNullConst(rowtype, -1, InvalidOid)),
-										   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-	return DatumGetJsonbP(FunctionCall1(&flinfo, row));
 }
 
 static char *
@@ -154,19 +149,38 @@ put_field(StringInfo buf, const char *x)
 		appendBinaryStringInfo(buf, x, strlen(x));
 }
 
+/* The redaction key (made on first use), read as the owner once per transaction. */
 static bytea *
 redaction_key(void)
 {
+	Oid			owner = tf_extension_owner();
+	Oid			saved_user;
+	int			saved_sec;
 	bytea	   *key;
 	bool		isnull;
 
+	if (key_lxid == MyProc->lxid && key_cache != NULL)
+		return key_cache;
+	if (!OidIsValid(owner))
+		elog(ERROR, "the taskforce extension is not installed in this database");
+	GetUserIdAndSecContext(&saved_user, &saved_sec);
+	SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute("SELECT taskforce._audit_redaction_key()", false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not read the audit redaction key");
-	key = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	key = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull || VARSIZE_ANY_EXHDR(key) != 32)
 		elog(ERROR, "the audit redaction key is not 32 bytes");
-	return key;
+	if (key_cache == NULL)
+		key_cache = MemoryContextAlloc(TopMemoryContext, VARHDRSZ + 32);
+	SET_VARSIZE(key_cache, VARHDRSZ + 32);
+	memcpy(VARDATA(key_cache), VARDATA_ANY(key), 32);
+	key_lxid = MyProc->lxid;
+	SPI_finish();
+	SetUserIdAndSecContext(saved_user, saved_sec);
+	return key_cache;
 }
 
 /* "hmac-sha256:" || hex(HMAC(key, F(tenant) || F(object) || F(column) || F(value_text))). */
@@ -209,6 +223,8 @@ filter_values(Jsonb *image, Jsonb *other, const AuditOptions *opt, bytea *key,
 
 	if (image == NULL)
 		return NULL;
+	if (opt->nexclude == 0 && opt->nredact == 0 && !(other != NULL && opt->changed_only))
+		return image;			/* nothing to filter */
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	it = JsonbIteratorInit(&image->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
@@ -290,27 +306,6 @@ count_values(Jsonb *obj)
 	return obj == NULL ? 0 : JsonContainerSize(&obj->root);
 }
 
-static void
-prepare_insert(void)
-{
-	Oid			types[TF_AUDIT_NATTS] = {TEXTOID, TIMESTAMPTZOID, INT8OID, INT4OID, INT4OID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID,
-	JSONBOID, JSONBOID, JSONBOID, INETOID, TEXTOID, BYTEAOID, BYTEAOID};
-	SPIPlanPtr	plan;
-
-	if (insert_plan != NULL)
-		return;
-	plan = SPI_prepare("INSERT INTO taskforce.audit_log (tenant_id, logged_at, txid, entry_seq, "
-					   "statement_id, event_type, object, row_key, action, user_id, roles, "
-					   "auth_method, db_role, old_values, new_values, erased, client_addr, "
-					   "application_name, salts, leaf_hash) VALUES ($1, $2, $3, $4, $5, $6, "
-					   "$7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
-					   TF_AUDIT_NATTS, types);
-	if (plan == NULL || SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not prepare the audit insert: %s", SPI_result_code_string(SPI_result));
-	insert_plan = plan;
-}
-
 static Datum
 text_or_null(const char *s, bool *isnull)
 {
@@ -331,12 +326,10 @@ insert_entry(const char *event_type, const char *object, const char *row_key,
 	FullTransactionId fxid;
 	Datum		values[TF_AUDIT_NATTS];
 	bool		nulls[TF_AUDIT_NATTS];
-	char		pnulls[TF_AUDIT_NATTS + 1];
 	int			nvalues;
 	bytea	   *salts;
 	bytea	   *leaf;
-	Relation	audit_rel;
-	HeapTuple	entry;
+	TimestampTz logged_at = GetCurrentTransactionStartTimestamp();
 	CommandId	cid = ActiveSnapshotSet() ? GetActiveSnapshot()->curcid : GetCurrentCommandId(false);
 	const char *appname;
 
@@ -345,11 +338,12 @@ insert_entry(const char *event_type, const char *object, const char *row_key,
 	{
 		seq_xid = fxid;
 		seq_next = 1;
+		tf_sealer_note_write(fxid);	/* the background sealer visits this database */
 	}
 
 	memset(nulls, 0, sizeof(nulls));
 	values[0] = text_or_null(tenant, &nulls[0]);
-	values[1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	values[1] = TimestampTzGetDatum(logged_at);
 	values[2] = Int64GetDatum((int64) U64FromFullTransactionId(fxid));
 	values[3] = Int32GetDatum(seq_next);
 	values[4] = Int32GetDatum((int32) cid);
@@ -390,17 +384,9 @@ insert_entry(const char *event_type, const char *object, const char *row_key,
 	values[19] = PointerGetDatum(leaf);
 
 	/* The leaf hash by the same code that verifies it. */
-	audit_rel = table_openrv(makeRangeVar("taskforce", "audit_log", -1), AccessShareLock);
-	entry = heap_form_tuple(RelationGetDescr(audit_rel), values, nulls);
-	table_close(audit_rel, AccessShareLock);
-	tf_audit_recompute_leaf(entry->t_data, (uint8 *) VARDATA(leaf));
+	tf_audit_leaf_from_datums(tf_audit_log_columns(), values, nulls, (uint8 *) VARDATA(leaf));
 
-	prepare_insert();
-	for (int i = 0; i < TF_AUDIT_NATTS; i++)
-		pnulls[i] = nulls[i] ? 'n' : ' ';
-	pnulls[TF_AUDIT_NATTS] = '\0';
-	if (SPI_execute_plan(insert_plan, values, pnulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not write the audit entry");
+	tf_audit_append(values, nulls, logged_at);
 	seq_next++;
 
 }
@@ -424,9 +410,6 @@ taskforce_audit_trigger(PG_FUNCTION_ARGS)
 	TfContextView ctx;
 	bool		have_ctx;
 	bytea	   *key = NULL;
-	Oid			owner;
-	Oid			saved_user;
-	int			saved_sec;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -465,9 +448,9 @@ taskforce_audit_trigger(PG_FUNCTION_ARGS)
 		oldtup = td->tg_trigtuple;
 	}
 	if (oldtup)
-		old_img = row_to_jsonb(rel, oldtup);
+		old_img = tf_audit_row_image(rel, oldtup);
 	if (newtup)
-		new_img = row_to_jsonb(rel, newtup);
+		new_img = tf_audit_row_image(rel, newtup);
 	if (old_img || new_img)
 		row_key = row_key_text(rel, new_img ? new_img : old_img);
 
@@ -485,15 +468,6 @@ taskforce_audit_trigger(PG_FUNCTION_ARGS)
 	else if (have_ctx && ctx.tenant_id != NULL)
 		tenant = text_to_cstring(ctx.tenant_id);
 
-	/* Everything below runs as the owner: the key, the insert. */
-	owner = tf_extension_owner();
-	if (!OidIsValid(owner))
-		elog(ERROR, "the taskforce extension is not installed in this database");
-	GetUserIdAndSecContext(&saved_user, &saved_sec);
-	SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
 	if (opt.nredact > 0)
 		key = redaction_key();
 	old_values = filter_values(old_img, new_img, &opt, key, tenant, object);
@@ -502,18 +476,10 @@ taskforce_audit_trigger(PG_FUNCTION_ARGS)
 	/* Changed-only: an update that changes nothing recorded writes nothing. */
 	if (opt.changed_only && old_img && new_img &&
 		count_values(old_values) == 0 && count_values(new_values) == 0)
-	{
-		SPI_finish();
-		SetUserIdAndSecContext(saved_user, saved_sec);
 		return PointerGetDatum(NULL);
-	}
 
 	insert_entry(opt.event_type, object, row_key, action, tenant, have_ctx ? &ctx : NULL,
 				 old_values, new_values);
-
-	SPI_finish();
-	SetUserIdAndSecContext(saved_user, saved_sec);
-
 	return PointerGetDatum(NULL);
 }
 
@@ -529,9 +495,6 @@ taskforce_audit_write_event(PG_FUNCTION_ARGS)
 {
 	TfContextView ctx;
 	bool		have_ctx = tf_context_view(&ctx);
-	Oid			owner = tf_extension_owner();
-	Oid			saved_user;
-	int			saved_sec;
 	char	   *args[5];
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(3))
@@ -539,15 +502,9 @@ taskforce_audit_write_event(PG_FUNCTION_ARGS)
 						errmsg("an audit event needs an event type and an action")));
 	for (int i = 0; i < 5; i++)
 		args[i] = PG_ARGISNULL(i) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(i));
-	GetUserIdAndSecContext(&saved_user, &saved_sec);
-	SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
 	insert_entry(args[0], args[1], args[2], args[3],
 				 args[4] ? args[4] : (have_ctx && ctx.tenant_id ? text_to_cstring(ctx.tenant_id) : NULL),
 				 have_ctx ? &ctx : NULL, NULL, PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5));
-	SPI_finish();
-	SetUserIdAndSecContext(saved_user, saved_sec);
 	PG_RETURN_VOID();
 }
 
@@ -555,21 +512,28 @@ PG_FUNCTION_INFO_V1(taskforce_audit_erasing);
 PG_FUNCTION_INFO_V1(taskforce_audit_set_erasing);
 
 /*
- * The erasure policies' switch, on for the current (local) transaction
- * only: erase_audit_values turns it on and off; an error ends the
- * transaction and with it the switch.
+ * The erasure policies' switch: on only in the (sub)transaction that
+ * erase_audit_values turned it on in, until it turns it off.  An error
+ * aborts that subtransaction and with it the switch: a caller that catches
+ * the error (ROLLBACK TO SAVEPOINT) runs in another subtransaction, where
+ * the switch reads off, so the erasure policies never widen its reads.
  */
 static LocalTransactionId erasing_lxid = InvalidLocalTransactionId;
+static SubTransactionId erasing_subxid = InvalidSubTransactionId;
 
 Datum
 taskforce_audit_erasing(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(erasing_lxid != InvalidLocalTransactionId && erasing_lxid == MyProc->lxid);
+	PG_RETURN_BOOL(erasing_lxid != InvalidLocalTransactionId && erasing_lxid == MyProc->lxid &&
+				   erasing_subxid == GetCurrentSubTransactionId());
 }
 
 Datum
 taskforce_audit_set_erasing(PG_FUNCTION_ARGS)
 {
-	erasing_lxid = PG_GETARG_BOOL(0) ? MyProc->lxid : InvalidLocalTransactionId;
+	bool		on = PG_GETARG_BOOL(0);
+
+	erasing_lxid = on ? MyProc->lxid : InvalidLocalTransactionId;
+	erasing_subxid = on ? GetCurrentSubTransactionId() : InvalidSubTransactionId;
 	PG_RETURN_VOID();
 }

@@ -57,6 +57,7 @@
 #include "auth/events.h"
 #include "auth/lockout.h"
 #include "auth/writer.h"
+#include "util/launcher.h"
 #include "util/owner.h"
 
 #define TF_WRITER_RESTART_SECONDS 10	/* after the launcher failed */
@@ -65,27 +66,12 @@
 
 static int	tf_event_flush_interval = 10;	/* seconds; 0 = off */
 
-/* Launcher state: the databases left in this round, and the worker at work. */
-static List *round_databases = NIL;
-static BackgroundWorkerHandle *flush_worker = NULL;
-static bool slot_shortage_logged = false;
-
-/* Registers the launcher; called from _PG_init while preloading. */
-static void
-register_launcher(void)
-{
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = TF_WRITER_RESTART_SECONDS;
-	strlcpy(worker.bgw_library_name, "taskforce", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "taskforce_event_writer_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "taskforce event writer", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "taskforce event writer", BGW_MAXLEN);
-	RegisterBackgroundWorker(&worker);
-}
+/* The launcher's round of flush workers. */
+static TfLauncherRound flush_round = {
+	.function = "taskforce_event_flush_main",
+	.type = "taskforce event flush",
+	.shortage_message = "taskforce event writer found no free background worker slot; the queued security events wait for the next try",
+};
 
 /* Defines taskforce.event_flush_interval and, when preloaded, registers the launcher. */
 void
@@ -99,14 +85,8 @@ tf_writer_init(void)
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	if (process_shared_preload_libraries_in_progress)
-		register_launcher();
-}
-
-/* Tells whether the database with this OID exists (the launcher reads the shared catalog). */
-static bool
-database_exists(Oid database_id)
-{
-	return SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(database_id));
+		tf_launcher_register("taskforce_event_writer_main", "taskforce event writer",
+							 TF_WRITER_RESTART_SECONDS);
 }
 
 /*
@@ -130,7 +110,7 @@ pending_databases(void)
 	{
 		Oid			db = lfirst_oid(lc);
 
-		if (OidIsValid(db) && database_exists(db))
+		if (tf_launcher_database_exists(db))
 			continue;
 		tf_events_discard_database(db, "its database was dropped");
 		tf_lockout_discard_database(db);
@@ -138,58 +118,6 @@ pending_databases(void)
 	}
 	CommitTransactionCommand();
 	return dbs;
-}
-
-/*
- * Starts the flush worker for the next database of the round.  With no free
- * slot, ends the round: the next interval tries again.
- */
-static void
-launch_next(void)
-{
-	BackgroundWorker worker;
-	Oid			db = linitial_oid(round_databases);
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, "taskforce", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "taskforce_event_flush_main", BGW_MAXLEN);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "taskforce event flush for database %u", db);
-	strlcpy(worker.bgw_type, "taskforce event flush", BGW_MAXLEN);
-	worker.bgw_main_arg = ObjectIdGetDatum(db);
-	worker.bgw_notify_pid = MyProcPid;
-
-	if (!RegisterDynamicBackgroundWorker(&worker, &flush_worker))
-	{
-		flush_worker = NULL;
-		list_free(round_databases);
-		round_databases = NIL;
-		if (!slot_shortage_logged)
-			ereport(LOG,
-					(errmsg("taskforce event writer found no free background worker slot; the queued security events wait for the next try"),
-					 errhint("Raise max_worker_processes.")));
-		slot_shortage_logged = true;
-		return;
-	}
-	slot_shortage_logged = false;
-	round_databases = list_delete_first(round_databases);
-}
-
-/* Forgets the flush worker once it has exited. */
-static void
-reap_flush_worker(void)
-{
-	pid_t		pid;
-
-	if (flush_worker == NULL)
-		return;
-	if (GetBackgroundWorkerPid(flush_worker, &pid) == BGWH_STOPPED)
-	{
-		pfree(flush_worker);
-		flush_worker = NULL;
-	}
 }
 
 /* Logs what a stopping server would lose, then exits (the postmaster restarts it if the server goes on). */
@@ -236,7 +164,7 @@ taskforce_event_writer_main(Datum main_arg)
 				next_round = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), interval * 1000L);
 			}
 		}
-		reap_flush_worker();
+		tf_launcher_reap(&flush_round);
 
 		if (interval > 0 && !RecoveryInProgress())
 		{
@@ -246,14 +174,14 @@ taskforce_event_writer_main(Datum main_arg)
 			/* a queue half full is written early, at most once a second */
 			if (!due && tf_events_queue_half_full())
 				due = now >= TimestampTzPlusMilliseconds(last_round, TF_EARLY_ROUND_MS);
-			if (round_databases == NIL && flush_worker == NULL && due)
+			if (tf_launcher_idle(&flush_round) && due)
 			{
-				round_databases = pending_databases();
+				flush_round.databases = pending_databases();
 				last_round = now;
 				next_round = TimestampTzPlusMilliseconds(now, interval * 1000L);
 			}
-			if (round_databases != NIL && flush_worker == NULL)
-				launch_next();
+			if (flush_round.databases != NIL && flush_round.worker == NULL)
+				tf_launcher_start_next(&flush_round);
 			timeout = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_round);
 			if (tf_events_queue_half_full())
 				timeout = Min(timeout, TF_EARLY_ROUND_MS);

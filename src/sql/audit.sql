@@ -10,8 +10,8 @@ CREATE TABLE taskforce.audit_log (
     entry_seq        integer     NOT NULL,
     statement_id     integer     NOT NULL,
     event_type       text        NOT NULL,
-    object           text,
-    row_key          text,
+    object           text COLLATE "C",
+    row_key          text COLLATE "C",
     action           text        NOT NULL,
     user_id          text,
     roles            text[],
@@ -84,10 +84,13 @@ COMMENT ON FUNCTION taskforce._is_audit_auditor(name) IS
 ALTER TABLE taskforce.audit_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE taskforce.audit_log FORCE ROW LEVEL SECURITY;
 -- Read only: no INSERT/UPDATE/DELETE policy, so nobody under RLS writes.
+-- The conditions that do not depend on the row are scalar subqueries, so
+-- they are evaluated once per query, not once per entry.
 CREATE POLICY audit_log_tenant_read ON taskforce.audit_log FOR SELECT
-    USING (tenant_id = taskforce.current_tenant() AND taskforce.has_permission('audit:read'));
+    USING (tenant_id = (SELECT taskforce.current_tenant())
+           AND (SELECT taskforce.has_permission('audit:read')));
 CREATE POLICY audit_log_auditor_read ON taskforce.audit_log FOR SELECT
-    USING (taskforce._is_audit_auditor(current_user));
+    USING ((SELECT taskforce._is_audit_auditor(current_user)));
 
 -- Creates the monthly partitions taskforce.audit_log_YYYYMM from the
 -- current month to months_ahead months later, those missing.  A month whose
@@ -406,7 +409,8 @@ COMMENT ON FUNCTION taskforce._audit_write_event(text, text, text, text, text, j
     'internal: writes an audit entry of an event (tenant null: the context''s), values in new_values';
 
 -- Erasure, the one sanctioned change of an entry: only while
--- erase_audit_values has turned the switch on in this transaction.
+-- erase_audit_values has turned the switch on, in the subtransaction it
+-- runs in (src/audit/trigger.c).
 CREATE FUNCTION taskforce._audit_erasing() RETURNS boolean
     LANGUAGE C STABLE
     AS 'MODULE_PATHNAME', 'taskforce_audit_erasing';
@@ -420,9 +424,9 @@ REVOKE ALL ON FUNCTION taskforce._audit_set_erasing(boolean) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._audit_set_erasing(boolean) IS
     'internal: turns the erasure switch on or off for this transaction';
 CREATE POLICY audit_log_erasure_read ON taskforce.audit_log FOR SELECT
-    USING (taskforce._audit_erasing());
+    USING ((SELECT taskforce._audit_erasing()));
 CREATE POLICY audit_log_erasure ON taskforce.audit_log FOR UPDATE
-    USING (taskforce._audit_erasing()) WITH CHECK (taskforce._audit_erasing());
+    USING ((SELECT taskforce._audit_erasing())) WITH CHECK ((SELECT taskforce._audit_erasing()));
 
 -- F(x) of the canonical encoding.
 CREATE FUNCTION taskforce._audit_f(x text) RETURNS bytea

@@ -48,7 +48,7 @@ SET LOCAL ROLE taskforce_app;
 INSERT INTO public.jobs (id, payload) SELECT :base + g, 'load' FROM generate_series(1, 3) g ON CONFLICT DO NOTHING;
 COMMIT;
 PGB
-pgbench -n -h 127.0.0.1 -p "$port" -U postgres -c 4 -j 2 -T 30 -f "$dir/load.sql" postgres >"$dir/pgbench.log" 2>&1 &
+pgbench -n -h "$dir" -p "$port" -U postgres -c 4 -j 2 -T 30 -f "$dir/load.sql" postgres >"$dir/pgbench.log" 2>&1 &
 bench=$!
 
 # The witness: one id per transaction, logged only after COMMIT returned.
@@ -56,7 +56,7 @@ bench=$!
 	i=0
 	while :; do
 		i=$((i + 1))
-		psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 >/dev/null 2>&1 <<SQL || exit 0
+		psql -X -q -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 >/dev/null 2>&1 <<SQL || exit 0
 BEGIN;
 SELECT taskforce.act_as('acme', 'witness');
 SET LOCAL ROLE taskforce_app;

@@ -26,6 +26,9 @@ if [ "$(id -u)" = 0 ]; then
 fi
 source "$here/test/lib.sh"
 cd "$here"
+# docs/audit.md runs the shipped verifier as "$TASKFORCE_SRC"/tools/audit-verify
+# from its scratch directory.
+export TASKFORCE_SRC="$here"
 
 PORT=55591
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tf-docs.XXXXXX")

@@ -38,9 +38,11 @@ fail() {
 	exit 1
 }
 
-# Three worker slots: the event writer takes one (it is static), a parallel
-# query of two workers the other two; no logical replication launcher.
-tf_start_instance "$dir" "$port" "max_worker_processes = 3" "max_parallel_workers = 2" \
+# Four worker slots: the event writer and the audit sealer take one each
+# (they are static; the sealer is off and starts no worker of its own), a
+# parallel query of two workers the other two; no logical replication
+# launcher.
+tf_start_instance "$dir" "$port" "max_worker_processes = 4" "max_parallel_workers = 2" \
 	"max_logical_replication_workers = 0" "taskforce.event_flush_interval = 1"
 q() { tf_psql "$dir" "$port" -d postgres -At "$@"; }
 qdb() { local db=$1; shift; tf_psql "$dir" "$port" -d "$db" -At "$@"; }

@@ -35,12 +35,13 @@ fail() {
 	exit 1
 }
 
-# Three worker slots, one of them the event writer's, no logical
-# replication launcher: one parallel query of two workers fills
-# max_worker_processes.  The writer is off (event_flush_interval = 0): this
+# Four worker slots, two of them the static event writer's and audit
+# sealer's, no logical replication launcher: one parallel query of two
+# workers fills max_worker_processes (the sealer is off: it starts no
+# worker of its own).  The writer is off (event_flush_interval = 0): this
 # test writes the queue itself, to count what it holds (event_writer.sh
 # tests the writer, with the slots full too).
-tf_start_instance "$dir" "$port" "max_worker_processes = 3" "max_parallel_workers = 2" \
+tf_start_instance "$dir" "$port" "max_worker_processes = 4" "max_parallel_workers = 2" \
 	"max_logical_replication_workers = 0" "taskforce.event_queue_size = 16" \
 	"taskforce.event_flush_interval = 0" "taskforce.lockout_entries = 100"
 q() { tf_psql "$dir" "$port" -d postgres -At "$@"; }

@@ -103,3 +103,30 @@ echo "$out" | grep -q "ERROR:  55000: taskforce must be loaded through shared_pr
 	exit 1
 }
 echo "ok: without preloading, authenticate_password is refused with 55000 (lockout needs shared memory)"
+
+# Without preloading there is no background sealer (whatever
+# taskforce.audit_seal_interval says): audited writes stay unsealed until
+# seal_audit() is called (by the application or pg_cron), which then works.
+tf_psql "$dir" "$port" -d postgres >/dev/null <<'SQL'
+SET client_min_messages = warning;
+ALTER SYSTEM SET taskforce.audit_seal_interval = '100ms';
+SELECT pg_reload_conf();
+CREATE TABLE public.np_audited (id integer PRIMARY KEY);
+SELECT taskforce.enable_audit('public.np_audited');
+INSERT INTO public.np_audited VALUES (1), (2);
+SQL
+sleep 1
+got=$(tf_psql "$dir" "$port" -d postgres -At -c "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'taskforce audit sealer')
+	|| ' ' || (SELECT count(*) FROM taskforce.audit_log WHERE object = 'public.np_audited'
+	             AND NOT EXISTS (SELECT FROM taskforce.audit_sealed_transactions AS s WHERE s.txid = audit_log.txid))")
+[ "$got" = "0 2" ] || {
+	echo "FAIL: without preloading expected no sealer and 2 unsealed entries, got '$got'"
+	exit 1
+}
+got=$(tf_psql "$dir" "$port" -d postgres -At -c "SELECT entries_sealed >= 2 FROM taskforce.seal_audit()" \
+	-c "SELECT string_agg(kind, ',') FROM taskforce.verify_audit()")
+[ "$got" = "$(printf 't\nok')" ] || {
+	echo "FAIL: without preloading expected seal_audit() to seal and verify_audit ok, got '$got'"
+	exit 1
+}
+echo "ok: without preloading no sealer runs; seal_audit() seals by hand and verify_audit is ok"

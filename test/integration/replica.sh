@@ -69,6 +69,9 @@ tf_check "the replica streams from the primary" "streaming" \
 writers="SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'taskforce event writer'"
 tf_check "the event writer runs on the primary" "1" "$(p -c "$writers")"
 tf_check "no event writer on the replica (it cannot write; its events go to its log)" "0" "$(s -c "$writers")"
+sealers="SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'taskforce audit sealer'"
+tf_check "the audit sealer runs on the primary" "1" "$(p -c "$sealers")"
+tf_check "no audit sealer on the replica (it starts once recovery has finished)" "0" "$(s -c "$sealers")"
 
 # app_on_replica SQL...: runs statements as the application role on the replica.
 # psql reads them from stdin, so that :'token' and :'api_key' are bound.
