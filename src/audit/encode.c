@@ -37,15 +37,26 @@ typedef struct TfAuditValue
 	uint8		commitment[TF_AUDIT_HASH_LEN];	/* from erased, when erased */
 } TfAuditValue;
 
-static void
+/* appendBinaryStringInfo without a call per field: the encoding appends many small ones */
+static inline void
+put_bytes(StringInfo buf, const void *x, int len)
+{
+	if (buf->len + len >= buf->maxlen)
+		enlargeStringInfo(buf, len);
+	memcpy(buf->data + buf->len, x, len);
+	buf->len += len;
+	buf->data[buf->len] = '\0';
+}
+
+static inline void
 put_u32(StringInfo buf, uint32 n)
 {
 	uint8		b[4] = {n >> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff};
 
-	appendBinaryStringInfo(buf, (char *) b, 4);
+	put_bytes(buf, b, 4);
 }
 
-static void
+static inline void
 put_field(StringInfo buf, const char *x, int len)
 {
 	if (x == NULL)
@@ -54,7 +65,7 @@ put_field(StringInfo buf, const char *x, int len)
 		return;
 	}
 	put_u32(buf, (uint32) len);
-	appendBinaryStringInfo(buf, x, len);
+	put_bytes(buf, x, len);
 }
 
 static void
@@ -63,17 +74,33 @@ put_text(StringInfo buf, const char *x)
 	put_field(buf, x, x ? strlen(x) : 0);
 }
 
+/* the entries of a transaction share logged_at: the last text is kept */
+static TimestampTz last_t;
+static char last_text[64];
+
+static const char *
+timestamp_text_static(TimestampTz t)
+{
+	if (last_text[0] == '\0' || t != last_t)
+		pfree(tf_audit_timestamp_text(t));
+	return last_text;
+}
+
 char *
 tf_audit_timestamp_text(TimestampTz t)
 {
 	struct pg_tm tm;
 	fsec_t		fsec;
 
+	if (last_text[0] != '\0' && t == last_t)
+		return pstrdup(last_text);
 	if (TIMESTAMP_NOT_FINITE(t) || timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
 		ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 						errmsg("audit timestamp out of range")));
-	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year, tm.tm_mon,
-					tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+	snprintf(last_text, sizeof(last_text), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year,
+			 tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+	last_t = t;
+	return pstrdup(last_text);
 }
 
 void
@@ -84,7 +111,7 @@ tf_audit_commitment(const uint8 salt[TF_AUDIT_SALT_LEN], const char *side,
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendBinaryStringInfo(&buf, (const char *) salt, TF_AUDIT_SALT_LEN);
+	put_bytes(&buf, salt, TF_AUDIT_SALT_LEN);
 	put_text(&buf, side);
 	put_text(&buf, column);
 	put_text(&buf, value_text);
@@ -305,7 +332,7 @@ tf_audit_leaf_from_datums(const TfAuditColumns *cols, const Datum *values, const
 	put_text(&buf, "taskforce.audit.v1");
 	put_text_datum(&buf, COL(TF_AUDIT_COL_TENANT_ID), COL_NULL(TF_AUDIT_COL_TENANT_ID));
 	put_text(&buf, COL_NULL(TF_AUDIT_COL_LOGGED_AT) ? NULL
-			 : tf_audit_timestamp_text(DatumGetTimestampTz(COL(TF_AUDIT_COL_LOGGED_AT))));
+			 : timestamp_text_static(DatumGetTimestampTz(COL(TF_AUDIT_COL_LOGGED_AT))));
 	put_int(&buf, COL(TF_AUDIT_COL_TXID), COL_NULL(TF_AUDIT_COL_TXID), true);
 	put_int(&buf, COL(TF_AUDIT_COL_ENTRY_SEQ), COL_NULL(TF_AUDIT_COL_ENTRY_SEQ), false);
 	put_int(&buf, COL(TF_AUDIT_COL_STATEMENT_ID), COL_NULL(TF_AUDIT_COL_STATEMENT_ID), false);
@@ -360,7 +387,7 @@ tf_audit_leaf_from_datums(const TfAuditColumns *cols, const Datum *values, const
 								vals[i].commitment);
 		put_text(&buf, vals[i].side);
 		put_text(&buf, vals[i].column);
-		appendBinaryStringInfo(&buf, (char *) vals[i].commitment, TF_AUDIT_HASH_LEN);
+		put_bytes(&buf, vals[i].commitment, TF_AUDIT_HASH_LEN);
 	}
 	sha256(buf.data, buf.len, leaf_hash);
 	pfree(buf.data);

@@ -11,21 +11,26 @@ static void
 sha256_parts(uint8_t prefix, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
 			 uint8_t out[TF_MERKLE_HASH_LEN])
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	/* one context and one fetched digest per process: a tree hashes millions of nodes */
+	static EVP_MD_CTX *md = NULL;
+	static EVP_MD *sha = NULL;
 	unsigned int outlen = 0;
 
+	if (md == NULL)
+	{
+		sha = EVP_MD_fetch(NULL, "SHA256", NULL);
+		md = EVP_MD_CTX_new();
+	}
 	/* allocation failure of a digest context is not recoverable here: abort loudly */
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	if (md == NULL || sha == NULL || EVP_DigestInit_ex(md, sha, NULL) != 1 ||
 		EVP_DigestUpdate(md, &prefix, 1) != 1 ||
 		(alen && EVP_DigestUpdate(md, a, alen) != 1) ||
 		(blen && EVP_DigestUpdate(md, b, blen) != 1) ||
 		EVP_DigestFinal_ex(md, out, &outlen) != 1)
 	{
-		EVP_MD_CTX_free(md);
 		memset(out, 0, TF_MERKLE_HASH_LEN);
 		return;
 	}
-	EVP_MD_CTX_free(md);
 }
 
 void

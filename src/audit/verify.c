@@ -1,11 +1,21 @@
 /*
  * verify.c: taskforce.verify_audit().  Recomputes every sealed entry's leaf from its
- * columns, matches the entries against the level-0 tiles transaction by transaction,
+ * columns (fetched in batches, deformed and hashed in C by src/audit/encode.c), matches the entries against the level-0 tiles transaction by transaction,
  * rebuilds the tree in memory to check the upper tiles and every checkpoint's root, and
  * checks the checkpoints' signatures and a trusted checkpoint.
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "catalog/pg_type.h"
 #include "common/base64.h"
 #include "executor/spi.h"
@@ -14,6 +24,7 @@
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
+#include "audit/encode.h"
 #include "checkpoint.h"
 #include "merkle.h"
 #include "store.h"
@@ -77,6 +88,162 @@ signature_kind(int status)
 	return status == 0 ? "wrong_key" : "bad_signature";
 }
 
+/* an entry below the seal boundary: its identity and recomputed leaf */
+typedef struct VEntry
+{
+	uint8		leaf[32];
+	bool		stored_ok;		/* the stored leaf_hash equals the recomputed leaf */
+} VEntry;
+
+/* the sort key of an entry: small, so that the sort moves 16 bytes, not the leaf */
+typedef struct VKey
+{
+	int64		txid;
+	int32		seq;
+	uint32		idx;			/* into the scanned entries */
+} VKey;
+
+static inline int
+vkey_cmp(const VKey *x, const VKey *y)
+{
+	if (x->txid != y->txid)
+		return x->txid < y->txid ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : 0;
+}
+
+/* sort_vkeys(): PostgreSQL's sort template with the comparison inlined */
+#define ST_SORT sort_vkeys
+#define ST_ELEMENT_TYPE VKey
+#define ST_COMPARE(a, b) vkey_cmp(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+static int
+attno_by_name(TupleDesc desc, const char *name)
+{
+	for (int i = 0; i < desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped &&
+			strcmp(NameStr(TupleDescAttr(desc, i)->attname), name) == 0)
+			return i;
+	ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+					errmsg("audit entry has no column \"%s\"", name)));
+	return -1;
+}
+
+/*
+ * Every entry with txid < boundary, its leaf recomputed, sorted by (txid, entry_seq).
+ * A direct scan of each partition in physical order, the leaf computed from the
+ * deformed row (no SQL per row, no sort of whole rows), then a sort of the small
+ * records in memory: the tree itself already takes 64 bytes per leaf.  A fresh
+ * snapshot taken after the caller locked the log state, so it sees every sealed entry.
+ */
+static VEntry *
+scan_entries(uint64 boundary, uint64 *n_out, VKey **keys_out)
+{
+	Oid			parent = RangeVarGetRelid(makeRangeVar("taskforce", "audit_log", -1),
+										  AccessShareLock, false);
+	List	   *parts = find_all_inheritors(parent, AccessShareLock, NULL);
+	Snapshot	snap = RegisterSnapshot(GetTransactionSnapshot());
+	/* reset after every row: its keeper block holds a row's work, so no malloc churn */
+	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "verify_audit rows",
+												  0, 32 * 1024, ALLOCSET_DEFAULT_MAXSIZE);
+	uint64		n = 0,
+				cap = 1024;
+	VEntry	   *out;
+	VKey	   *keys;
+	uint64		kcap;
+	bool		sorted = true;
+	ListCell   *lc;
+
+	/* sized from the planner's estimate, so that it rarely grows */
+	foreach(lc, parts)
+	{
+		Relation	rel = table_open(lfirst_oid(lc), NoLock);
+
+		if (rel->rd_rel->reltuples > 0)
+			cap += (uint64) rel->rd_rel->reltuples;
+		table_close(rel, NoLock);
+	}
+	out = palloc_extended(sizeof(VEntry) * cap, MCXT_ALLOC_HUGE);
+	kcap = cap;
+	keys = palloc_extended(sizeof(VKey) * kcap, MCXT_ALLOC_HUGE);
+
+	foreach(lc, parts)
+	{
+		Relation	rel = table_open(lfirst_oid(lc), NoLock);
+		TupleDesc	desc = RelationGetDescr(rel);
+		TfAuditColumns cols;
+		int			a_txid,
+					a_seq,
+					a_leaf;
+		TupleTableSlot *slot;
+		TableScanDesc scan;
+
+		if (rel->rd_rel->relkind != RELKIND_RELATION)
+		{
+			table_close(rel, NoLock);
+			continue;
+		}
+		/* per partition: an attached table may lay its columns out differently */
+		tf_audit_resolve_columns(desc, &cols);
+		a_txid = cols.attno[TF_AUDIT_COL_TXID];
+		a_seq = cols.attno[TF_AUDIT_COL_ENTRY_SEQ];
+		a_leaf = attno_by_name(desc, "leaf_hash");
+		slot = table_slot_create(rel, NULL);
+		scan = table_beginscan(rel, snap, 0, NULL);
+		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+		{
+			MemoryContext old;
+			VEntry	   *e;
+			bytea	   *stored;
+
+			CHECK_FOR_INTERRUPTS();
+			slot_getallattrs(slot);
+			if (slot->tts_isnull[a_txid] ||
+				DatumGetInt64(slot->tts_values[a_txid]) >= (int64) boundary)
+				continue;		/* not sealed yet */
+			if (n >= PG_UINT32_MAX)
+				ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+								errmsg("verify_audit handles at most %u entries", PG_UINT32_MAX)));
+			if (n == cap)
+			{
+				cap *= 2;
+				out = repalloc_huge(out, sizeof(VEntry) * cap);
+			}
+			if (n == kcap)
+			{
+				kcap *= 2;
+				keys = repalloc_huge(keys, sizeof(VKey) * kcap);
+			}
+			keys[n].txid = DatumGetInt64(slot->tts_values[a_txid]);
+			keys[n].seq = slot->tts_isnull[a_seq] ? 0 : DatumGetInt32(slot->tts_values[a_seq]);
+			keys[n].idx = (uint32) n;
+			if (n > 0 && sorted && (keys[n - 1].txid > keys[n].txid ||
+									(keys[n - 1].txid == keys[n].txid && keys[n - 1].seq > keys[n].seq)))
+				sorted = false;
+			e = &out[n++];
+			old = MemoryContextSwitchTo(row_cxt);
+			tf_audit_leaf_from_datums(&cols, slot->tts_values, slot->tts_isnull, e->leaf);
+			stored = slot->tts_isnull[a_leaf] ? NULL : DatumGetByteaPP(slot->tts_values[a_leaf]);
+			e->stored_ok = stored != NULL && VARSIZE_ANY_EXHDR(stored) == 32 &&
+				memcmp(VARDATA_ANY(stored), e->leaf, 32) == 0;
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(row_cxt);
+		}
+		table_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(rel, NoLock);
+	}
+	UnregisterSnapshot(snap);
+	MemoryContextDelete(row_cxt);
+	if (!sorted)
+		sort_vkeys(keys, n);
+	*n_out = n;
+	*keys_out = keys;
+	return out;
+}
+
 Datum
 taskforce_verify_audit(PG_FUNCTION_ARGS)
 {
@@ -88,17 +255,18 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 	Tree		tree;
 	uint8	   *leaves;
 	const char *vkey;
-	Portal		ep,
-				sp;
-	Oid			types[1] = {INT8OID};
-	Datum		bound[1];
+	Portal		sp;
+	VEntry	   *entries;
+	VKey	   *ekeys;
+	uint64		purged_size = 0;
+	uint64		n_entries;
 	bool		isnull;
 	uint64		expect_first = 0;
 	int			checkpoints = 0;
 	/* the current entry group (one txid) */
 	int64		g_txid = -1;
-	uint8	   *g_r = NULL,
-			   *g_h = NULL;
+	uint8	   *g_r = NULL;
+	bool	   *g_ok = NULL;
 	int32	   *g_seq = NULL;
 	int			g_n = 0,
 				g_max = 0;
@@ -106,8 +274,7 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 				s_done = false;
 	uint64		e_i = 0,
 				s_i = 0;
-	SPITupleTable *etab = NULL,
-			   *stab = NULL;
+	SPITupleTable *stab = NULL;
 	int64		last_whole_deleted_start = -1;
 
 	if (given_key != NULL && !valid_vkey(given_key))
@@ -200,17 +367,45 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 	}
 
 	/* entries below the boundary against the sealed transactions, in (txid, entry_seq) order */
-	bound[0] = Int64GetDatum((int64) state.xid_boundary);
-	ep = SPI_cursor_open_with_args("tf_ventries",
-								   "SELECT e.txid, e.entry_seq, e.leaf_hash, taskforce._audit_leaf_hash(e) "
-								   "FROM taskforce.audit_log AS e WHERE e.txid < $1 ORDER BY e.txid, e.entry_seq",
-								   1, types, bound, NULL, false, CURSOR_OPT_NO_SCROLL);
+	/*
+	 * The latest purge: positions below purged_size lost their entries (the tree
+	 * above verified them through the tiles).  Its record must match a purge entry
+	 * of the trail (tamper-evident once sealed) and its checkpoint the tree.
+	 */
+	SPI_execute("SELECT p.purged_size, p.checkpoint_size, p.checkpoint_root, "
+				"EXISTS (SELECT FROM taskforce.audit_log AS e WHERE e.txid = p.txid "
+				"AND e.event_type = 'purge' AND e.action = 'PURGE' "
+				"AND e.new_values ->> 'purged_size' = p.purged_size::text) "
+				"FROM taskforce.audit_purges AS p ORDER BY p.purged_size DESC LIMIT 1", true, 0);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		int64		psize = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		int64		csize = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		bytea	   *croot = DatumGetByteaPP(SPI_getbinval(tup, desc, 3, &isnull));
+		bool		has_entry = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		uint8		root[32];
+
+		if (!has_entry || (uint64) psize > tree.size)
+			finding(&f, "changed", -1,
+					psprintf("the purge record of positions 0..%lld has no matching purge entry in the trail",
+							 (long long) (psize - 1)));
+		if ((uint64) csize <= tree.size &&
+			(!tf_merkle_range_hash(tree_node, &tree, 0, (uint64) csize, root) ||
+			 VARSIZE_ANY_EXHDR(croot) != 32 || memcmp(VARDATA_ANY(croot), root, 32) != 0))
+			finding(&f, "inconsistent_checkpoint", csize,
+					psprintf("the checkpoint of tree size %lld recorded by the purge does not match the tree",
+							 (long long) csize));
+		purged_size = (uint64) Min(psize, (int64) tree.size);
+	}
+	entries = scan_entries(state.xid_boundary, &n_entries, &ekeys);
 	sp = SPI_cursor_open_with_args("tf_vsealed",
 								   "SELECT txid, first_position, entry_count FROM taskforce.audit_sealed_transactions ORDER BY txid",
 								   0, NULL, NULL, NULL, false, CURSOR_OPT_NO_SCROLL);
 	g_max = 64;
 	g_r = palloc(32 * g_max);
-	g_h = palloc(32 * g_max);
+	g_ok = palloc(sizeof(bool) * g_max);
 	g_seq = palloc(sizeof(int32) * g_max);
 	for (;;)
 	{
@@ -223,43 +418,27 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 		{
 			for (;;)
 			{
-				HeapTuple	tup;
 				int64		txid;
 
-				if (etab == NULL || e_i >= etab->numvals)
+				if (e_i >= n_entries)
 				{
-					if (etab)
-						SPI_freetuptable(etab);
-					SPI_cursor_fetch(ep, true, 10000);
-					etab = SPI_tuptable;
-					e_i = 0;
-					if (SPI_processed == 0)
-					{
-						e_done = true;
-						break;
-					}
+					e_done = true;
+					break;
 				}
-				tup = etab->vals[e_i];
-				txid = DatumGetInt64(SPI_getbinval(tup, etab->tupdesc, 1, &isnull));
+				txid = ekeys[e_i].txid;
 				if (g_n > 0 && txid != g_txid)
 					break;
 				if (g_n == g_max)
 				{
 					g_max *= 2;
 					g_r = repalloc_huge(g_r, 32 * (Size) g_max);
-					g_h = repalloc_huge(g_h, 32 * (Size) g_max);
+					g_ok = repalloc_huge(g_ok, sizeof(bool) * (Size) g_max);
 					g_seq = repalloc_huge(g_seq, sizeof(int32) * (Size) g_max);
 				}
 				g_txid = txid;
-				g_seq[g_n] = DatumGetInt32(SPI_getbinval(tup, etab->tupdesc, 2, &isnull));
-				{
-					bytea	   *h = DatumGetByteaPP(SPI_getbinval(tup, etab->tupdesc, 3, &isnull));
-					bytea	   *r = DatumGetByteaPP(SPI_getbinval(tup, etab->tupdesc, 4, &isnull));
-
-					memset(g_h + 32 * g_n, 0, 32);
-					memcpy(g_h + 32 * g_n, VARDATA_ANY(h), Min(32, VARSIZE_ANY_EXHDR(h)));
-					memcpy(g_r + 32 * g_n, VARDATA_ANY(r), 32);
-				}
+				g_seq[g_n] = ekeys[e_i].seq;
+				memcpy(g_r + 32 * g_n, entries[ekeys[e_i].idx].leaf, 32);
+				g_ok[g_n] = entries[ekeys[e_i].idx].stored_ok;
 				g_n++;
 				e_i++;
 			}
@@ -304,6 +483,8 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 		expect_first = s_first + s_count;
 		if (g_n == 0 || s_txid < g_txid)
 		{
+			if ((uint64) s_first + s_count <= purged_size)
+				continue;		/* purged by purge_audit: its leaves are in the tiles */
 			finding(&f, "deleted", s_first,
 					psprintf("the %d entries of transaction %lld are gone", s_count, (long long) s_txid));
 			if (last_whole_deleted_start < 0)
@@ -357,7 +538,7 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 
 					if (memcmp(g_r + 32 * i, L + 32 * i, 32) == 0)
 					{
-						if (memcmp(g_h + 32 * i, g_r + 32 * i, 32) != 0)
+						if (!g_ok[i])
 							finding(&f, "changed", s_first + i,
 									psprintf("entry (%lld, %d): stored leaf_hash differs", (long long) s_txid, g_seq[i]));
 						continue;
@@ -371,7 +552,6 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 		}
 		g_n = 0;
 	}
-	SPI_cursor_close(ep);
 	SPI_cursor_close(sp);
 	if (expect_first != tree.size)
 		finding(&f, "changed", (int64) expect_first, "sealed transactions do not cover the tree");

@@ -73,6 +73,14 @@ BEGIN
                 taskforce.audit_checkpoint(bigint),
                 taskforce.audit_public_key() TO %I', r.role_name);
         END IF;
+        -- Audit retention (audit_purge.sql): admins purge sealed entries;
+        -- admins and auditors read the purge records.
+        IF r.purpose = 'admin' THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.purge_audit(timestamptz) TO %I', r.role_name);
+        END IF;
+        IF r.purpose IN ('admin', 'auditor') THEN
+            EXECUTE format('GRANT SELECT ON taskforce.audit_purges TO %I', r.role_name);
+        END IF;
         IF r.purpose = 'admin' THEN
             -- Token issuers and keys, the permission catalog, establishing
             -- contexts and managing tenants.

@@ -120,6 +120,13 @@ class Tests(unittest.TestCase):
         self.assertEqual(kind(e), ("deleted", 2))
         e[5]["event_type"] = "purge"; e[5]["leaf_hash"] = av.entry_leaf(e[5]).hex()
         self.assertEqual(kind(e)[0], "root mismatch")  # leaf 5 changed, but the purge is accepted
+        # a purge entry naming purged_size covers the positions below it only
+        for size, expected in ((2, ("deleted", 2)), (3, "root mismatch")):
+            e = copy.deepcopy(self.entries); e[2] = {"position": 2, "purged": True, "leaf_hash": e[2]["leaf_hash"]}
+            p = entry(5, int(e[5]["txid"]), e[5]["entry_seq"], None, {"purged_size": size})
+            p["event_type"] = "purge"; p["leaf_hash"] = av.entry_leaf(p).hex(); e[5] = p
+            got = kind(e)
+            self.assertEqual(got if size == 2 else got[0], expected)
 
     def test_numeric_shown_value_compared_exactly(self):
         e = [entry(0, 1000, 1, None, {"n": 1})]
