@@ -1,5 +1,5 @@
 -- src/sql/audit_purge.sql: retention of the audit trail (issue 9; docs in
--- docs/audit-purge.md).  purge_audit(before) removes the longest prefix of
+-- docs/audit.md, "Purging and retention").  purge_audit(before) removes the longest prefix of
 -- the Merkle log whose entries are all older than `before` and sealed:
 -- whole monthly partitions are dropped, rows of the default partition (and
 -- of a partition only partly purged) deleted.  The tiles, the sealed
