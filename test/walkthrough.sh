@@ -97,8 +97,8 @@ as_runner env TF_TOKEN="$token" TF_DSN="host=$dir port=$PORT user=app dbname=$DB
 	/usr/bin/python3 - <"$here/test/walkthrough_app.py"
 
 # 5. The audit trail: the entry of alice's change, a seal, a verification,
-# an offline verification of an export with tools/audit-verify, and a
-# tampering found by both.
+# an offline verification of an export with tools/audit-verify, the
+# background sealer and retention, and a tampering found by both.
 lib tf_psql "$dir" "$PORT" -d "$DB" <"$here/test/walkthrough_audit.sql" 2>&1
 # export_and_verify: writes trail.jsonl, checkpoint and vkey in $dir and runs
 # the offline verifier on them (the script through stdin: $here may not be
@@ -115,8 +115,9 @@ echo "== 16. An auditor verifies an export offline (tools/audit-verify, no datab
 echo
 export_and_verify
 echo "   -> exit status $?"
+lib tf_psql "$dir" "$PORT" -d "$DB" <"$here/test/walkthrough_retention.sql" 2>&1
 echo
-echo "== 17. Tampering behind the trail's back is found"
+echo "== 18. Tampering behind the trail's back is found"
 echo
 lib tf_psql "$dir" "$PORT" -d "$DB" <"$here/test/walkthrough_tamper.sql" 2>&1
 echo "-- and by the offline verifier, on a new export:"

@@ -1,5 +1,5 @@
 -- test/walkthrough_tamper.sql: a superuser rewrites an entry behind the
--- trail's back (run by test/walkthrough.sh, section 17).
+-- trail's back (run by test/walkthrough.sh, section 18).
 \set ON_ERROR_STOP on
 \pset footer off
 \echo '[connected as postgres (superuser)]'
