@@ -2,11 +2,9 @@
  * src/audit/trigger.c: the audit trigger of taskforce.enable_audit
  * (spec/AUDIT_SPEC.md, "The entry table").  AFTER ROW INSERT/UPDATE/DELETE
  * and AFTER STATEMENT TRUNCATE; each call writes one taskforce.audit_log
- * entry as the extension owner (app roles have no INSERT on audit_log and
- * the table forces row security: the owner writes with SECURITY_NOFORCE_RLS,
- * the way referential-integrity checks do).  The INSERT goes through the
- * parent table, so a month without its own partition lands in the default
- * partition.
+ * entry, whoever the caller is (app roles have no privilege on audit_log):
+ * append.c puts it straight into the partition of its month, the default
+ * partition for a month without one.
  *
  * Trigger arguments (set by enable_audit): event_type, changed_only ('t' or
  * 'f'), excluded columns and redacted columns (text[] literals), the tenant
@@ -18,25 +16,19 @@
 #include <openssl/evp.h>
 
 #include "access/htup_details.h"
-#include "access/table.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "audit/encode.h"
 #include "audit/sealer.h"
-#include "catalog/namespace.h"
 #include "commands/extension.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
-#include "common/hashfn.h"
 #include "context/context.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
-#include "nodes/makefuncs.h"
-#include "nodes/pg_list.h"
 #include "port.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -488,7 +480,7 @@ PG_FUNCTION_INFO_V1(taskforce_audit_write_event);
 /*
  * taskforce._audit_write_event(event_type, object, row_key, action,
  * tenant_id, new_values): writes an entry that is not a table change
- * (erasure, purge, evidence), attributed like a change, as the owner.
+ * (erasure, purge, evidence), attributed like a change.
  */
 Datum
 taskforce_audit_write_event(PG_FUNCTION_ARGS)
