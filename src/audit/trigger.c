@@ -306,7 +306,7 @@ text_or_null(const char *s, bool *isnull)
 }
 
 /*
- * Writes one entry (SPI connected, running as the owner): the context's
+ * Writes one entry: the context's
  * attribution, the transaction's start time, id and next entry_seq, fresh
  * salts and the leaf hash.
  */
