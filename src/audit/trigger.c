@@ -306,9 +306,8 @@ text_or_null(const char *s, bool *isnull)
 }
 
 /*
- * Writes one entry: the context's
- * attribution, the transaction's start time, id and next entry_seq, fresh
- * salts and the leaf hash.
+ * Writes one entry: the context's attribution, the transaction's start
+ * time, id and next entry_seq, fresh salts and the leaf hash.
  */
 static void
 insert_entry(const char *event_type, const char *object, const char *row_key,
