@@ -96,7 +96,7 @@ rebuild_parent(void)
 	cache.parent = InvalidOid;
 	cache.part = InvalidOid;
 	cache.part_lxid = InvalidLocalTransactionId;
-	cache.valid = true;
+	cache.valid = false;		/* until the end: an error leaves the cache to rebuild */
 
 	nsp = get_namespace_oid("taskforce", true);
 	cache.parent = OidIsValid(nsp) ? get_relname_relid("audit_log", nsp) : InvalidOid;
@@ -110,6 +110,8 @@ rebuild_parent(void)
 	MemoryContextSwitchTo(old);
 	tf_audit_resolve_columns(cache.parent_desc, &cache.parent_columns);
 	table_close(parent, NoLock);
+	/* read after the lock: any invalidation the lock brought in is reflected */
+	cache.valid = true;
 }
 
 /* The partition holding logged_at, as get_partition_for_tuple routes a row. */
