@@ -339,3 +339,21 @@ SELECT taskforce._audit_erasing() AS switch_in_a_nested_subtransaction;
 ROLLBACK TO SAVEPOINT before_erasure;
 SELECT taskforce._audit_erasing() AS switch_after_rollback_to_savepoint;
 COMMIT;
+
+-- An erasure under a tenant's context reaches that tenant's entries only
+-- (the same row key was used by another tenant before).
+\c - audit_writer
+BEGIN;
+SELECT taskforce.act_as('aud-globex', 'gus') \g /dev/null
+INSERT INTO public.accounts (id, owner) VALUES (30, 'globex owner');
+DELETE FROM public.accounts WHERE id = 30;
+COMMIT;
+BEGIN;
+SELECT taskforce.act_as('aud-acme', 'ann', ARRAY['admin']) \g /dev/null
+INSERT INTO public.accounts (id, owner) VALUES (30, 'acme owner');
+SELECT taskforce.erase_audit_values('public.accounts', '{"id": 30}', '{owner}', 'acme request') AS erased_in_acme;
+COMMIT;
+\c - postgres
+SELECT tenant_id, action, coalesce(new_values, old_values)->>'owner' AS owner, erased IS NOT NULL AS erased
+  FROM taskforce.audit_log WHERE object = 'public.accounts' AND row_key = '{"id": 30}' AND event_type = 'change'
+ ORDER BY txid, entry_seq;

@@ -456,6 +456,7 @@ DECLARE
     n_entries integer := 0;
     touched boolean;
     tenant text;
+    context_tenant text := taskforce.current_tenant();
 BEGIN
     IF tbl IS NULL OR row_key IS NULL OR columns IS NULL OR reason IS NULL THEN
         RAISE EXCEPTION 'erase_audit_values arguments must not be null'
@@ -470,6 +471,7 @@ BEGIN
     FOR e IN SELECT a.txid, a.entry_seq, a.tenant_id, a.old_values, a.new_values, a.erased, a.salts
                FROM taskforce.audit_log AS a
               WHERE a.object = obj AND a.row_key = erase_audit_values.row_key::text
+                AND (context_tenant IS NULL OR a.tenant_id = context_tenant)
               ORDER BY a.txid, a.entry_seq FOR UPDATE LOOP
         oldv := e.old_values; newv := e.new_values; er := e.erased; s := e.salts;
         touched := false;
@@ -509,4 +511,4 @@ END
 $$;
 REVOKE ALL ON FUNCTION taskforce.erase_audit_values(regclass, jsonb, text[], text) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce.erase_audit_values(regclass, jsonb, text[], text) IS
-    'erases the given columns'' values from every audit entry of a row (commitments kept, leaf hashes unchanged, salts zeroed); logs an erasure entry; returns the number of values erased';
+    'erases the given columns'' values from every audit entry of a row (commitments kept, leaf hashes unchanged, salts zeroed): in a context, the entries of its tenant only; without one, of every tenant; logs an erasure entry; returns the number of values erased';
