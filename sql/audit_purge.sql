@@ -100,9 +100,10 @@ SELECT * FROM taskforce.purge_audit('2020-03-01');
 RESET ROLE;
 SELECT * FROM pg_temp.counts();
 
--- The log verifies (the auditor too), before and after the purge entry is
--- sealed; the tiles, the sealed transactions and the checkpoints stayed;
--- the checkpoint taken before the purge is still a prefix.
+-- Until the purge entry is sealed, the purge record is not trusted (the
+-- offline verifier needs the sealed entry too); sealed, the log verifies
+-- (the auditor too); the tiles, the sealed transactions and the checkpoints
+-- stayed; the checkpoint taken before the purge is still a prefix.
 SELECT kind, position, detail FROM taskforce.verify_audit();
 SELECT * FROM taskforce.seal_audit();
 SET ROLE audit_purge_auditor;
@@ -123,6 +124,17 @@ SELECT kind, position, regexp_replace(detail, 'transaction [0-9]+', 'transaction
 -- record no longer matches the purge entry of the trail.
 SET session_replication_role = replica;
 UPDATE taskforce.audit_purges SET purged_size = 7;
+RESET session_replication_role;
+SELECT kind, position, regexp_replace(detail, 'transaction [0-9]+', 'transaction N') AS detail
+  FROM taskforce.verify_audit();
+-- Nor by a purge entry inserted behind the trail's back, which is never
+-- sealed: a purge record counts only with its entry sealed above the range.
+SET session_replication_role = replica;
+UPDATE taskforce.audit_purges SET txid = 4000000000000;
+INSERT INTO taskforce.audit_log (tenant_id, logged_at, txid, entry_seq, statement_id, event_type,
+        object, row_key, action, db_role, new_values, salts, leaf_hash)
+VALUES (NULL, now(), 4000000000000, 1, 0, 'purge', 'taskforce.audit_log', NULL, 'PURGE', 'postgres',
+        '{"purged_size": 7}', '\x', '\x00');
 RESET session_replication_role;
 SELECT kind, position, regexp_replace(detail, 'transaction [0-9]+', 'transaction N') AS detail
   FROM taskforce.verify_audit();

@@ -100,6 +100,7 @@ table_image(Relation rel)
 	Oid			relid = RelationGetRelid(rel);
 	TupleDesc	desc = RelationGetDescr(rel);
 	TableImage *t;
+	ColumnImage *columns;
 	bool		found;
 	MemoryContext old;
 
@@ -118,22 +119,30 @@ table_image(Relation rel)
 		CacheRegisterRelcacheCallback(invalidate, (Datum) 0);
 	}
 	t = hash_search(tables, &relid, HASH_ENTER, &found);
-	if (found && t->valid && t->natts == desc->natts)
+	if (!found)
+	{
+		t->columns = NULL;
+		t->natts = 0;
+		t->valid = false;
+	}
+	else if (t->valid && t->natts == desc->natts)
 		return t;
-	if (found && t->columns != NULL)
+	if (t->columns != NULL)
 	{
 		for (int i = 0; i < t->natts; i++)
 			pfree(t->columns[i].name);
 		pfree(t->columns);		/* the FmgrInfos' fn_expr stay in images_cxt: small */
 	}
+	/* nothing half-built survives an error below: natts and columns are set together */
 	t->columns = NULL;
+	t->natts = 0;
 	t->valid = false;
 	old = MemoryContextSwitchTo(images_cxt);
-	t->columns = palloc0(sizeof(ColumnImage) * Max(desc->natts, 1));
+	columns = palloc0(sizeof(ColumnImage) * Max(desc->natts, 1));
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
-		ColumnImage *c = &t->columns[i];
+		ColumnImage *c = &columns[i];
 
 		c->name = pstrdup(NameStr(att->attname));
 		c->namelen = strlen(c->name);
@@ -149,6 +158,7 @@ table_image(Relation rel)
 		}
 	}
 	MemoryContextSwitchTo(old);
+	t->columns = columns;
 	t->natts = desc->natts;
 	t->valid = true;
 	return t;

@@ -339,7 +339,7 @@ insert_entry(const char *event_type, const char *object, const char *row_key,
 	values[3] = Int32GetDatum(seq_next);
 	values[4] = Int32GetDatum((int32) cid);
 	values[5] = CStringGetTextDatum(event_type);
-	values[6] = CStringGetTextDatum(object);
+	values[6] = text_or_null(object, &nulls[6]);
 	values[7] = text_or_null(row_key, &nulls[7]);
 	values[8] = CStringGetTextDatum(action);
 	values[9] = text_or_null(ctx && ctx->user_id ? text_to_cstring(ctx->user_id) : NULL, &nulls[9]);

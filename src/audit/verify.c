@@ -370,11 +370,16 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 	/*
 	 * The latest purge: positions below purged_size lost their entries (the tree
 	 * above verified them through the tiles).  Its record must match a purge entry
-	 * of the trail (tamper-evident once sealed) and its checkpoint the tree.
+	 * of the trail that is sealed above the purged range (so that the scan below
+	 * checks that entry against its leaf: a row inserted behind the trail's back
+	 * cannot vouch for a purge), and its checkpoint the tree.
 	 */
 	SPI_execute("SELECT p.purged_size, p.checkpoint_size, p.checkpoint_root, "
-				"EXISTS (SELECT FROM taskforce.audit_log AS e WHERE e.txid = p.txid "
+				"EXISTS (SELECT FROM taskforce.audit_log AS e "
+				"JOIN taskforce.audit_sealed_transactions AS s ON s.txid = e.txid "
+				"WHERE e.txid = p.txid AND s.first_position >= p.purged_size "
 				"AND e.event_type = 'purge' AND e.action = 'PURGE' "
+				"AND e.object = 'taskforce.audit_log' "
 				"AND e.new_values ->> 'purged_size' = p.purged_size::text) "
 				"FROM taskforce.audit_purges AS p ORDER BY p.purged_size DESC LIMIT 1", true, 0);
 	if (SPI_processed == 1)
@@ -389,7 +394,7 @@ taskforce_verify_audit(PG_FUNCTION_ARGS)
 
 		if (!has_entry || (uint64) psize > tree.size)
 			finding(&f, "changed", -1,
-					psprintf("the purge record of positions 0..%lld has no matching purge entry in the trail",
+					psprintf("the purge record of positions 0..%lld has no matching sealed purge entry in the trail (seal after purging)",
 							 (long long) (psize - 1)));
 		if ((uint64) csize <= tree.size &&
 			(!tf_merkle_range_hash(tree_node, &tree, 0, (uint64) csize, root) ||

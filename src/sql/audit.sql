@@ -233,6 +233,12 @@ BEGIN
     IF event_type = '' THEN
         RAISE EXCEPTION 'event_type must not be empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- The verifiers trust these types as taskforce's own (a purge covers the
+    -- positions it names): no audited table may write them.
+    IF event_type IN ('purge', 'erasure', 'security_event', 'evidence') AND NOT installing THEN
+        RAISE EXCEPTION 'event type "%" is reserved for taskforce''s own entries', event_type
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     SELECT c.relkind, n.nspname, c.relname INTO kind, nsp, rel
       FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE c.oid = tbl;
     IF kind NOT IN ('r', 'p') THEN

@@ -17,12 +17,14 @@ CREATE TABLE taskforce.audit_purges (
     partitions      text[]      NOT NULL,
     checkpoint_size bigint      NOT NULL,
     checkpoint_root bytea       NOT NULL,
+    user_id         text,
+    db_role         name        NOT NULL DEFAULT pg_catalog.session_user(),
     CONSTRAINT audit_purges_pkey PRIMARY KEY (purged_size),
     CONSTRAINT audit_purges_shape CHECK (purged_size > 0 AND entries >= 0
         AND checkpoint_size >= purged_size AND pg_catalog.length(checkpoint_root) = 32)
 );
 COMMENT ON TABLE taskforce.audit_purges IS
-    'one row per purge_audit: positions 0 .. purged_size - 1 of the Merkle log no longer have their entries (their leaves stay in the tiles); txid is the purge entry''s transaction; checkpoint_size/root: the latest checkpoint when purged';
+    'one row per purge_audit: positions 0 .. purged_size - 1 of the Merkle log no longer have their entries (their leaves stay in the tiles); txid is the purge entry''s transaction; checkpoint_size/root: the latest checkpoint when purged; user_id and db_role: who purged (kept here when a later purge removes the purge entry itself)';
 REVOKE ALL ON taskforce.audit_purges FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('taskforce.audit_purges', '');
 
@@ -38,6 +40,7 @@ DECLARE
     keep_txid bigint;          -- entries with txid < keep_txid are purged
     cp record;
     part record;
+    saved_lock_timeout text;
     dropped text[] := '{}';
     touched text[] := '{}';
     removed bigint := 0;
@@ -101,7 +104,19 @@ BEGIN
                 WHERE i.inhparent = 'taskforce.audit_log'::regclass AND c.relname ~ '^audit_log_[0-9]{6}$'
                   AND (pg_catalog.to_date(substr(c.relname, 11), 'YYYYMM')::timestamp AT TIME ZONE 'UTC')
                       + interval '1 month' <= before) THEN
-        LOCK TABLE taskforce.audit_log IN ACCESS EXCLUSIVE MODE;
+        -- Audited writers queue behind this lock request: wait 2 s at most
+        -- (a session holding audit_log open would stall them all), then give
+        -- up with nothing done.
+        saved_lock_timeout := pg_catalog.current_setting('lock_timeout');
+        PERFORM pg_catalog.set_config('lock_timeout', '2s', true);
+        BEGIN
+            LOCK TABLE taskforce.audit_log IN ACCESS EXCLUSIVE MODE;
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE EXCEPTION 'purge_audit could not lock taskforce.audit_log within 2 s'
+                USING ERRCODE = 'lock_not_available',
+                      HINT = 'a session holds the audit trail open; retry later';
+        END;
+        PERFORM pg_catalog.set_config('lock_timeout', saved_lock_timeout, true);
     END IF;
     FOR part IN
         SELECT c.relname::text AS name FROM pg_catalog.pg_inherits AS i
@@ -139,9 +154,9 @@ BEGIN
                            'checkpoint', jsonb_build_object('tree_size', cp.tree_size,
                                                             'root_hash', encode(cp.root_hash, 'hex'))));
     INSERT INTO taskforce.audit_purges (purged_size, before, txid, entries, partitions,
-                                        checkpoint_size, checkpoint_root)
+                                        checkpoint_size, checkpoint_root, user_id)
     VALUES (new_size, before, pg_catalog.pg_current_xact_id()::text::bigint, removed,
-            dropped || touched, cp.tree_size, cp.root_hash);
+            dropped || touched, cp.tree_size, cp.root_hash, taskforce.current_user_id());
     RETURN QUERY SELECT new_size, removed, dropped;
 END
 $$;

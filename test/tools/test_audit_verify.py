@@ -118,15 +118,23 @@ class Tests(unittest.TestCase):
         # an entry missing as if purged, with no purge entry after it
         e = copy.deepcopy(self.entries); e[2] = {"position": 2, "purged": True, "leaf_hash": e[2]["leaf_hash"]}
         self.assertEqual(kind(e), ("deleted", 2))
+        # an entry that merely has the event type purge covers nothing
         e[5]["event_type"] = "purge"; e[5]["leaf_hash"] = av.entry_leaf(e[5]).hex()
-        self.assertEqual(kind(e)[0], "root mismatch")  # leaf 5 changed, but the purge is accepted
-        # a purge entry naming purged_size covers the positions below it only
-        for size, expected in ((2, ("deleted", 2)), (3, "root mismatch")):
+        self.assertEqual(kind(e), ("deleted", 2))
+
+        def with_purge(size, **fields):
             e = copy.deepcopy(self.entries); e[2] = {"position": 2, "purged": True, "leaf_hash": e[2]["leaf_hash"]}
             p = entry(5, int(e[5]["txid"]), e[5]["entry_seq"], None, {"purged_size": size})
-            p["event_type"] = "purge"; p["leaf_hash"] = av.entry_leaf(p).hex(); e[5] = p
-            got = kind(e)
-            self.assertEqual(got if size == 2 else got[0], expected)
+            p.update(dict(dict(event_type="purge", action="PURGE", object="taskforce.audit_log"), **fields))
+            p["leaf_hash"] = av.entry_leaf(p).hex(); e[5] = p
+            return kind(e)
+        # a purge entry (PURGE of taskforce.audit_log) covers the positions below its purged_size only
+        self.assertEqual(with_purge(2), ("deleted", 2))
+        self.assertEqual(with_purge(3)[0], "root mismatch")  # leaf 5 changed, but the purge is accepted
+        # the same entry with another action or object, or no integer purged_size, covers nothing
+        self.assertEqual(with_purge(3, action="INSERT"), ("deleted", 2))
+        self.assertEqual(with_purge(3, object="public.notes"), ("deleted", 2))
+        self.assertEqual(with_purge("3"), ("deleted", 2))
 
     def test_numeric_shown_value_compared_exactly(self):
         e = [entry(0, 1000, 1, None, {"n": 1})]
