@@ -74,33 +74,34 @@ put_text(StringInfo buf, const char *x)
 	put_field(buf, x, x ? strlen(x) : 0);
 }
 
-/* the entries of a transaction share logged_at: the last text is kept */
+/*
+ * logged_at's canonical text.  The entries of a transaction share logged_at,
+ * so the last text is kept and returned again (a static buffer).
+ */
 static TimestampTz last_t;
 static char last_text[64];
 
 static const char *
 timestamp_text_static(TimestampTz t)
 {
-	if (last_text[0] == '\0' || t != last_t)
-		pfree(tf_audit_timestamp_text(t));
-	return last_text;
-}
-
-char *
-tf_audit_timestamp_text(TimestampTz t)
-{
 	struct pg_tm tm;
 	fsec_t		fsec;
 
 	if (last_text[0] != '\0' && t == last_t)
-		return pstrdup(last_text);
+		return last_text;
 	if (TIMESTAMP_NOT_FINITE(t) || timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
 		ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 						errmsg("audit timestamp out of range")));
 	snprintf(last_text, sizeof(last_text), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year,
 			 tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
 	last_t = t;
-	return pstrdup(last_text);
+	return last_text;
+}
+
+char *
+tf_audit_timestamp_text(TimestampTz t)
+{
+	return pstrdup(timestamp_text_static(t));
 }
 
 void

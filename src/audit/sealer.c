@@ -238,7 +238,6 @@ static List *
 pending_databases(void)
 {
 	List	   *dbs = NIL;
-	ListCell   *lc;
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
 	LWLockAcquire(shared->lock, LW_SHARED);
@@ -252,19 +251,7 @@ pending_databases(void)
 	}
 	LWLockRelease(shared->lock);
 	MemoryContextSwitchTo(old);
-	if (dbs == NIL)
-		return NIL;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	foreach(lc, dbs)
-	{
-		if (tf_launcher_database_exists(lfirst_oid(lc)))
-			continue;
-		forget_if_dropped(lfirst_oid(lc));
-		dbs = foreach_delete_current(dbs, lc);
-	}
-	CommitTransactionCommand();
-	return dbs;
+	return tf_launcher_keep_existing(dbs, forget_if_dropped);
 }
 
 /* Lists, in TopMemoryContext, every database that accepts connections; frees dropped ones' slots. */

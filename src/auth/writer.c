@@ -89,35 +89,23 @@ tf_writer_init(void)
 							 TF_WRITER_RESTART_SECONDS);
 }
 
-/*
- * Lists the databases with queued events or unpersisted counters, in
- * TopMemoryContext.  Those that were dropped lose their queued events to
- * the server log here.
- */
+/* A dropped database's queued events go to the server log, its counters are forgotten. */
+static void
+discard_dropped(Oid db)
+{
+	tf_events_discard_database(db, "its database was dropped");
+	tf_lockout_discard_database(db);
+}
+
+/* Lists the databases with queued events or unpersisted counters, in TopMemoryContext. */
 static List *
 pending_databases(void)
 {
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 	List	   *dbs = tf_lockout_pending_databases(tf_events_pending_databases(NIL));
-	ListCell   *lc;
 
 	MemoryContextSwitchTo(old);
-	if (dbs == NIL)
-		return NIL;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	foreach(lc, dbs)
-	{
-		Oid			db = lfirst_oid(lc);
-
-		if (tf_launcher_database_exists(db))
-			continue;
-		tf_events_discard_database(db, "its database was dropped");
-		tf_lockout_discard_database(db);
-		dbs = foreach_delete_current(dbs, lc);
-	}
-	CommitTransactionCommand();
-	return dbs;
+	return tf_launcher_keep_existing(dbs, discard_dropped);
 }
 
 /* Logs what a stopping server would lose, then exits (the postmaster restarts it if the server goes on). */

@@ -13,6 +13,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "utils/syscache.h"
@@ -43,6 +44,30 @@ tf_launcher_database_exists(Oid database_id)
 {
 	return OidIsValid(database_id) &&
 		SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(database_id));
+}
+
+/*
+ * Removes from dbs, in a transaction of its own, the databases that were
+ * dropped, calling dropped() for each so that its caller forgets them.
+ */
+List *
+tf_launcher_keep_existing(List *dbs, void (*dropped) (Oid database_id))
+{
+	ListCell   *lc;
+
+	if (dbs == NIL)
+		return NIL;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	foreach(lc, dbs)
+	{
+		if (tf_launcher_database_exists(lfirst_oid(lc)))
+			continue;
+		dropped(lfirst_oid(lc));
+		dbs = foreach_delete_current(dbs, lc);
+	}
+	CommitTransactionCommand();
+	return dbs;
 }
 
 /*

@@ -28,6 +28,7 @@ typedef struct TfLauncherRound
 
 extern void tf_launcher_register(const char *function, const char *name, int restart_seconds);
 extern bool tf_launcher_database_exists(Oid database_id);
+extern List *tf_launcher_keep_existing(List *dbs, void (*dropped) (Oid database_id));
 extern void tf_launcher_start_next(TfLauncherRound *round);
 extern void tf_launcher_reap(TfLauncherRound *round);
 extern bool tf_launcher_idle(const TfLauncherRound *round);
