@@ -68,14 +68,19 @@ SQL_SINCE_0_5_0 = \
 	src/sql/audit_purge.sql \
 	src/sql/evidence.sql \
 	src/sql/citations.sql
-SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) $(SQL_SINCE_0_4_0) $(SQL_SINCE_0_5_0) src/sql/roles.sql
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.4.0--0.5.0.sql
+SQL_SINCE_0_6_0 = \
+	src/sql/projects.sql \
+	src/sql/acl.sql \
+	src/sql/retention.sql
+SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) $(SQL_SINCE_0_4_0) $(SQL_SINCE_0_5_0) $(SQL_SINCE_0_6_0) src/sql/roles.sql
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.5.0--0.6.0.sql
 # Scripts of earlier releases, frozen as they shipped.
 DATA = \
 	src/sql/upgrade/$(EXTENSION)--0.1.0.sql \
 	src/sql/upgrade/$(EXTENSION)--0.1.0--0.2.0.sql \
 	src/sql/upgrade/$(EXTENSION)--0.2.0--0.3.0.sql \
-	src/sql/upgrade/$(EXTENSION)--0.3.0--0.4.0.sql
+	src/sql/upgrade/$(EXTENSION)--0.3.0--0.4.0.sql \
+	src/sql/upgrade/$(EXTENSION)--0.4.0--0.5.0.sql
 
 PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK += -lcrypto
@@ -97,5 +102,5 @@ include $(PGXS)
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
 	cat $^ > $@
 
-$(EXTENSION)--0.4.0--0.5.0.sql: src/sql/upgrade/0.4.0--0.5.0.sql $(SQL_SINCE_0_5_0) src/sql/roles.sql
+$(EXTENSION)--0.5.0--0.6.0.sql: src/sql/upgrade/0.5.0--0.6.0.sql $(SQL_SINCE_0_6_0) src/sql/roles.sql
 	cat $^ > $@

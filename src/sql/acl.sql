@@ -1,0 +1,1 @@
+-- src/sql/acl.sql: resource ACLs (see docs/acl.md).

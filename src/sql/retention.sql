@@ -1,0 +1,1 @@
+-- src/sql/retention.sql: retention of resources under ACL policies (see docs/acl.md).
