@@ -35,7 +35,10 @@ OBJS = \
 	src/audit/store.o \
 	src/audit/seal.o \
 	src/audit/sealer.o \
-	src/audit/verify.o
+	src/audit/verify.o \
+	src/acl/decide.o \
+	src/acl/cache.o \
+	src/acl/functions.o
 
 # The install script is the subsystems' SQL, in dependency order.  Each
 # release adds an upgrade script: the changes to existing objects

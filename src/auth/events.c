@@ -971,11 +971,23 @@ tf_note_authentication(const char *method, const char *credential,
 	tf_event_origin(&origin, client_addr);
 	record = tf_event_record(&origin, method, "authentication", "success",
 							 tenant_id, user_id, NULL, details_json);
+	tf_events_record_outside(record);
+	return true;
+}
+
+/*
+ * Records an event so that the caller's transaction neither writes nor
+ * can take it back: through the queue.  Without the queue (taskforce not
+ * preloaded) it writes the event at once, as the extension's owner, or in
+ * a read-only transaction logs it.
+ */
+void
+tf_events_record_outside(const char *record)
+{
 	if (tf_events_available() || RecoveryInProgress() || XactReadOnly)
 		tf_events_enqueue(record);	/* without the queue: to the server log */
 	else
-		tf_spi_as_owner(apply_record, record);
-	return true;
+		tf_spi_as_owner(apply_record, (void *) record);
 }
 
 /*

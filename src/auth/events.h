@@ -37,6 +37,7 @@ extern char *tf_event_record(const TfEventOrigin *origin, const char *method,
 							 const char *reason, const char *details_json);
 extern void tf_events_enqueue(const char *record);
 extern void tf_events_apply(const char *record);
+extern void tf_events_record_outside(const char *record);
 extern int64 tf_events_flush(const Interval *max_age);
 extern List *tf_events_pending_databases(List *dbs);
 extern void tf_events_discard_database(Oid database_id, const char *why);

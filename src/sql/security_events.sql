@@ -22,7 +22,7 @@ CREATE TABLE taskforce.security_events (
         'role_granted', 'role_revoked', 'role_created', 'role_updated', 'role_deleted',
         'user_created', 'user_updated', 'user_deactivated', 'user_reactivated',
         'user_deleted', 'user_unlocked', 'password_changed', 'password_policy_changed',
-        'events_lost')),
+        'events_lost', 'resource_access')),
     CONSTRAINT security_events_outcome_known CHECK (outcome IN ('success', 'failure')),
     CONSTRAINT security_events_details_object CHECK (jsonb_typeof(details) = 'object')
 );

@@ -7,3 +7,14 @@
 -- roles.sql creates its functions again, with this release's grants.
 DROP FUNCTION taskforce._grant_database_role_privileges();
 DROP FUNCTION taskforce.setup_roles(name, name, name, name);
+
+-- Access to resources whose policy requires audit is a security event (acl.sql).
+ALTER TABLE taskforce.security_events
+    DROP CONSTRAINT security_events_event_known,
+    ADD CONSTRAINT security_events_event_known CHECK (event IN (
+        'authentication', 'lockout',
+        'api_key_created', 'api_key_revoked', 'api_key_rotated',
+        'role_granted', 'role_revoked', 'role_created', 'role_updated', 'role_deleted',
+        'user_created', 'user_updated', 'user_deactivated', 'user_reactivated',
+        'user_deleted', 'user_unlocked', 'password_changed', 'password_policy_changed',
+        'events_lost', 'resource_access'));
