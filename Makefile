@@ -74,6 +74,9 @@ SQL_SINCE_0_5_0 = \
 SQL_SINCE_0_6_0 = \
 	src/sql/projects.sql \
 	src/sql/acl.sql \
+	src/sql/acl_manage.sql \
+	src/sql/acl_protect.sql \
+	src/sql/acl_policies.sql \
 	src/sql/retention.sql
 SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) $(SQL_SINCE_0_4_0) $(SQL_SINCE_0_5_0) $(SQL_SINCE_0_6_0) src/sql/roles.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.5.0--0.6.0.sql

@@ -81,6 +81,13 @@ BEGIN
         IF r.purpose IN ('admin', 'auditor') THEN
             EXECUTE format('GRANT SELECT ON taskforce.audit_purges TO %I', r.role_name);
         END IF;
+        -- Resource ACLs (acl*.sql): read under tenant isolation; changed
+        -- only through the ACL functions.
+        IF r.purpose IN ('app', 'admin') THEN
+            EXECUTE format('GRANT SELECT ON taskforce.resource_acls, taskforce.resource_grants,
+                taskforce.session_participants, taskforce.resource_policies,
+                taskforce.protected_tables TO %I', r.role_name);
+        END IF;
         IF r.purpose = 'admin' THEN
             -- Token issuers and keys, the permission catalog, establishing
             -- contexts and managing tenants.
