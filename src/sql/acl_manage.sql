@@ -107,6 +107,17 @@ BEGIN
         RAISE EXCEPTION 'a session_id is required for scope session and only for it'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- A resource joins a session its creator takes part in (acl:manage: any).
+    IF session_id IS NOT NULL AND taskforce.current_user_id() IS NOT NULL
+       AND NOT taskforce.has_permission('acl:manage')
+       AND NOT EXISTS (SELECT FROM taskforce.session_participants AS p
+                        WHERE p.tenant_id = _acl_check_scope_target.tenant_id
+                          AND p.session_id = _acl_check_scope_target.session_id
+                          AND p.user_id = taskforce.current_user_id()) THEN
+        RAISE EXCEPTION 'you do not take part in session "%"', session_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Join it first with taskforce.add_session_participant().';
+    END IF;
     IF project_id IS NOT NULL AND NOT EXISTS (
             SELECT FROM taskforce.projects AS p
              WHERE p.tenant_id = _acl_check_scope_target.tenant_id
@@ -118,7 +129,7 @@ END
 $$;
 REVOKE ALL ON FUNCTION taskforce._acl_check_scope_target(text, text, text, text) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._acl_check_scope_target(text, text, text, text) IS
-    'internal: a project scope names an existing project, a session scope a session';
+    'internal: a project scope names an existing project, a session scope a session the caller takes part in';
 
 CREATE FUNCTION taskforce.create_acl(
     resource_id text,
