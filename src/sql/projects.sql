@@ -401,6 +401,10 @@ BEGIN
             -- A concurrent create_team won the race.
             RAISE EXCEPTION 'a team with this team_id or name already exists in tenant "%"', tenant
                 USING ERRCODE = 'duplicate_object';
+        WHEN foreign_key_violation THEN
+            -- Deleted by a concurrent transaction after the check above.
+            RAISE EXCEPTION '% no longer exists in tenant "%"', format('user "%s"', create_team.manager_id), tenant
+                USING ERRCODE = 'undefined_object';
     END;
     RETURN t;
 END
@@ -450,6 +454,10 @@ BEGIN
         WHEN unique_violation THEN
             RAISE EXCEPTION 'a team named "%" already exists in tenant "%"', update_team.name, tenant
                 USING ERRCODE = 'duplicate_object';
+        WHEN foreign_key_violation THEN
+            -- Deleted by a concurrent transaction after the check above.
+            RAISE EXCEPTION '% no longer exists in tenant "%"', format('user "%s"', update_team.manager_id), tenant
+                USING ERRCODE = 'undefined_object';
     END;
     RETURN t;
 END
@@ -494,11 +502,18 @@ BEGIN
     PERFORM taskforce._check_choice('team_role', add_team_member.team_role, ARRAY['lead', 'member']);
     PERFORM taskforce._lock_team(tenant, add_team_member.team_id);
     PERFORM taskforce._require_user(tenant, add_team_member.user_id);
-    INSERT INTO taskforce.team_members AS x (tenant_id, team_id, user_id, team_role, added_by)
-    VALUES (tenant, add_team_member.team_id, add_team_member.user_id, add_team_member.team_role,
-            coalesce(taskforce.current_user_id(), session_user::text))
-    ON CONFLICT ON CONSTRAINT team_members_pkey DO NOTHING
-    RETURNING * INTO m;
+    BEGIN
+        INSERT INTO taskforce.team_members AS x (tenant_id, team_id, user_id, team_role, added_by)
+        VALUES (tenant, add_team_member.team_id, add_team_member.user_id, add_team_member.team_role,
+                coalesce(taskforce.current_user_id(), session_user::text))
+        ON CONFLICT ON CONSTRAINT team_members_pkey DO NOTHING
+        RETURNING * INTO m;
+    EXCEPTION
+        WHEN foreign_key_violation THEN
+            -- Deleted by a concurrent transaction after the check above.
+            RAISE EXCEPTION '% no longer exists in tenant "%"', format('user "%s"', add_team_member.user_id), tenant
+                USING ERRCODE = 'undefined_object';
+    END;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'user "%" is already a member of team "%"', add_team_member.user_id, add_team_member.team_id
             USING ERRCODE = 'duplicate_object',
@@ -656,6 +671,10 @@ BEGIN
             RAISE EXCEPTION 'budget % is out of range', create_project.budget
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'A budget has at most 14 digits before the decimal point.';
+        WHEN foreign_key_violation THEN
+            -- Deleted by a concurrent transaction after the check above.
+            RAISE EXCEPTION '% no longer exists in tenant "%"', 'the owner or team', tenant
+                USING ERRCODE = 'undefined_object';
     END;
     RETURN p;
 END
@@ -757,6 +776,10 @@ BEGIN
             RAISE EXCEPTION 'budget % is out of range', update_project.budget
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'A budget has at most 14 digits before the decimal point.';
+        WHEN foreign_key_violation THEN
+            -- Deleted by a concurrent transaction after the check above.
+            RAISE EXCEPTION '% no longer exists in tenant "%"', 'the owner or team', tenant
+                USING ERRCODE = 'undefined_object';
     END;
     RETURN p;
 END
@@ -808,11 +831,18 @@ BEGIN
                                     ARRAY['lead', 'member', 'viewer']);
     PERFORM taskforce._lock_project(tenant, add_project_member.project_id);
     PERFORM taskforce._require_user(tenant, add_project_member.user_id);
-    INSERT INTO taskforce.project_members AS x (tenant_id, project_id, user_id, project_role, added_by)
-    VALUES (tenant, add_project_member.project_id, add_project_member.user_id,
-            add_project_member.project_role, coalesce(taskforce.current_user_id(), session_user::text))
-    ON CONFLICT ON CONSTRAINT project_members_pkey DO NOTHING
-    RETURNING * INTO m;
+    BEGIN
+        INSERT INTO taskforce.project_members AS x (tenant_id, project_id, user_id, project_role, added_by)
+        VALUES (tenant, add_project_member.project_id, add_project_member.user_id,
+                add_project_member.project_role, coalesce(taskforce.current_user_id(), session_user::text))
+        ON CONFLICT ON CONSTRAINT project_members_pkey DO NOTHING
+        RETURNING * INTO m;
+    EXCEPTION
+        WHEN foreign_key_violation THEN
+            -- Deleted by a concurrent transaction after the check above.
+            RAISE EXCEPTION '% no longer exists in tenant "%"', format('user "%s"', add_project_member.user_id), tenant
+                USING ERRCODE = 'undefined_object';
+    END;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'user "%" is already a direct member of project "%"',
                         add_project_member.user_id, add_project_member.project_id
