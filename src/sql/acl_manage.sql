@@ -521,9 +521,12 @@ $$;
 COMMENT ON FUNCTION taskforce.remove_session_participant(text, text, text) IS
     'removes a user from a session: the user itself, or a holder of acl:manage';
 
--- "What may I access": candidates found through indexes (owned, granted,
--- by scope, by project, by session, global), each decided by the same C
--- decision as check_access.  Never truncated.
+-- "What may I access": candidates found through indexes, each decided by
+-- the same C decision as check_access.  Three disjoint branches (no
+-- de-duplication): the tenant's public and internal resources of tenant or
+-- global scope (candidates for everyone); the tenant's other resources the
+-- caller owns, holds a grant on, or whose project or session it belongs to;
+-- other tenants' global resources.  Never truncated.
 CREATE FUNCTION taskforce.accessible_resources(permission text, of_type text DEFAULT NULL)
     RETURNS TABLE (tenant_id text, resource_id text, resource_type text, owner_id text,
                    sensitivity text, scope text)
@@ -533,39 +536,33 @@ CREATE FUNCTION taskforce.accessible_resources(permission text, of_type text DEF
 DECLARE
     tenant text := taskforce.current_tenant();
     me text := taskforce.current_user_id();
+    granted text[];
+    projects text[];
+    sessions text[];
 BEGIN
     PERFORM taskforce._acl_check_name('permission', permission, '{read,write,delete,reference,share,admin}');
     IF tenant IS NULL THEN
         RETURN;
     END IF;
+    SELECT array_agg(i.key) FILTER (WHERE i.kind = 'grant'),
+           array_agg(i.key) FILTER (WHERE i.kind = 'project'),
+           array_agg(i.key) FILTER (WHERE i.kind = 'session')
+      INTO granted, projects, sessions
+      FROM taskforce._acl_identity(tenant, me, taskforce.current_roles()) AS i;
     RETURN QUERY
-    WITH ident AS (
-        SELECT i.kind, i.key FROM taskforce._acl_identity(tenant, me, taskforce.current_roles()) AS i
-    ), candidates AS (
-        SELECT a.* FROM taskforce.resource_acls AS a
-         WHERE a.tenant_id = tenant AND a.owner_id = me
-        UNION
-        SELECT a.* FROM taskforce.resource_acls AS a
-         WHERE a.tenant_id = tenant
-           AND a.resource_id IN (SELECT i.key FROM ident AS i WHERE i.kind = 'grant')
-        UNION
-        SELECT a.* FROM taskforce.resource_acls AS a
-         WHERE a.tenant_id = tenant AND a.scope IN ('tenant', 'global')
-           AND a.sensitivity IN ('public', 'internal')
-        UNION
-        SELECT a.* FROM taskforce.resource_acls AS a
-         WHERE a.tenant_id = tenant
-           AND a.project_id IN (SELECT i.key FROM ident AS i WHERE i.kind = 'project')
-        UNION
-        SELECT a.* FROM taskforce.resource_acls AS a
-         WHERE a.tenant_id = tenant
-           AND a.session_id IN (SELECT i.key FROM ident AS i WHERE i.kind = 'session')
-        UNION
-        SELECT a.* FROM taskforce.resource_acls AS a
-         WHERE a.scope = 'global' AND a.tenant_id <> tenant
-    )
     SELECT c.tenant_id, c.resource_id, c.resource_type, c.owner_id, c.sensitivity, c.scope
-      FROM candidates AS c
+      FROM (SELECT a.* FROM taskforce.resource_acls AS a
+             WHERE a.tenant_id = tenant AND a.scope IN ('tenant', 'global')
+               AND a.sensitivity IN ('public', 'internal')
+            UNION ALL
+            SELECT a.* FROM taskforce.resource_acls AS a
+             WHERE a.tenant_id = tenant
+               AND (a.owner_id = me OR a.resource_id = ANY (granted)
+                    OR a.project_id = ANY (projects) OR a.session_id = ANY (sessions))
+               AND NOT (a.scope IN ('tenant', 'global') AND a.sensitivity IN ('public', 'internal'))
+            UNION ALL
+            SELECT a.* FROM taskforce.resource_acls AS a
+             WHERE a.scope = 'global' AND a.tenant_id <> tenant) AS c
      WHERE (of_type IS NULL OR c.resource_type = of_type)
        AND taskforce._acl_allows_resource(c.tenant_id, c.resource_id, c.resource_type, c.owner_id,
                                           c.sensitivity, c.scope, c.project_id, c.session_id,
