@@ -134,7 +134,8 @@ SELECT * FROM taskforce.apply_retention(false, 'ret-acme');
 SELECT * FROM taskforce.apply_retention();
 \echo :LAST_ERROR_SQLSTATE
 \c - postgres
-SELECT (SELECT count(*) FROM public.ret_state) = (SELECT count(*) FROM public.ret_before) AS unchanged;
+SELECT count(*) AS differences FROM ((TABLE public.ret_state EXCEPT TABLE public.ret_before)
+                                    UNION ALL (TABLE public.ret_before EXCEPT TABLE public.ret_state)) AS d;
 
 -- 2. Dry run by boss through the application: exactly acme's three
 -- expired resources (oldest first), nothing deleted; another tenant cannot
@@ -142,7 +143,7 @@ SELECT (SELECT count(*) FROM public.ret_state) = (SELECT count(*) FROM public.re
 \c - ret_admin
 SELECT taskforce.act_as('ret-acme', 'boss', scope => 'session') IS NOT NULL AS acting;
 SET ROLE ret_app;
-SELECT tenant_id, resource_id, resource_type, scope, sensitivity, now() - created_at AS age, policy_id, deleted
+SELECT tenant_id, resource_id, resource_type, scope, sensitivity, round(extract(epoch FROM now() - created_at) / 86400) AS age_days, policy_id, deleted
   FROM taskforce.apply_retention();
 SELECT count(*) FROM taskforce.apply_retention(tenant_id => 'ret-acme');
 SELECT * FROM taskforce.apply_retention(tenant_id => 'ret-globex');
@@ -153,7 +154,8 @@ SELECT count(*) AS runs FROM taskforce.retention_runs;
 RESET ROLE;
 SELECT taskforce.clear_context();
 \c - postgres
-SELECT (SELECT count(*) FROM public.ret_state) = (SELECT count(*) FROM public.ret_before) AS unchanged;
+SELECT count(*) AS differences FROM ((TABLE public.ret_state EXCEPT TABLE public.ret_before)
+                                    UNION ALL (TABLE public.ret_before EXCEPT TABLE public.ret_state)) AS d;
 
 -- 3. Dry run by an administrator without context: every tenant, or one;
 -- an unknown tenant is an error.
@@ -198,11 +200,11 @@ SELECT b.kind, b.tenant_id, string_agg(b.id, ' ' ORDER BY b.id) AS deleted
 SELECT kind, tenant_id, string_agg(id, ' ' ORDER BY id) AS kept FROM public.ret_state GROUP BY 1, 2 ORDER BY 1, 2;
 -- The audit trail: the run's transaction deleted the chunks (audited
 -- table), the grants and the ACLs, and inserted the run, attributed to boss.
-SELECT e.entry_seq, e.tenant_id, e.object, e.action, e.row_key, e.user_id, e.db_role
+SELECT e.tenant_id, e.object, e.action, e.row_key, e.user_id, e.db_role
   FROM taskforce.audit_log AS e
  WHERE e.txid = (SELECT r.txid FROM taskforce.audit_log AS r
                   WHERE r.object = 'taskforce.retention_runs' AND r.tenant_id = 'ret-acme')
- ORDER BY e.entry_seq;
+ ORDER BY e.object, e.row_key;
 SELECT new_values->'resources_deleted' AS resources, new_values->'policy_ids' AS policies
   FROM taskforce.audit_log WHERE object = 'taskforce.retention_runs' AND tenant_id = 'ret-acme';
 
@@ -239,10 +241,9 @@ CREATE TABLE public.ret_before_failure AS SELECT * FROM public.ret_state;
 SELECT * FROM taskforce.apply_retention(false);
 \echo :LAST_ERROR_SQLSTATE
 \c - postgres
-SELECT (SELECT count(*) FROM public.ret_state) AS now_rows,
-       (SELECT count(*) FROM public.ret_state NATURAL JOIN public.ret_before_failure) AS same_rows,
-       (SELECT count(*) FROM public.ret_before_failure) AS before_rows,
-       (SELECT count(*) FROM taskforce.retention_runs) AS runs;
+SELECT (SELECT count(*) FROM ((TABLE public.ret_state EXCEPT TABLE public.ret_before_failure)
+                              UNION ALL (TABLE public.ret_before_failure EXCEPT TABLE public.ret_state)) AS d) AS differences,
+       (SELECT count(*) FROM taskforce.retention_runs WHERE tenant_id LIKE 'ret-%') AS runs;
 DROP TABLE public.ret_note_links;
 
 -- 7. The administrator's run over every tenant (as pg_cron runs it): one
@@ -252,9 +253,10 @@ SELECT tenant_id, resource_id, policy_id, deleted FROM taskforce.apply_retention
  WHERE tenant_id LIKE 'ret-%';
 \c - postgres
 SELECT tenant_id, policy_ids, resources_deleted, rows_deleted, ran_by, db_role
-  FROM taskforce.retention_runs ORDER BY run_id, tenant_id;
-SELECT count(DISTINCT run_id) AS run_ids, count(*) AS rows_ FROM taskforce.retention_runs
- WHERE run_id = (SELECT max(run_id) FROM taskforce.retention_runs);
+  FROM taskforce.retention_runs WHERE tenant_id LIKE 'ret-%' ORDER BY run_id, tenant_id;
+SELECT count(DISTINCT run_id) AS run_ids, string_agg(tenant_id, ' ' ORDER BY tenant_id) AS tenants
+  FROM taskforce.retention_runs
+ WHERE run_id = (SELECT max(run_id) FROM taskforce.retention_runs WHERE tenant_id LIKE 'ret-%');
 SELECT kind, tenant_id, string_agg(id, ' ' ORDER BY id) AS kept FROM public.ret_state GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT object, action, count(*), min(user_id) AS user_id, min(db_role) AS db_role
   FROM taskforce.audit_log
