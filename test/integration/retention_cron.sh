@@ -90,6 +90,7 @@ CREATE TABLE public.chunks (tenant_id text NOT NULL DEFAULT taskforce.current_te
                             resource_id text NOT NULL, body text, PRIMARY KEY (tenant_id, chunk_id));
 SELECT taskforce.enable_tenant_isolation('public.chunks');
 SELECT taskforce.protect_table('public.chunks');
+SELECT taskforce.enable_audit('public.chunks');
 INSERT INTO public.chunks VALUES ('acme', 1, 'doc-old', 'a'), ('acme', 2, 'doc-old', 'b'), ('acme', 3, 'doc-young', 'c'),
                                  ('acme', 4, 'doc-conf', 'd'), ('globex', 1, 'doc-old', 'e'), ('globex', 2, 'doc-young', 'f');
 -- Test setup: age the resources (old: past their policy's retention).
@@ -156,8 +157,12 @@ tf_check "audit entries of the run (no user, the job's role)" \
 	            GROUP BY object, action) AS e")"
 
 echo "== (c) the application role's job failed and deleted nothing"
-tf_check "its error" "ERROR:  permission \"policy:manage\" required" \
-	"$(q -c "SELECT d.return_message FROM cron.job_run_details AS d JOIN cron.job AS j USING (jobid) WHERE j.jobname = 'app-retention' LIMIT 1")"
+tf_check "its error" "ERROR: permission \"policy:manage\" required" \
+	"$(q -c "SELECT split_part(d.return_message, E'\\n', 1) FROM cron.job_run_details AS d JOIN cron.job AS j USING (jobid)
+	          WHERE j.jobname = 'app-retention' LIMIT 1")"
+tf_check "no run and no audit entry by the application role" "0 0" \
+	"$(q -c "SELECT (SELECT count(*) FROM taskforce.retention_runs WHERE db_role = 'app_job') || ' '
+	             || (SELECT count(*) FROM taskforce.audit_log WHERE db_role = 'app_job')")"
 
 echo "== (d) unscheduling"
 as_role retention_job -c "SELECT cron.unschedule('taskforce-retention')" >/dev/null
