@@ -58,6 +58,13 @@ SELECT table_name, resource_column FROM taskforce.protected_tables
 -- by hand (no max_retention_days), private ones after 90 days; nothing
 -- covers session scope.  Globex keeps internal resources 30 days.
 \c - ret_admin
+-- A global resource of globex, made by the administrator: a knowledge base
+-- every tenant may read and write (acme's rows name it too), kept 10 days.
+SELECT resource_id, scope FROM taskforce.create_acl('kb-global', 'knowledge_base', 'public', 'global',
+    default_permissions => '{read,write}', owner_id => 'gus', tenant_id => 'ret-globex');
+SELECT policy_id, scope, sensitivity_levels, max_retention_days
+  FROM taskforce.create_resource_policy('global-kb', 'global knowledge', 'global', '{public}', 10,
+                                        tenant_id => 'ret-globex');
 SELECT taskforce.act_as('ret-acme', 'boss', scope => 'session') IS NOT NULL AS acting;
 SET ROLE ret_app;
 SELECT policy_id, scope, sensitivity_levels, max_retention_days
@@ -80,7 +87,7 @@ SELECT resource_id, principal_id, permissions FROM taskforce.grant_access('doc-o
 SELECT resource_id, principal_id, permissions FROM taskforce.grant_access('note-old', 'user', 'olga', '{read}');
 INSERT INTO public.ret_chunks (chunk_id, resource_id, body) VALUES
     (1, 'doc-old', 'a'), (2, 'doc-old', 'b'), (3, 'doc-pub-old', 'c'), (4, 'doc-young', 'd'),
-    (5, 'doc-conf-old', 'e'), (6, 'sess-old', 'f');
+    (5, 'doc-conf-old', 'e'), (6, 'sess-old', 'f'), (7, 'kb-global', 'k');
 INSERT INTO public.ret_notes (note_id, doc, body) VALUES
     (1, 'note-old', 'g'), (2, 'note-young', 'h'), (3, 'doc-young', 'i'), (4, 'doc-old', 'j');
 RESET ROLE;
@@ -89,7 +96,7 @@ SET ROLE ret_app;
 SELECT policy_id, scope, sensitivity_levels, max_retention_days
   FROM taskforce.create_resource_policy('short', 'short-lived', 'tenant', '{internal}', 30);
 SELECT resource_id FROM taskforce.create_acl('doc-old', 'document');
-INSERT INTO public.ret_chunks (chunk_id, resource_id, body) VALUES (1, 'doc-old', 'globex a');
+INSERT INTO public.ret_chunks (chunk_id, resource_id, body) VALUES (1, 'doc-old', 'globex a'), (2, 'kb-global', 'globex k');
 INSERT INTO public.ret_notes (note_id, doc, body) VALUES (1, 'doc-old', 'globex b');
 RESET ROLE;
 SELECT taskforce.clear_context();
@@ -101,7 +108,8 @@ UPDATE taskforce.resource_acls AS a SET created_at = now() - v.age
   FROM (VALUES ('ret-acme', 'doc-old', interval '40 days'), ('ret-acme', 'doc-pub-old', interval '31 days'),
                ('ret-acme', 'doc-young', interval '29 days'), ('ret-acme', 'doc-conf-old', interval '400 days'),
                ('ret-acme', 'note-old', interval '100 days'), ('ret-acme', 'note-young', interval '80 days'),
-               ('ret-acme', 'sess-old', interval '500 days'), ('ret-globex', 'doc-old', interval '45 days'))
+               ('ret-acme', 'sess-old', interval '500 days'), ('ret-globex', 'doc-old', interval '45 days'),
+               ('ret-globex', 'kb-global', interval '20 days'))
        AS v(tenant, id, age)
  WHERE a.tenant_id = v.tenant AND a.resource_id = v.id;
 -- What exists, for comparison after each run.
@@ -247,7 +255,8 @@ SELECT (SELECT count(*) FROM ((TABLE public.ret_state EXCEPT TABLE public.ret_be
 DROP TABLE public.ret_note_links;
 
 -- 7. The administrator's run over every tenant (as pg_cron runs it): one
--- run id, one row per tenant.
+-- run id, one row per tenant; the global resource goes with the rows of
+-- both tenants that name it.
 \c - ret_admin
 SELECT tenant_id, resource_id, policy_id, deleted FROM taskforce.apply_retention(false)
  WHERE tenant_id LIKE 'ret-%';

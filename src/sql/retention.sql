@@ -35,7 +35,7 @@ COMMENT ON COLUMN taskforce.retention_runs.ran_by IS
 COMMENT ON COLUMN taskforce.retention_runs.resources_deleted IS
     'JSON array of the ids of the resources deleted';
 COMMENT ON COLUMN taskforce.retention_runs.rows_deleted IS
-    'JSON object: protected table -> number of its rows deleted (every protected table, 0 included)';
+    'JSON object: protected table -> number of its rows deleted (every protected table, 0 included; for a global resource, rows of other tenants naming it included)';
 SELECT pg_catalog.pg_extension_config_dump('taskforce.retention_runs', '');
 SELECT taskforce.enable_tenant_isolation('taskforce.retention_runs');
 SELECT taskforce.enable_audit('taskforce.retention_runs');
@@ -82,6 +82,7 @@ DECLARE
     tbl record;
     counts jsonb;
     n bigint;
+    others bigint;
     superuser_session boolean := (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r
                                    WHERE r.rolname = session_user);
 BEGIN
@@ -162,17 +163,29 @@ BEGIN
         run := pg_catalog.nextval('taskforce.retention_runs_run_id_seq');
         FOR t IN SELECT (due[i]).tenant_id AS tenant,
                         array_agg((due[i]).resource_id ORDER BY (due[i]).resource_id) AS resources,
+                        array_agg((due[i]).resource_id) FILTER (WHERE (due[i]).scope = 'global') AS global_resources,
                         array_agg(DISTINCT due_policy[i] ORDER BY due_policy[i]) AS policies
                    FROM generate_subscripts(due, 1) AS i
                   GROUP BY (due[i]).tenant_id ORDER BY (due[i]).tenant_id LOOP
             -- Rows of protected tables first, then the ACLs (their grants
-            -- go with them, ON DELETE CASCADE).
+            -- go with them, ON DELETE CASCADE).  A global resource also
+            -- governs the rows of other tenants that name it (and no
+            -- resource of their own): they go too, counted here.
             counts := '{}';
             FOR tbl IN SELECT * FROM taskforce._retention_tables() LOOP
                 EXECUTE format('DELETE FROM %s WHERE %I = $1 AND %I = ANY ($2)',
                                tbl.table_name, tbl.tenant_column, tbl.resource_column)
                     USING t.tenant, t.resources;
                 GET DIAGNOSTICS n = ROW_COUNT;
+                IF t.global_resources IS NOT NULL THEN
+                    EXECUTE format('DELETE FROM %1$s AS x WHERE x.%3$I = ANY ($2) AND x.%2$I <> $1 '
+                                   'AND NOT EXISTS (SELECT FROM taskforce.resource_acls AS a '
+                                   'WHERE a.tenant_id = x.%2$I AND a.resource_id = x.%3$I)',
+                                   tbl.table_name, tbl.tenant_column, tbl.resource_column)
+                        USING t.tenant, t.global_resources;
+                    GET DIAGNOSTICS others = ROW_COUNT;
+                    n := n + others;
+                END IF;
                 counts := counts || jsonb_build_object(tbl.table_name::text, n);
             END LOOP;
             DELETE FROM taskforce.resource_acls AS a
