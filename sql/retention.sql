@@ -240,6 +240,13 @@ SELECT * FROM taskforce.apply_retention(false);
 BEGIN;
 SELECT tenant_id, resource_id, deleted FROM taskforce.apply_retention(false) WHERE tenant_id LIKE 'ret-%';
 ROLLBACK;
+-- A protected table taken out of tenant isolation cannot be told apart by
+-- tenant: refused, whoever runs it.
+BEGIN;
+SELECT taskforce.disable_tenant_isolation('public.ret_chunks');
+SELECT * FROM taskforce.apply_retention(false);
+ROLLBACK;
+\echo :LAST_ERROR_SQLSTATE
 DROP TRIGGER ret_keep ON public.ret_notes_acme;
 CREATE TABLE public.ret_note_links (tenant_id text, note_id integer,
     FOREIGN KEY (tenant_id, note_id) REFERENCES public.ret_notes (tenant_id, note_id));
