@@ -20,8 +20,9 @@ PG_MAJOR=15
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 # clang and libclang-rt-14-dev build the libFuzzer target; python3-psycopg
 # is the client driver the walkthrough and the privacy test bind parameters with;
-# python3-cryptography is what tools/audit-verify checks signatures with.
-TF_PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib libssl-dev pgbouncer make gcc clang libclang-rt-14-dev python3-psycopg python3-cryptography"
+# python3-cryptography is what tools/audit-verify checks signatures with;
+# postgresql-15-cron is the pg_cron that runs apply_retention (retention_cron.sh).
+TF_PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib libssl-dev pgbouncer make gcc clang libclang-rt-14-dev python3-psycopg python3-cryptography postgresql-$PG_MAJOR-cron"
 PG_BIN=$("$PG_CONFIG" --bindir)
 export PATH="$PG_BIN:$PATH"
 

@@ -99,6 +99,13 @@ BEGIN
                 taskforce.session_participants, taskforce.resource_policies,
                 taskforce.protected_tables TO %I', r.role_name);
         END IF;
+        -- Retention (retention.sql): a context with policy:manage applies
+        -- its tenant's policies, an administrator every tenant's (the
+        -- pg_cron job); the runs are read under tenant isolation.
+        IF r.purpose IN ('app', 'admin') THEN
+            EXECUTE format('GRANT SELECT ON taskforce.retention_runs TO %I', r.role_name);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.apply_retention(boolean, text) TO %I', r.role_name);
+        END IF;
         IF r.purpose = 'admin' THEN
             -- Token issuers and keys, the permission catalog, establishing
             -- contexts and managing tenants.
