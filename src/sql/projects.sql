@@ -863,6 +863,26 @@ $$;
 COMMENT ON FUNCTION taskforce.remove_project_member(text, text, text) IS
     'removes a direct member from a project; needs project:manage_members';
 
+-- A deleted tenant refuses every write (deleted_tenants.sql).  The columns
+-- named are those a foreign key sets to null when a user or team is
+-- deleted, which stays allowed.
+CREATE TRIGGER refuse_deleted_tenant_write BEFORE INSERT OR UPDATE ON taskforce.teams
+    FOR EACH ROW EXECUTE FUNCTION taskforce._refuse_deleted_tenant_write('manager_id');
+CREATE TRIGGER refuse_deleted_tenant_write BEFORE INSERT OR UPDATE ON taskforce.team_members
+    FOR EACH ROW EXECUTE FUNCTION taskforce._refuse_deleted_tenant_write();
+CREATE TRIGGER refuse_deleted_tenant_write BEFORE INSERT OR UPDATE ON taskforce.projects
+    FOR EACH ROW EXECUTE FUNCTION taskforce._refuse_deleted_tenant_write('owner_id', 'team_id');
+CREATE TRIGGER refuse_deleted_tenant_write BEFORE INSERT OR UPDATE ON taskforce.project_members
+    FOR EACH ROW EXECUTE FUNCTION taskforce._refuse_deleted_tenant_write();
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.teams IS
+    'refuses inserts and updates of a deleted tenant''s rows';
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.team_members IS
+    'refuses inserts and updates of a deleted tenant''s rows';
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.projects IS
+    'refuses inserts and updates of a deleted tenant''s rows';
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.project_members IS
+    'refuses inserts and updates of a deleted tenant''s rows';
+
 SELECT taskforce.enable_tenant_isolation(t)
   FROM (VALUES ('taskforce.teams'::regclass), ('taskforce.team_members'),
                ('taskforce.projects'), ('taskforce.project_members')) AS v(t);
