@@ -544,5 +544,19 @@ SELECT project_id, owner_id, team_id FROM taskforce.create_project('runbook', 'R
 SELECT project_id, user_id FROM taskforce.add_project_member('runbook', 'gina', tenant_id => 'proj-globex');
 SELECT taskforce.create_project('runbook2', 'Runbook 2');
 \echo :LAST_ERROR_SQLSTATE
+SELECT team_id, user_id FROM taskforce.add_team_member('ops', 'gina', tenant_id => 'proj-globex');
+
+-- 8. A deleted tenant's projects and teams take no write; offboarding
+-- removes them with its users.
+SELECT tenant_id, status FROM taskforce.delete_tenant('proj-globex');
+SELECT taskforce.update_project('runbook', priority => 'high', tenant_id => 'proj-globex');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.create_team('ops2', 'Ops 2', tenant_id => 'proj-globex');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM taskforce.offboard_tenant('proj-globex', dry_run => false) WHERE rows > 0;
 \c - postgres
+SELECT (SELECT count(*) FROM taskforce.projects WHERE tenant_id = 'proj-globex') AS projects,
+       (SELECT count(*) FROM taskforce.project_members WHERE tenant_id = 'proj-globex') AS members,
+       (SELECT count(*) FROM taskforce.teams WHERE tenant_id = 'proj-globex') AS teams,
+       (SELECT count(*) FROM taskforce.team_members WHERE tenant_id = 'proj-globex') AS team_members;
 DROP FUNCTION public.proj_sees(text, text);

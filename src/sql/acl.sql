@@ -155,6 +155,25 @@ SELECT taskforce.enable_audit(t)
   FROM (VALUES ('taskforce.resource_acls'::regclass), ('taskforce.resource_grants'),
                ('taskforce.session_participants'), ('taskforce.resource_policies')) AS v(t);
 
+-- A deleted tenant's ACLs, grants, participants and policies are frozen
+-- until offboard_tenant removes them (deleted_tenants.sql).
+CREATE TRIGGER refuse_deleted_tenant_write BEFORE INSERT OR UPDATE ON taskforce.resource_acls
+    FOR EACH ROW EXECUTE FUNCTION taskforce._refuse_deleted_tenant_write();
+CREATE TRIGGER refuse_deleted_tenant_write BEFORE INSERT OR UPDATE ON taskforce.resource_grants
+    FOR EACH ROW EXECUTE FUNCTION taskforce._refuse_deleted_tenant_write();
+CREATE TRIGGER refuse_deleted_tenant_write BEFORE INSERT OR UPDATE ON taskforce.session_participants
+    FOR EACH ROW EXECUTE FUNCTION taskforce._refuse_deleted_tenant_write();
+CREATE TRIGGER refuse_deleted_tenant_write BEFORE INSERT OR UPDATE ON taskforce.resource_policies
+    FOR EACH ROW EXECUTE FUNCTION taskforce._refuse_deleted_tenant_write();
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.resource_acls IS
+    'refuses inserts and updates of a deleted tenant''s rows';
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.resource_grants IS
+    'refuses inserts and updates of a deleted tenant''s rows';
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.session_participants IS
+    'refuses inserts and updates of a deleted tenant''s rows';
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.resource_policies IS
+    'refuses inserts and updates of a deleted tenant''s rows';
+
 -- The decision caches (src/acl/cache.c) load from these tables, the
 -- membership tables and the identity tables (whose triggers rbac.sql made):
 -- a change to any of them reaches every session by its next transaction.

@@ -128,50 +128,35 @@ INSERT INTO taskforce.permissions (permission, description, is_system) VALUES
     ('team:delete',            'delete teams', true),
     ('team:manage_members',    'add and remove the members of teams', true);
 
--- Whether the current context's user sees a project through its
--- visibility: public to the whole tenant; team to its owner, direct members
--- and members of its team; private to its owner and direct members.  Runs
--- as the caller (inlined into the projects policy), so the member tables
--- are read under their own row security.
-CREATE FUNCTION taskforce._project_visible_to_context(
-    tenant_id text, project_id text, owner_id text, team_id text, visibility text)
-    RETURNS boolean
-    LANGUAGE sql STABLE
-    AS $$
-    SELECT visibility = 'public'
-        OR owner_id = taskforce.current_user_id()
-        OR EXISTS (SELECT FROM taskforce.project_members AS m
-                    WHERE m.tenant_id = _project_visible_to_context.tenant_id
-                      AND m.project_id = _project_visible_to_context.project_id
-                      AND m.user_id = taskforce.current_user_id())
-        OR (visibility = 'team'
-            AND EXISTS (SELECT FROM taskforce.team_members AS t
-                         WHERE t.tenant_id = _project_visible_to_context.tenant_id
-                           AND t.team_id = _project_visible_to_context.team_id
-                           AND t.user_id = taskforce.current_user_id()))
-$$;
-REVOKE ALL ON FUNCTION taskforce._project_visible_to_context(text, text, text, text, text) FROM PUBLIC;
-COMMENT ON FUNCTION taskforce._project_visible_to_context(text, text, text, text, text) IS
-    'internal: whether the context user sees a project by its visibility (owner, direct member, team member, public)';
-
--- The same for a project named by id, read as the owner: the policy on
--- project_members uses it (reading projects under their own policy from
--- there would recurse).
+-- Whether the current context's user sees a project (named by id) through
+-- its visibility, read as the owner.  The same rule as the policy
+-- projects_visibility below, which spells it out itself: a policy must not
+-- call an inlinable SQL function, whose body would be parsed under the
+-- caller's search_path.  The policy on project_members uses this one
+-- (reading projects under their own policy from there would recurse).
 CREATE FUNCTION taskforce._project_visible(tenant_id text, project_id text)
     RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT EXISTS (SELECT FROM taskforce.projects AS p
-                    WHERE p.tenant_id = _project_visible.tenant_id
-                      AND p.tenant_id = taskforce.current_tenant()
-                      AND p.project_id = _project_visible.project_id
-                      AND taskforce._project_visible_to_context(p.tenant_id, p.project_id,
-                                                                p.owner_id, p.team_id, p.visibility))
+    SELECT EXISTS (
+        SELECT FROM taskforce.projects AS p
+         WHERE p.tenant_id = _project_visible.tenant_id
+           AND p.tenant_id = taskforce.current_tenant()
+           AND p.project_id = _project_visible.project_id
+           AND (p.visibility = 'public'
+                OR p.owner_id = taskforce.current_user_id()
+                OR EXISTS (SELECT FROM taskforce.project_members AS m
+                            WHERE m.tenant_id = p.tenant_id AND m.project_id = p.project_id
+                              AND m.user_id = taskforce.current_user_id())
+                OR (p.visibility = 'team'
+                    AND EXISTS (SELECT FROM taskforce.team_members AS t
+                                 WHERE t.tenant_id = p.tenant_id AND t.team_id = p.team_id
+                                   AND t.user_id = taskforce.current_user_id()))))
 $$;
 REVOKE ALL ON FUNCTION taskforce._project_visible(text, text) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._project_visible(text, text) IS
-    'internal: whether the context user sees the project by its visibility';
+    'internal: whether the context user sees the project by its visibility (public, owner, direct member, team member of a team project)';
 
 -- The projects a user belongs to: directly, through the project's team
 -- (unless the project is private), or as its owner.  The ACL cache
@@ -878,6 +863,26 @@ $$;
 COMMENT ON FUNCTION taskforce.remove_project_member(text, text, text) IS
     'removes a direct member from a project; needs project:manage_members';
 
+-- A deleted tenant refuses every write (deleted_tenants.sql).  The columns
+-- named are those a foreign key sets to null when a user or team is
+-- deleted, which stays allowed.
+CREATE TRIGGER refuse_deleted_tenant_write BEFORE INSERT OR UPDATE ON taskforce.teams
+    FOR EACH ROW EXECUTE FUNCTION taskforce._refuse_deleted_tenant_write('manager_id');
+CREATE TRIGGER refuse_deleted_tenant_write BEFORE INSERT OR UPDATE ON taskforce.team_members
+    FOR EACH ROW EXECUTE FUNCTION taskforce._refuse_deleted_tenant_write();
+CREATE TRIGGER refuse_deleted_tenant_write BEFORE INSERT OR UPDATE ON taskforce.projects
+    FOR EACH ROW EXECUTE FUNCTION taskforce._refuse_deleted_tenant_write('owner_id', 'team_id');
+CREATE TRIGGER refuse_deleted_tenant_write BEFORE INSERT OR UPDATE ON taskforce.project_members
+    FOR EACH ROW EXECUTE FUNCTION taskforce._refuse_deleted_tenant_write();
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.teams IS
+    'refuses inserts and updates of a deleted tenant''s rows';
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.team_members IS
+    'refuses inserts and updates of a deleted tenant''s rows';
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.projects IS
+    'refuses inserts and updates of a deleted tenant''s rows';
+COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.project_members IS
+    'refuses inserts and updates of a deleted tenant''s rows';
+
 SELECT taskforce.enable_tenant_isolation(t)
   FROM (VALUES ('taskforce.teams'::regclass), ('taskforce.team_members'),
                ('taskforce.projects'), ('taskforce.project_members')) AS v(t);
@@ -886,13 +891,24 @@ SELECT taskforce.enable_audit(t)
                ('taskforce.projects'), ('taskforce.project_members')) AS v(t);
 
 -- Visibility, composed with tenant isolation (RESTRICTIVE: both must
--- pass).  Holders of project:update see every project of their tenant;
--- the rows of project_members follow their project.  Teams and team
--- members are visible to every user of the tenant.  The row-independent
--- checks are scalar subqueries, evaluated once per query.
+-- pass): public to the whole tenant; team to the owner, the direct members
+-- and the members of the project's team; private to the owner and the
+-- direct members.  Holders of project:update see every project of their
+-- tenant; the rows of project_members follow their project (a user always
+-- sees its own).  Teams and team members are visible to every user of the
+-- tenant.  The row-independent checks are scalar subqueries, evaluated once
+-- per query.
 CREATE POLICY projects_visibility ON taskforce.projects AS RESTRICTIVE FOR SELECT
     USING ((SELECT taskforce.has_permission('project:update'))
-           OR taskforce._project_visible_to_context(tenant_id, project_id, owner_id, team_id, visibility));
+           OR visibility = 'public'
+           OR owner_id = (SELECT taskforce.current_user_id())
+           OR EXISTS (SELECT FROM taskforce.project_members AS m
+                       WHERE m.tenant_id = projects.tenant_id AND m.project_id = projects.project_id
+                         AND m.user_id = (SELECT taskforce.current_user_id()))
+           OR (visibility = 'team'
+               AND EXISTS (SELECT FROM taskforce.team_members AS t
+                            WHERE t.tenant_id = projects.tenant_id AND t.team_id = projects.team_id
+                              AND t.user_id = (SELECT taskforce.current_user_id()))));
 CREATE POLICY project_members_visibility ON taskforce.project_members AS RESTRICTIVE FOR SELECT
     USING ((SELECT taskforce.has_permission('project:update'))
            OR user_id = (SELECT taskforce.current_user_id())

@@ -83,14 +83,12 @@ BEGIN
         END IF;
         -- Projects and teams (projects.sql): read under tenant isolation;
         -- projects and their direct members further by visibility (the
-        -- policies call the two visibility functions).  Changed only
+        -- policy on project_members calls _project_visible).  Changed only
         -- through the management functions.
         IF r.purpose IN ('app', 'admin') THEN
             EXECUTE format('GRANT SELECT ON taskforce.teams, taskforce.team_members, taskforce.projects,
                 taskforce.project_members, taskforce.project_membership TO %I', r.role_name);
-            EXECUTE format('GRANT EXECUTE ON FUNCTION
-                taskforce._project_visible_to_context(text, text, text, text, text),
-                taskforce._project_visible(text, text) TO %I', r.role_name);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce._project_visible(text, text) TO %I', r.role_name);
         END IF;
         -- Resource ACLs (acl*.sql): read under tenant isolation; changed
         -- only through the ACL functions.
