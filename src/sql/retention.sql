@@ -39,10 +39,6 @@ COMMENT ON COLUMN taskforce.retention_runs.rows_deleted IS
 SELECT pg_catalog.pg_extension_config_dump('taskforce.retention_runs', '');
 SELECT taskforce.enable_tenant_isolation('taskforce.retention_runs');
 SELECT taskforce.enable_audit('taskforce.retention_runs');
-CREATE TRIGGER refuse_deleted_tenant_write BEFORE INSERT OR UPDATE ON taskforce.retention_runs
-    FOR EACH ROW EXECUTE FUNCTION taskforce._refuse_deleted_tenant_write();
-COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.retention_runs IS
-    'refuses inserts and updates of a deleted tenant''s rows';
 
 -- The protected tables to delete from: roots only (a DELETE on the root
 -- reaches its partitions and children), each with its resource column and
