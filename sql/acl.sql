@@ -1,0 +1,234 @@
+-- acl: resource ACLs (issue 10) as an application uses them: seed 001
+-- §5.1's worked example, every cell of the decision table, the policy gate,
+-- expiring grants, grant delegation limits, bad input, protect_table
+-- composed with tenant isolation, "what may I access" against check_access,
+-- and the audit of access.  Checks run as an ordinary application role
+-- (acl_app) in a context the middleware role (acl_admin) establishes with
+-- act_as; administration without a context names the tenant.
+\set SHOW_CONTEXT never
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS taskforce CASCADE;
+SELECT count(*) FROM taskforce.setup_roles();
+DROP ROLE IF EXISTS acl_app, acl_admin;
+CREATE ROLE acl_app LOGIN IN ROLE taskforce_app;
+CREATE ROLE acl_admin LOGIN IN ROLE taskforce_admin;
+GRANT acl_app TO acl_admin;
+SELECT count(*) FROM taskforce.create_tenant('acl-acme', 'Acme');
+SELECT count(*) FROM taskforce.create_tenant('acl-other', 'Other Corp');
+SELECT count(*) AS users
+  FROM (VALUES ('acl-acme', ARRAY['alice', 'bob', 'charlie', 'david',
+                                  'mx-owner', 'mx-granted', 'mx-analyst', 'mx-member', 'mx-outsider',
+                                  'mx-teammate', 'mx-lead',
+                                  'dl-share', 'dl-admin', 'dl-temp', 'dl-reader', 'dl-strong', 'dl-target',
+                                  'dl-manager']),
+               ('acl-other', ARRAY['eve', 'mx-stranger'])) AS v(t, users),
+       unnest(v.users) AS u, taskforce.create_user(u, u, tenant_id => v.t) AS c;
+SELECT count(*) AS roles
+  FROM (VALUES ('data_analyst', '{memory:read}'::text[]), ('mx_reader', '{memory:read}'),
+               ('acl_manager', '{acl:manage}')) AS v(r, p),
+       taskforce.create_role(v.r, v.p, tenant_id => 'acl-acme') AS c;
+SELECT count(*) AS role_grants
+  FROM (VALUES ('david', 'data_analyst'), ('mx-analyst', 'mx_reader'),
+               ('dl-manager', 'acl_manager')) AS v(u, r),
+       taskforce.grant_role(v.u, v.r, tenant_id => 'acl-acme') AS g;
+-- The decision table's dimensions, and where each relation's cells go.
+CREATE TABLE public.mx_scopes (scope, n) AS
+    VALUES ('global', 1), ('tenant', 2), ('project', 3), ('session', 4), ('private', 5);
+CREATE TABLE public.mx_levels (sensitivity, n) AS
+    VALUES ('public', 1), ('internal', 2), ('confidential', 3), ('restricted', 4);
+CREATE TABLE public.acl_cells (relation text, scope text, sensitivity text, permission text,
+                               cell text, db_role name);
+GRANT SELECT ON public.mx_scopes, public.mx_levels TO acl_app, acl_admin;
+GRANT SELECT, INSERT ON public.acl_cells TO acl_app, acl_admin;
+
+-- One cell of the decision table for the current context: + or - (allowed
+-- or not) and the rule that decided, from check_access and explain_access,
+-- which must agree; a resource of another tenant cannot be named (42704).
+CREATE FUNCTION public.acl_cell(resource text, permission text) RETURNS text
+    LANGUAGE plpgsql AS $$
+DECLARE
+    ok boolean;
+    e record;
+BEGIN
+    BEGIN
+        ok := taskforce.check_access(resource, permission);
+    EXCEPTION WHEN undefined_object THEN
+        BEGIN
+            PERFORM taskforce.explain_access(resource, permission);
+            RETURN 'MISMATCH: check_access 42704, explain_access not';
+        EXCEPTION WHEN undefined_object THEN
+            RETURN '-42704';
+        END;
+    END;
+    SELECT * INTO e FROM taskforce.explain_access(resource, permission);
+    RETURN CASE WHEN ok IS DISTINCT FROM e.allowed THEN 'MISMATCH ' ELSE '' END
+           || CASE WHEN ok THEN '+' ELSE '-' END || e.rule;
+END
+$$;
+RESET client_min_messages;
+
+-- 1. Seed 001 §5.1, step by step.  alice, in her context, puts her
+-- conversation under an ACL (INTERNAL, TENANT scope).
+\c - acl_admin
+SELECT FROM taskforce.act_as('acl-acme', 'alice', scope => 'session');
+SET ROLE acl_app;
+SELECT resource_id, resource_type, owner_id, tenant_id, sensitivity, scope, default_permissions
+  FROM taskforce.create_acl('memory-conv-12345', 'conversation', 'internal', 'tenant');
+-- The owner has every permission.
+SELECT current_user, taskforce.check_access('memory-conv-12345', 'read') AS owner_can_read,
+       taskforce.check_access('memory-conv-12345', 'admin') AS owner_can_admin,
+       taskforce.resource_permissions('memory-conv-12345') AS owner_holds;
+-- bob, another user of the tenant, reads it (INTERNAL + TENANT), no more.
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-acme', 'bob', scope => 'session');
+SET ROLE acl_app;
+SELECT taskforce.check_access('memory-conv-12345', 'read') AS bob_can_read,
+       taskforce.check_access('memory-conv-12345', 'write') AS bob_can_write,
+       taskforce.resource_permissions('memory-conv-12345') AS bob_holds;
+SELECT * FROM taskforce.explain_access('memory-conv-12345', 'read');
+-- alice grants charlie read and write, and the data_analyst role read and
+-- reference.
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-acme', 'alice', scope => 'session');
+SET ROLE acl_app;
+SELECT principal_type, principal_id, permissions, granted_by, expires_at
+  FROM taskforce.grant_access('memory-conv-12345', 'user', 'charlie', '{read,write}');
+SELECT principal_type, principal_id, permissions, granted_by, expires_at
+  FROM taskforce.grant_access('memory-conv-12345', 'role', 'data_analyst', '{read,reference}');
+-- charlie writes through his grant.
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-acme', 'charlie', scope => 'session');
+SET ROLE acl_app;
+SELECT taskforce.check_access('memory-conv-12345', 'write') AS charlie_can_write,
+       taskforce.check_access('memory-conv-12345', 'delete') AS charlie_can_delete,
+       taskforce.resource_permissions('memory-conv-12345') AS charlie_holds;
+SELECT * FROM taskforce.explain_access('memory-conv-12345', 'write');
+-- "List all resources a user can access": charlie's, per permission.
+SELECT p.permission, r.tenant_id, r.resource_id, r.resource_type, r.owner_id, r.sensitivity, r.scope
+  FROM unnest(ARRAY['read', 'write', 'delete', 'reference', 'share', 'admin']) WITH ORDINALITY AS p(permission, n),
+       taskforce.accessible_resources(p.permission) AS r
+ WHERE r.tenant_id IN ('acl-acme', 'acl-other')
+ ORDER BY p.n, r.resource_id;
+-- david holds data_analyst (a role grant): he reads through the role's grant.
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-acme', 'david', scope => 'session');
+SET ROLE acl_app;
+SELECT taskforce.check_access('memory-conv-12345', 'read') AS analyst_can_read,
+       taskforce.check_access('memory-conv-12345', 'write') AS analyst_can_write,
+       taskforce.resource_permissions('memory-conv-12345') AS analyst_holds;
+SELECT * FROM taskforce.explain_access('memory-conv-12345', 'reference');
+-- eve, of other-corp, even asserting admin, cannot name the resource: the
+-- same 42704 as for a resource that does not exist (no existence leak).
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-other', 'eve', ARRAY['admin'], scope => 'session');
+SET ROLE acl_app;
+SELECT taskforce.check_access('memory-conv-12345', 'read') AS other_tenant_read;
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.check_access('memory-conv-no-such', 'read') AS no_such_resource;
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM taskforce.explain_access('memory-conv-12345', 'read');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS eve_sees_acls FROM taskforce.resource_acls;
+SELECT count(*) AS eve_accessible FROM taskforce.accessible_resources('read') WHERE resource_id = 'memory-conv-12345';
+-- Without a context nothing is allowed, for the application role.
+RESET ROLE;
+SELECT taskforce.clear_context();
+SET ROLE acl_app;
+SELECT taskforce.check_access('memory-conv-12345', 'read') AS without_context,
+       taskforce.resource_permissions('memory-conv-12345') AS holds_without_context,
+       (SELECT count(*) FROM taskforce.accessible_resources('read')) AS accessible_without_context;
+SELECT * FROM taskforce.explain_access('memory-conv-12345', 'read');
+-- The administrator asks for a named user, naming the tenant.
+RESET ROLE;
+SELECT u AS user_id, taskforce.check_access('memory-conv-12345', 'write', u, 'acl-acme') AS can_write,
+       e.allowed AS can_reference, e.rule, e.detail
+  FROM unnest(ARRAY['alice', 'bob', 'charlie', 'david']) AS u,
+       taskforce.explain_access('memory-conv-12345', 'reference', u, 'acl-acme') AS e
+ ORDER BY u;
+
+-- 2. The decision table, every cell.  One resource per scope and
+-- sensitivity, owned by mx-owner, default permissions {read}; on each, a
+-- user grant of write to mx-granted and a role grant of read and reference
+-- to mx_reader (held by mx-analyst).  mx-member is a member of project
+-- mx-proj and takes part in session mx-sess (the audiences of the project
+-- and session resources); mx-outsider is a user of the tenant and nothing
+-- more; mx-stranger is a user of another tenant.  read is a default
+-- permission, write is not.
+\c - postgres
+INSERT INTO taskforce.teams (tenant_id, team_id, name) VALUES ('acl-acme', 'mx-team', 'Matrix team');
+INSERT INTO taskforce.team_members (tenant_id, team_id, user_id, added_by)
+VALUES ('acl-acme', 'mx-team', 'mx-teammate', 'setup');
+INSERT INTO taskforce.projects (tenant_id, project_id, name, owner_id, team_id)
+VALUES ('acl-acme', 'mx-proj', 'Matrix', 'mx-lead', 'mx-team');
+INSERT INTO taskforce.project_members (tenant_id, project_id, user_id, added_by)
+VALUES ('acl-acme', 'mx-proj', 'mx-member', 'setup');
+\c - acl_admin
+SELECT session_id, user_id, added_by FROM taskforce.add_session_participant('mx-sess', 'mx-member', 'acl-acme');
+SELECT count(*) AS matrix_resources
+  FROM mx_scopes AS s, mx_levels AS l,
+       taskforce.create_acl('acl-mx-' || s.scope || '-' || l.sensitivity, 'document', l.sensitivity, s.scope,
+                            project_id => CASE s.scope WHEN 'project' THEN 'mx-proj' END,
+                            session_id => CASE s.scope WHEN 'session' THEN 'mx-sess' END,
+                            owner_id => 'mx-owner', tenant_id => 'acl-acme') AS a;
+SELECT count(*) AS matrix_grants
+  FROM mx_scopes AS s, mx_levels AS l,
+       (VALUES ('user', 'mx-granted', '{write}'::text[]), ('role', 'mx_reader', '{read,reference}')) AS g(t, p, perms),
+       taskforce.grant_access('acl-mx-' || s.scope || '-' || l.sensitivity, g.t, g.p, g.perms,
+                              tenant_id => 'acl-acme') AS x;
+-- Each relation's cells, computed by the application role in that user's
+-- context.
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT * FROM (VALUES ('owner', 'acl-acme', 'mx-owner'), ('user_grant', 'acl-acme', 'mx-granted'),
+                                   ('role_grant', 'acl-acme', 'mx-analyst'), ('member', 'acl-acme', 'mx-member'),
+                                   ('outsider', 'acl-acme', 'mx-outsider'),
+                                   ('other_tenant', 'acl-other', 'mx-stranger')) AS v(relation, tenant, u) LOOP
+        PERFORM taskforce.act_as(r.tenant, r.u, scope => 'session');
+        SET ROLE acl_app;
+        INSERT INTO public.acl_cells
+        SELECT r.relation, s.scope, l.sensitivity, p.permission,
+               public.acl_cell('acl-mx-' || s.scope || '-' || l.sensitivity, p.permission), current_user
+          FROM mx_scopes AS s, mx_levels AS l, (VALUES ('read'), ('write')) AS p(permission);
+        RESET ROLE;
+    END LOOP;
+    PERFORM taskforce.clear_context();
+END
+$$;
+SELECT DISTINCT db_role FROM public.acl_cells;
+SELECT c.scope, c.sensitivity, c.permission,
+       max(c.cell) FILTER (WHERE c.relation = 'owner') AS owner,
+       max(c.cell) FILTER (WHERE c.relation = 'user_grant') AS user_grant,
+       max(c.cell) FILTER (WHERE c.relation = 'role_grant') AS role_grant,
+       max(c.cell) FILTER (WHERE c.relation = 'member') AS member,
+       max(c.cell) FILTER (WHERE c.relation = 'outsider') AS outsider,
+       max(c.cell) FILTER (WHERE c.relation = 'other_tenant') AS other_tenant
+  FROM public.acl_cells AS c
+  JOIN mx_scopes AS s USING (scope) JOIN mx_levels AS l USING (sensitivity)
+ GROUP BY s.n, l.n, c.scope, c.sensitivity, c.permission
+ ORDER BY s.n, l.n, c.permission;
+-- The named-user check of an administrator agrees with the context's on
+-- every cell of the tenant's users.
+SELECT count(*) AS cells,
+       count(*) FILTER (WHERE taskforce.check_access('acl-mx-' || c.scope || '-' || c.sensitivity, c.permission,
+                                                     u.user_id, 'acl-acme')
+                        IS DISTINCT FROM (c.cell LIKE '+%')) AS differing
+  FROM public.acl_cells AS c
+  JOIN (VALUES ('owner', 'mx-owner'), ('user_grant', 'mx-granted'), ('role_grant', 'mx-analyst'),
+               ('member', 'mx-member'), ('outsider', 'mx-outsider')) AS u(relation, user_id) USING (relation);
+-- Project membership through the project's team, and as its owner, puts a
+-- user in the audience as well.
+SELECT u AS user_id, e.allowed, e.rule
+  FROM unnest(ARRAY['mx-teammate', 'mx-lead', 'mx-outsider']) AS u,
+       taskforce.explain_access('acl-mx-project-internal', 'read', u, 'acl-acme') AS e
+ ORDER BY u;
+-- admin (by grant) implies every permission (the table shows that a grant
+-- holding neither the permission nor admin does not).
+SELECT principal_id, permissions FROM taskforce.grant_access('acl-mx-private-restricted', 'user', 'mx-outsider',
+                                                             '{admin}', tenant_id => 'acl-acme');
+SELECT p AS permission, e.allowed, e.rule
+  FROM unnest(ARRAY['read', 'write', 'delete', 'reference', 'share', 'admin']) WITH ORDINALITY AS v(p, n),
+       taskforce.explain_access('acl-mx-private-restricted', p, 'mx-outsider', 'acl-acme') AS e
+ ORDER BY n;
+SELECT FROM taskforce.revoke_access('acl-mx-private-restricted', 'user', 'mx-outsider', 'acl-acme');
