@@ -232,3 +232,188 @@ SELECT p AS permission, e.allowed, e.rule
        taskforce.explain_access('acl-mx-private-restricted', p, 'mx-outsider', 'acl-acme') AS e
  ORDER BY n;
 SELECT FROM taskforce.revoke_access('acl-mx-private-restricted', 'user', 'mx-outsider', 'acl-acme');
+
+-- 3. The policy gate.  A policy naming allowed roles shuts out every user
+-- holding none of them, owners and grantees included; a policy without
+-- allowed roles restricts nothing.  mx-gate: tenant scope, confidential,
+-- only mx_reader; mx-open: tenant scope, restricted, no role restriction;
+-- mx-global-gate: global scope, internal, only mx_reader.
+SELECT policy_id, scope, sensitivity_levels, allowed_roles
+  FROM taskforce.create_resource_policy('mx-gate', 'Analysts only', 'tenant', '{confidential}',
+                                        allowed_roles => '{mx_reader}', tenant_id => 'acl-acme');
+SELECT policy_id, scope, sensitivity_levels, allowed_roles
+  FROM taskforce.create_resource_policy('mx-open', 'No role restriction', 'tenant', '{restricted}',
+                                        tenant_id => 'acl-acme');
+SELECT policy_id, scope, sensitivity_levels, allowed_roles
+  FROM taskforce.create_resource_policy('mx-global-gate', 'Global internal data, analysts only', 'global',
+                                        '{internal}', allowed_roles => '{mx_reader}', tenant_id => 'acl-acme');
+CREATE TEMP TABLE gate_cells (who text, n int, resource text, permission text, cell text);
+GRANT INSERT ON gate_cells TO acl_app;
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT * FROM (VALUES (1, 'acl-acme', 'mx-owner', '{}'::text[]), (2, 'acl-acme', 'mx-granted', '{}'),
+                                   (3, 'acl-acme', 'mx-granted', '{mx_reader}'), (4, 'acl-acme', 'mx-analyst', '{}'),
+                                   (5, 'acl-acme', 'mx-outsider', '{}'), (6, 'acl-other', 'mx-stranger', '{}'))
+                        AS v(n, tenant, u, roles) LOOP
+        PERFORM taskforce.act_as(r.tenant, r.u, r.roles, scope => 'session');
+        SET ROLE acl_app;
+        INSERT INTO gate_cells
+        SELECT r.u || CASE WHEN r.roles = '{}' THEN '' ELSE ' asserting ' || array_to_string(r.roles, ',') END,
+               r.n, x.resource, x.permission, public.acl_cell(x.resource, x.permission)
+          FROM (VALUES ('acl-mx-tenant-confidential', 'read'), ('acl-mx-tenant-confidential', 'write'),
+                       ('acl-mx-tenant-restricted', 'read'), ('acl-mx-tenant-restricted', 'write'),
+                       ('acl-mx-global-internal', 'read'), ('acl-mx-tenant-public', 'read')) AS x(resource, permission);
+        RESET ROLE;
+    END LOOP;
+    PERFORM taskforce.clear_context();
+END
+$$;
+SELECT who,
+       max(cell) FILTER (WHERE resource = 'acl-mx-tenant-confidential' AND permission = 'read') AS conf_read,
+       max(cell) FILTER (WHERE resource = 'acl-mx-tenant-confidential' AND permission = 'write') AS conf_write,
+       max(cell) FILTER (WHERE resource = 'acl-mx-tenant-restricted' AND permission = 'read') AS restr_read,
+       max(cell) FILTER (WHERE resource = 'acl-mx-tenant-restricted' AND permission = 'write') AS restr_write,
+       max(cell) FILTER (WHERE resource = 'acl-mx-global-internal' AND permission = 'read') AS global_int_read,
+       max(cell) FILTER (WHERE resource = 'acl-mx-tenant-public' AND permission = 'read') AS public_read
+  FROM gate_cells GROUP BY n, who ORDER BY n;
+SELECT * FROM taskforce.explain_access('acl-mx-tenant-confidential', 'read', 'mx-owner', 'acl-acme');
+-- The owner given an allowed role is the owner again (the role grant
+-- reaches the ACL cache at once); taken away, shut out again.
+SELECT role_name FROM taskforce.grant_role('mx-owner', 'mx_reader', tenant_id => 'acl-acme');
+SELECT allowed, rule FROM taskforce.explain_access('acl-mx-tenant-confidential', 'read', 'mx-owner', 'acl-acme');
+SELECT FROM taskforce.revoke_role('mx-owner', 'mx_reader', 'acl-acme');
+SELECT allowed, rule FROM taskforce.explain_access('acl-mx-tenant-confidential', 'read', 'mx-owner', 'acl-acme');
+-- Lifting the restriction opens the gate.
+SELECT policy_id, allowed_roles
+  FROM taskforce.update_resource_policy('mx-gate', clear_allowed_roles => true, tenant_id => 'acl-acme');
+SELECT allowed, rule FROM taskforce.explain_access('acl-mx-tenant-confidential', 'read', 'mx-owner', 'acl-acme');
+SELECT policy_id, allowed_roles
+  FROM taskforce.update_resource_policy('mx-gate', allowed_roles => '{mx_reader}', tenant_id => 'acl-acme');
+
+-- 4. Expiring grants.  A grant that has already expired is refused; one
+-- that expires soon grants until then, judged by the transaction's start:
+-- a transaction begun before the expiry keeps it to its end.
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-acme', 'alice', scope => 'session');
+SET ROLE acl_app;
+SELECT resource_id, sensitivity, scope FROM taskforce.create_acl('acl-exp-doc', 'document', 'internal', 'private');
+SELECT FROM taskforce.grant_access('acl-exp-doc', 'user', 'bob', '{read}', now() - interval '1 minute');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.grant_access('acl-exp-doc', 'user', 'bob', '{read}', now());
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS grants_after_refusals FROM taskforce.resource_grants WHERE resource_id = 'acl-exp-doc';
+SELECT principal_id, permissions, expires_at - granted_at AS lifetime
+  FROM taskforce.grant_access('acl-exp-doc', 'user', 'bob', '{read}', now() + interval '3 seconds');
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-acme', 'bob', scope => 'session');
+SET ROLE acl_app;
+BEGIN;
+SELECT taskforce.check_access('acl-exp-doc', 'read') AS before_expiry;
+SELECT pg_sleep_until(expires_at + interval '200 milliseconds') FROM taskforce.resource_grants
+ WHERE resource_id = 'acl-exp-doc' AND principal_id = 'bob';
+SELECT clock_timestamp() > g.expires_at AS expired_by_now, transaction_timestamp() < g.expires_at AS began_before,
+       taskforce.check_access('acl-exp-doc', 'read') AS same_transaction,
+       taskforce.resource_permissions('acl-exp-doc') AS holds
+  FROM taskforce.resource_grants AS g WHERE g.resource_id = 'acl-exp-doc' AND g.principal_id = 'bob';
+COMMIT;
+-- The next transaction: the grant is still there and grants nothing.
+SELECT taskforce.check_access('acl-exp-doc', 'read') AS next_transaction,
+       taskforce.resource_permissions('acl-exp-doc') AS holds,
+       (SELECT count(*) FROM taskforce.accessible_resources('read') AS a
+         WHERE a.resource_id = 'acl-exp-doc') AS listed,
+       (SELECT count(*) FROM taskforce.resource_grants AS g
+         WHERE g.resource_id = 'acl-exp-doc' AND g.principal_id = 'bob') AS grant_rows;
+SELECT allowed, rule FROM taskforce.explain_access('acl-exp-doc', 'read');
+
+-- 5. Delegation limits, on alice's private acl-dl-doc: dl-share holds read
+-- and share, dl-admin admin, dl-reader read, dl-temp read and share for an
+-- hour, dl-strong read and write; dl-manager holds acl:manage (a role) and
+-- nothing on the resource.
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-acme', 'alice', scope => 'session');
+SET ROLE acl_app;
+SELECT resource_id FROM taskforce.create_acl('acl-dl-doc', 'document', 'internal', 'private');
+SELECT count(*) AS owner_grants
+  FROM (VALUES ('dl-share', '{read,share}'::text[], NULL::timestamptz), ('dl-admin', '{admin}', NULL),
+               ('dl-reader', '{read}', NULL), ('dl-temp', '{share,read}', now() + interval '1 hour'),
+               ('dl-strong', '{read,write}', NULL)) AS v(u, p, e),
+       taskforce.grant_access('acl-dl-doc', 'user', v.u, v.p, v.e) AS g;
+-- A plain reader cannot grant, nor can a user of the tenant holding nothing.
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-acme', 'dl-reader', scope => 'session');
+SET ROLE acl_app;
+SELECT FROM taskforce.grant_access('acl-dl-doc', 'user', 'dl-target', '{read}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.revoke_access('acl-dl-doc', 'user', 'dl-strong');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-acme', 'bob', scope => 'session');
+SET ROLE acl_app;
+SELECT FROM taskforce.grant_access('acl-dl-doc', 'user', 'bob', '{read}');
+\echo :LAST_ERROR_SQLSTATE
+-- A share holder passes on what it holds, share included; not write, not
+-- admin; not over a stronger grant.
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-acme', 'dl-share', scope => 'session');
+SET ROLE acl_app;
+SELECT principal_id, permissions, granted_by FROM taskforce.grant_access('acl-dl-doc', 'user', 'dl-target', '{read}');
+SELECT FROM taskforce.grant_access('acl-dl-doc', 'user', 'dl-target', '{read,write}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.grant_access('acl-dl-doc', 'user', 'dl-target', '{admin}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT principal_id, permissions FROM taskforce.grant_access('acl-dl-doc', 'user', 'dl-target', '{read,share}');
+SELECT FROM taskforce.grant_access('acl-dl-doc', 'user', 'dl-strong', '{read}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT principal_type, principal_id, permissions
+  FROM taskforce.grant_access('acl-dl-doc', 'role', 'data_analyst', '{read}');
+-- It revokes what it could have granted, nothing stronger; a grant that
+-- does not exist is 42704.
+SELECT FROM taskforce.revoke_access('acl-dl-doc', 'role', 'data_analyst');
+SELECT FROM taskforce.revoke_access('acl-dl-doc', 'user', 'dl-strong');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.revoke_access('acl-dl-doc', 'user', 'bob');
+\echo :LAST_ERROR_SQLSTATE
+-- It cannot change the ACL itself (that needs admin).
+SELECT FROM taskforce.update_acl('acl-dl-doc', sensitivity => 'confidential');
+\echo :LAST_ERROR_SQLSTATE
+-- A share right that expires bounds the grants made with it (DETAIL names
+-- the time: terse).
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-acme', 'dl-temp', scope => 'session');
+SET ROLE acl_app;
+\set VERBOSITY terse
+SELECT FROM taskforce.grant_access('acl-dl-doc', 'role', 'data_analyst', '{read}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.grant_access('acl-dl-doc', 'role', 'data_analyst', '{read}', now() + interval '2 hours');
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
+SELECT principal_id, permissions, expires_at - now() AS lifetime
+  FROM taskforce.grant_access('acl-dl-doc', 'role', 'data_analyst', '{read}', now() + interval '30 minutes');
+-- An admin grant may grant anything (admin too), revoke any grant and
+-- change the ACL.
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-acme', 'dl-admin', scope => 'session');
+SET ROLE acl_app;
+SELECT principal_id, permissions FROM taskforce.grant_access('acl-dl-doc', 'user', 'dl-target', '{admin}');
+SELECT FROM taskforce.revoke_access('acl-dl-doc', 'user', 'dl-strong');
+SELECT resource_id, sensitivity FROM taskforce.update_acl('acl-dl-doc', sensitivity => 'confidential');
+-- acl:manage grants and revokes without holding anything on the resource.
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-acme', 'dl-manager', scope => 'session');
+SET ROLE acl_app;
+SELECT taskforce.check_access('acl-dl-doc', 'read') AS manager_reads;
+SELECT principal_id, permissions FROM taskforce.grant_access('acl-dl-doc', 'user', 'dl-strong', '{delete}');
+SELECT FROM taskforce.revoke_access('acl-dl-doc', 'user', 'dl-target');
+-- ... and may name the owner of a resource it creates; a user without it
+-- may not.
+SELECT resource_id, owner_id FROM taskforce.create_acl('acl-dl-for-bob', 'document', owner_id => 'bob');
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-acme', 'dl-share', scope => 'session');
+SET ROLE acl_app;
+SELECT FROM taskforce.create_acl('acl-dl-for-alice', 'document', owner_id => 'alice');
+\echo :LAST_ERROR_SQLSTATE
+-- The grants left, and who made them.
+SELECT principal_type, principal_id, permissions, granted_by, expires_at IS NOT NULL AS expires
+  FROM taskforce.resource_grants WHERE resource_id = 'acl-dl-doc' ORDER BY principal_type, principal_id;
