@@ -417,3 +417,140 @@ SELECT FROM taskforce.create_acl('acl-dl-for-alice', 'document', owner_id => 'al
 -- The grants left, and who made them.
 SELECT principal_type, principal_id, permissions, granted_by, expires_at IS NOT NULL AS expires
   FROM taskforce.resource_grants WHERE resource_id = 'acl-dl-doc' ORDER BY principal_type, principal_id;
+
+-- 6. Bad input: names outside their lists are 22023 with the valid values
+-- in the hint, unknown resources, users, roles and projects 42704,
+-- duplicates 42710, nulls 22004.  None of the failed calls leaves anything
+-- behind: the ACL tables are the same before and after.
+\c - postgres
+CREATE VIEW public.acl_state AS
+    SELECT (SELECT count(*) FROM taskforce.resource_acls WHERE tenant_id LIKE 'acl-%') AS acls,
+           (SELECT count(*) FROM taskforce.resource_grants WHERE tenant_id LIKE 'acl-%') AS grants,
+           (SELECT count(*) FROM taskforce.session_participants WHERE tenant_id LIKE 'acl-%') AS participants,
+           (SELECT count(*) FROM taskforce.resource_policies WHERE tenant_id LIKE 'acl-%') AS policies,
+           (SELECT md5(string_agg(t, '|' ORDER BY t))
+              FROM (SELECT a::text FROM taskforce.resource_acls AS a WHERE a.tenant_id LIKE 'acl-%'
+                    UNION ALL SELECT g::text FROM taskforce.resource_grants AS g WHERE g.tenant_id LIKE 'acl-%'
+                    UNION ALL SELECT s::text FROM taskforce.session_participants AS s WHERE s.tenant_id LIKE 'acl-%'
+                    UNION ALL SELECT p::text FROM taskforce.resource_policies AS p WHERE p.tenant_id LIKE 'acl-%')
+                   AS x(t)) AS fingerprint;
+SELECT acls, grants, participants, policies, fingerprint AS state_before FROM public.acl_state \gset
+\c - acl_admin
+SELECT FROM taskforce.act_as('acl-acme', 'alice', scope => 'session');
+SET ROLE acl_app;
+SELECT FROM taskforce.create_acl('acl-bad', 'document', 'secret');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_acl('acl-bad', 'document', 'internal', 'team');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_acl('acl-bad', 'document', default_permissions => '{read,share}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_acl('acl-bad', 'Document');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_acl('acl bad', 'document');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_acl('acl-bad', 'document', scope => 'project');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_acl('acl-bad', 'document', scope => 'tenant', session_id => 's1');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_acl('acl-bad', 'document', scope => 'project', project_id => 'no-such-project');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_acl('acl-bad', 'document', scope => 'global');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_acl('memory-conv-12345', 'conversation');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_acl(NULL, 'document');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_acl('acl-bad', 'document', sensitivity => NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_acl('acl-bad', 'document', default_permissions => NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.update_acl('memory-conv-12345', sensitivity => 'secret');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.update_acl('memory-conv-12345', scope => 'project', project_id => 'no-such-project');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.update_acl('memory-conv-12345', owner_id => 'nobody');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.update_acl('no-such-resource', sensitivity => 'public');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.drop_acl('no-such-resource');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.grant_access('memory-conv-12345', 'group', 'bob', '{read}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.grant_access('memory-conv-12345', 'user', 'bob', '{read,execute}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.grant_access('memory-conv-12345', 'user', 'bob', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.grant_access('memory-conv-12345', 'user', 'nobody', '{read}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.grant_access('memory-conv-12345', 'user', 'eve', '{read}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.grant_access('memory-conv-12345', 'role', 'no_such_role', '{read}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.grant_access('no-such-resource', 'user', 'bob', '{read}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.grant_access('memory-conv-12345', 'user', NULL, '{read}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.grant_access('memory-conv-12345', 'user', 'bob', NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.grant_access('memory-conv-12345', NULL, 'bob', '{read}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.grant_access(NULL, 'user', 'bob', '{read}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.revoke_access('memory-conv-12345', 'group', 'charlie');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.revoke_access('memory-conv-12345', 'user', 'bob');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.check_access('memory-conv-12345', 'execute');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM taskforce.explain_access('memory-conv-12345', 'execute');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM taskforce.accessible_resources('execute');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.check_access('no-such-resource', 'read');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.resource_permissions('no-such-resource');
+\echo :LAST_ERROR_SQLSTATE
+-- Naming a user needs acl:manage (alice has none).
+SELECT taskforce.check_access('memory-conv-12345', 'read', 'bob');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM taskforce.explain_access('memory-conv-12345', 'read', 'bob');
+\echo :LAST_ERROR_SQLSTATE
+-- ... and a user of the tenant (dl-manager holds it).
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-acme', 'dl-manager', scope => 'session');
+SET ROLE acl_app;
+SELECT taskforce.check_access('memory-conv-12345', 'write', 'charlie') AS charlie_writes;
+SELECT taskforce.check_access('memory-conv-12345', 'read', 'nobody');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.check_access('memory-conv-12345', 'read', 'eve');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.check_access('memory-conv-12345', 'read', NULL);
+\echo :LAST_ERROR_SQLSTATE
+-- Session participants and policies, by the administrator.
+RESET ROLE;
+SELECT taskforce.clear_context();
+SELECT FROM taskforce.add_session_participant('mx-sess', 'mx-member', 'acl-acme');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.add_session_participant('mx-sess', 'nobody', 'acl-acme');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.add_session_participant(NULL, 'bob', 'acl-acme');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.remove_session_participant('mx-sess', 'bob', 'acl-acme');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_resource_policy('mx-gate-2', 'Overlap', 'tenant', '{internal,confidential}',
+                                             tenant_id => 'acl-acme');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_resource_policy('mx-gate', 'Same id', 'private', '{public}', tenant_id => 'acl-acme');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_resource_policy('mx-bad', 'Bad scope', 'team', '{public}', tenant_id => 'acl-acme');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_resource_policy('mx-bad', 'Bad level', 'private', '{secret}', tenant_id => 'acl-acme');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_resource_policy('mx-bad', 'No levels', 'private', NULL, tenant_id => 'acl-acme');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_acl('acl-bad', 'document', owner_id => 'nobody', tenant_id => 'acl-acme');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_acl('acl-bad', 'document', tenant_id => 'acl-acme');
+\echo :LAST_ERROR_SQLSTATE
+\c - postgres
+SELECT acls, grants, participants, policies, fingerprint = :'state_before' AS unchanged FROM public.acl_state;
