@@ -554,3 +554,152 @@ SELECT FROM taskforce.create_acl('acl-bad', 'document', tenant_id => 'acl-acme')
 \echo :LAST_ERROR_SQLSTATE
 \c - postgres
 SELECT acls, grants, participants, policies, fingerprint = :'state_before' AS unchanged FROM public.acl_state;
+
+-- 7. protect_table composed with tenant isolation.  alice's notes table
+-- holds rows of her resources: acl-note-open (internal, tenant scope,
+-- default read), acl-note-shared (default read and write), acl-note-private
+-- (private) and acl-note-granted (private, bob granted read, write and
+-- delete); a row of the global acl-mx-global-public; rows of the other
+-- tenant.
+CREATE TABLE public.acl_notes (id int PRIMARY KEY, tenant_id text NOT NULL, resource_id text, body text);
+SELECT taskforce.enable_tenant_isolation('public.acl_notes');
+SELECT taskforce.protect_table('public.acl_notes');
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.acl_notes TO taskforce_app;
+SELECT * FROM taskforce.protected_tables ORDER BY table_name::text;
+SELECT polname, polpermissive, polcmd FROM pg_policy WHERE polrelid = 'public.acl_notes'::regclass ORDER BY polname;
+\c - acl_admin
+SELECT FROM taskforce.act_as('acl-acme', 'alice', scope => 'session');
+SET ROLE acl_app;
+SELECT count(*) AS note_resources
+  FROM (VALUES ('acl-note-open', 'tenant', '{read}'::text[]), ('acl-note-shared', 'tenant', '{read,write}'),
+               ('acl-note-private', 'private', '{read}'), ('acl-note-granted', 'private', '{read}')) AS v(r, s, d),
+       taskforce.create_acl(v.r, 'note', 'internal', v.s, default_permissions => v.d) AS a;
+SELECT principal_id, permissions
+  FROM taskforce.grant_access('acl-note-granted', 'user', 'bob', '{read,write,delete}');
+-- The owner writes rows of her resources; not of a resource without an
+-- ACL, nor of one she may only read (WITH CHECK: 42501).
+INSERT INTO public.acl_notes (id, resource_id, body)
+VALUES (1, 'acl-note-open', 'open'), (2, 'acl-note-shared', 'shared'),
+       (3, 'acl-note-private', 'private'), (4, 'acl-note-granted', 'granted');
+INSERT INTO public.acl_notes (id, resource_id, body) VALUES (5, 'acl-note-no-acl', 'no acl');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO public.acl_notes (id, resource_id, body) VALUES (5, NULL, 'no resource');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO public.acl_notes (id, resource_id, body) VALUES (6, 'acl-mx-global-public', 'global');
+\echo :LAST_ERROR_SQLSTATE
+\c - postgres
+INSERT INTO public.acl_notes (id, tenant_id, resource_id, body)
+VALUES (6, 'acl-acme', 'acl-mx-global-public', 'global, acme'),
+       (7, 'acl-other', 'acl-mx-global-public', 'global, other'),
+       (8, 'acl-other', 'acl-note-open', 'other tenant''s row naming an acme resource'),
+       (9, 'acl-other', 'acl-mx-global-restricted', 'global restricted, other');
+\c - acl_admin
+SELECT FROM taskforce.act_as('acl-acme', 'alice', scope => 'session');
+SET ROLE acl_app;
+SELECT id, resource_id FROM public.acl_notes ORDER BY id;
+-- bob reads the open, shared and granted rows and the global one; not
+-- alice's private row.
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-acme', 'bob', scope => 'session');
+SET ROLE acl_app;
+SELECT id, resource_id, body FROM public.acl_notes ORDER BY id;
+-- Insert and update need write, delete needs delete.  A row bob may not
+-- write is not updated (USING); moving a row to a resource he may not
+-- write is refused (WITH CHECK).
+INSERT INTO public.acl_notes (id, resource_id, body) VALUES (10, 'acl-note-open', 'by bob');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO public.acl_notes (id, resource_id, body) VALUES (11, 'acl-note-shared', 'by bob');
+UPDATE public.acl_notes SET body = body || ' (bob)' WHERE id IN (1, 3, 6) RETURNING id;
+UPDATE public.acl_notes SET body = body || ' (bob)' WHERE id IN (2, 4) RETURNING id, body;
+UPDATE public.acl_notes SET resource_id = 'acl-note-open' WHERE id = 2;
+\echo :LAST_ERROR_SQLSTATE
+UPDATE public.acl_notes SET resource_id = 'acl-note-private' WHERE id = 4;
+\echo :LAST_ERROR_SQLSTATE
+UPDATE public.acl_notes SET resource_id = 'acl-note-granted' WHERE id = 11 RETURNING id, resource_id;
+DELETE FROM public.acl_notes WHERE id IN (1, 2, 3, 6) RETURNING id;
+DELETE FROM public.acl_notes WHERE id IN (4, 11) RETURNING id;
+-- The other tenant sees its own rows only, and of those only the one whose
+-- resource it may read: global public data.  A row naming another
+-- tenant's (non-global) resource is hidden.
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-other', 'mx-stranger', scope => 'session');
+SET ROLE acl_app;
+SELECT id, tenant_id, resource_id FROM public.acl_notes ORDER BY id;
+UPDATE public.acl_notes SET body = 'changed' WHERE id IN (7, 8, 9) RETURNING id;
+-- Without a context: nothing.
+RESET ROLE;
+SELECT taskforce.clear_context();
+SET ROLE acl_app;
+SELECT count(*) AS without_context FROM public.acl_notes;
+RESET ROLE;
+-- What is left, as the owner sees it.
+SELECT FROM taskforce.act_as('acl-acme', 'alice', scope => 'session');
+SET ROLE acl_app;
+SELECT id, resource_id, body FROM public.acl_notes ORDER BY id;
+RESET ROLE;
+SELECT taskforce.clear_context();
+
+-- protect_table's refusals.
+\c - postgres
+CREATE TABLE public.acl_plain (id int, tenant_id text, resource_id text);
+CREATE TABLE public.acl_int_resource (id int, tenant_id text, resource_id int);
+SELECT taskforce.enable_tenant_isolation('public.acl_int_resource');
+SELECT taskforce.protect_table('public.acl_plain');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.protect_table('public.acl_int_resource');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.protect_table('public.acl_notes', 'document_id');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.protect_table('public.acl_notes');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.protect_table(NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.unprotect_table('public.acl_plain');
+\echo :LAST_ERROR_SQLSTATE
+-- unprotect_table takes the ACL policies away; tenant isolation stays.
+SELECT taskforce.unprotect_table('public.acl_notes');
+SELECT * FROM taskforce.protected_tables WHERE table_name = 'public.acl_notes'::regclass;
+SELECT polname FROM pg_policy WHERE polrelid = 'public.acl_notes'::regclass ORDER BY polname;
+\c - acl_admin
+SELECT FROM taskforce.act_as('acl-acme', 'bob', scope => 'session');
+SET ROLE acl_app;
+SELECT id, tenant_id, resource_id FROM public.acl_notes ORDER BY id;
+RESET ROLE;
+SELECT taskforce.clear_context();
+\c - postgres
+SELECT taskforce.protect_table('public.acl_notes');
+-- A varchar resource column under another name works too.
+CREATE TABLE public.acl_docs (tenant_id text NOT NULL, doc varchar(300), body text);
+SELECT taskforce.enable_tenant_isolation('public.acl_docs');
+SELECT taskforce.protect_table('public.acl_docs', 'doc');
+
+-- Partitions: a query naming a partition passes the same policies, for
+-- partitions that existed at protect_table and ones made after it.
+CREATE TABLE public.acl_parts (tenant_id text NOT NULL, resource_id text, n int) PARTITION BY LIST (resource_id);
+CREATE TABLE public.acl_parts_open PARTITION OF public.acl_parts FOR VALUES IN ('acl-note-open');
+CREATE TABLE public.acl_parts_rest PARTITION OF public.acl_parts DEFAULT;
+SELECT taskforce.enable_tenant_isolation('public.acl_parts');
+SELECT taskforce.protect_table('public.acl_parts');
+CREATE TABLE public.acl_parts_private PARTITION OF public.acl_parts FOR VALUES IN ('acl-note-private');
+CREATE TABLE public.acl_parts_granted (tenant_id text NOT NULL, resource_id text, n int);
+ALTER TABLE public.acl_parts ATTACH PARTITION public.acl_parts_granted FOR VALUES IN ('acl-note-granted');
+INSERT INTO public.acl_parts VALUES ('acl-acme', 'acl-note-open', 1), ('acl-acme', 'acl-note-private', 2),
+                                    ('acl-acme', 'acl-note-granted', 3), ('acl-acme', 'acl-dl-doc', 4);
+GRANT SELECT ON public.acl_parts, public.acl_parts_open, public.acl_parts_rest, public.acl_parts_private,
+                public.acl_parts_granted TO taskforce_app;
+SELECT * FROM taskforce.protected_tables ORDER BY table_name::text;
+\c - acl_admin
+SELECT FROM taskforce.act_as('acl-acme', 'bob', scope => 'session');
+SET ROLE acl_app;
+SELECT 'acl_parts' AS queried, resource_id, n FROM public.acl_parts
+UNION ALL SELECT 'acl_parts_open', resource_id, n FROM public.acl_parts_open
+UNION ALL SELECT 'acl_parts_rest', resource_id, n FROM public.acl_parts_rest
+UNION ALL SELECT 'acl_parts_private', resource_id, n FROM public.acl_parts_private
+UNION ALL SELECT 'acl_parts_granted', resource_id, n FROM public.acl_parts_granted
+ORDER BY 1, 3;
+RESET ROLE;
+SELECT taskforce.clear_context();
+\c - postgres
+SELECT taskforce.unprotect_table('public.acl_parts');
+SELECT * FROM taskforce.protected_tables ORDER BY table_name::text;
+SELECT taskforce.protect_table('public.acl_parts');
