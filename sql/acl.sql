@@ -703,3 +703,64 @@ SELECT taskforce.clear_context();
 SELECT taskforce.unprotect_table('public.acl_parts');
 SELECT * FROM taskforce.protected_tables ORDER BY table_name::text;
 SELECT taskforce.protect_table('public.acl_parts');
+
+-- 8. "What may I access" is exactly the set of resources check_access
+-- allows, for every permission and with and without a type, for users in
+-- every relation above (and asserted roles): compared both ways with
+-- EXCEPT over every resource of this suite's tenants a user can name (its
+-- tenant's and the global ones).
+CREATE TABLE public.acl_all_resources AS
+    SELECT tenant_id, resource_id, resource_type, scope FROM taskforce.resource_acls WHERE tenant_id LIKE 'acl-%';
+CREATE TABLE public.acl_equiv (who text, n int, permission text, of_type text, listed bigint,
+                               missing bigint, extra bigint);
+GRANT SELECT ON public.acl_all_resources TO acl_app;
+GRANT INSERT, SELECT ON public.acl_equiv TO acl_app, acl_admin;
+\c - acl_admin
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT * FROM (VALUES
+                (1, 'acl-acme', 'alice', '{}'::text[]), (2, 'acl-acme', 'bob', '{}'), (3, 'acl-acme', 'charlie', '{}'),
+                (4, 'acl-acme', 'david', '{}'), (5, 'acl-acme', 'mx-owner', '{}'), (6, 'acl-acme', 'mx-granted', '{}'),
+                (7, 'acl-acme', 'mx-granted', '{mx_reader}'), (8, 'acl-acme', 'mx-analyst', '{}'),
+                (9, 'acl-acme', 'mx-member', '{}'), (10, 'acl-acme', 'mx-outsider', '{}'),
+                (11, 'acl-acme', 'mx-teammate', '{}'), (12, 'acl-acme', 'dl-share', '{}'),
+                (13, 'acl-acme', 'dl-temp', '{}'), (14, 'acl-acme', 'dl-manager', '{}'),
+                (15, 'acl-other', 'eve', '{admin}'), (16, 'acl-other', 'mx-stranger', '{}')) AS v(n, tenant, u, roles) LOOP
+        PERFORM taskforce.act_as(r.tenant, r.u, r.roles, scope => 'session');
+        SET ROLE acl_app;
+        INSERT INTO public.acl_equiv
+        SELECT r.u || CASE WHEN r.roles = '{}' THEN '' ELSE ' asserting ' || array_to_string(r.roles, ',') END,
+               r.n, p.permission, t.of_type, c.listed, c.missing, c.extra
+          FROM unnest(ARRAY['read', 'write', 'delete', 'reference', 'share', 'admin']) AS p(permission),
+               unnest(ARRAY[NULL, 'document', 'note', 'conversation']) AS t(of_type),
+               LATERAL (WITH listed AS (
+                            SELECT a.tenant_id, a.resource_id
+                              FROM taskforce.accessible_resources(p.permission, t.of_type) AS a
+                             WHERE a.tenant_id LIKE 'acl-%'),
+                        checked AS (
+                            SELECT a.tenant_id, a.resource_id FROM public.acl_all_resources AS a
+                             WHERE CASE WHEN (a.tenant_id = taskforce.current_tenant() OR a.scope = 'global')
+                                             AND (t.of_type IS NULL OR a.resource_type = t.of_type)
+                                        THEN taskforce.check_access(a.resource_id, p.permission) END)
+                        SELECT (SELECT count(*) FROM listed),
+                               (SELECT count(*) FROM (TABLE checked EXCEPT TABLE listed) AS x),
+                               (SELECT count(*) FROM (TABLE listed EXCEPT TABLE checked) AS x)) AS c(listed, missing, extra);
+        RESET ROLE;
+    END LOOP;
+    PERFORM taskforce.clear_context();
+END
+$$;
+SELECT DISTINCT of_type IS NULL AS untyped, count(*) OVER (PARTITION BY of_type IS NULL) AS comparisons
+  FROM public.acl_equiv ORDER BY 1;
+SELECT who,
+       max(listed) FILTER (WHERE permission = 'read' AND of_type IS NULL) AS read,
+       max(listed) FILTER (WHERE permission = 'write' AND of_type IS NULL) AS write,
+       max(listed) FILTER (WHERE permission = 'delete' AND of_type IS NULL) AS delete,
+       max(listed) FILTER (WHERE permission = 'reference' AND of_type IS NULL) AS reference,
+       max(listed) FILTER (WHERE permission = 'share' AND of_type IS NULL) AS share,
+       max(listed) FILTER (WHERE permission = 'admin' AND of_type IS NULL) AS admin,
+       max(listed) FILTER (WHERE permission = 'read' AND of_type = 'note') AS read_note,
+       sum(missing) AS missing, sum(extra) AS extra
+  FROM public.acl_equiv GROUP BY n, who ORDER BY n;
