@@ -764,3 +764,82 @@ SELECT who,
        max(listed) FILTER (WHERE permission = 'read' AND of_type = 'note') AS read_note,
        sum(missing) AS missing, sum(extra) AS extra
   FROM public.acl_equiv GROUP BY n, who ORDER BY n;
+
+-- 9. Audit of access.  In acl-audit a policy requires audit of tenant-scope
+-- internal and confidential resources: aud-doc and aud-doc-2 (internal),
+-- aud-secret (confidential); aud-plain (public) is not covered.  Every
+-- allowed decision, and every denial by check_access, is one
+-- resource_access security event per resource and permission per
+-- statement, however many rows or calls; it goes through the event queue
+-- and survives the reader's ROLLBACK.  Explaining and listing record
+-- nothing, nor do rows the row policies hide.
+\c - postgres
+SELECT count(*) FROM taskforce.create_tenant('acl-audit', 'Audited');
+SELECT count(*) AS users FROM unnest(ARRAY['aud-owner', 'aud-reader']) AS u,
+       taskforce.create_user(u, u, tenant_id => 'acl-audit') AS c;
+SELECT policy_id, scope, sensitivity_levels, requires_audit
+  FROM taskforce.create_resource_policy('audited', 'Audited access', 'tenant', '{internal,confidential}',
+                                        requires_audit => true, tenant_id => 'acl-audit');
+SELECT count(*) AS resources
+  FROM (VALUES ('aud-doc', 'internal'), ('aud-doc-2', 'internal'), ('aud-secret', 'confidential'),
+               ('aud-plain', 'public')) AS v(r, s),
+       taskforce.create_acl(v.r, 'document', v.s, owner_id => 'aud-owner', tenant_id => 'acl-audit') AS a;
+CREATE TABLE public.acl_audit_rows (id int PRIMARY KEY, tenant_id text NOT NULL, resource_id text NOT NULL,
+                                    n int NOT NULL DEFAULT 0);
+SELECT taskforce.enable_tenant_isolation('public.acl_audit_rows');
+SELECT taskforce.protect_table('public.acl_audit_rows');
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.acl_audit_rows TO taskforce_app;
+INSERT INTO public.acl_audit_rows (id, tenant_id, resource_id)
+SELECT i, 'acl-audit', (ARRAY['aud-doc', 'aud-doc-2', 'aud-doc', 'aud-secret', 'aud-plain', 'aud-doc-2', 'aud-doc'])[i]
+  FROM generate_series(1, 7) AS i;
+SELECT FROM taskforce.flush_security_events(interval '0');
+SELECT coalesce(max(event_id), 0) AS events_before FROM taskforce.security_events \gset
+\c - acl_admin
+SELECT FROM taskforce.act_as('acl-audit', 'aud-reader', scope => 'session');
+SET ROLE acl_app;
+-- a: two reads and a denied reference in one statement: two events.
+SELECT taskforce.check_access('aud-doc', 'read') AS first, taskforce.check_access('aud-doc', 'read') AS again,
+       taskforce.check_access('aud-doc', 'reference') AS reference;
+-- b: the next statement is recorded again.
+SELECT taskforce.check_access('aud-doc', 'read') AS next_statement;
+-- c: a scan of the protected table: one event per readable audited
+-- resource (aud-doc's three rows, aud-doc-2's two), none for aud-plain
+-- (no policy) or for aud-secret's hidden row.
+SELECT id, resource_id FROM public.acl_audit_rows ORDER BY id;
+-- d: a denial by check_access is recorded as a failure.
+SELECT taskforce.check_access('aud-secret', 'read') AS secret;
+-- e: explaining and listing record nothing.
+SELECT allowed, rule FROM taskforce.explain_access('aud-doc', 'read');
+SELECT taskforce.resource_permissions('aud-doc') AS holds;
+SELECT resource_id FROM taskforce.accessible_resources('read') ORDER BY 1;
+-- f: reads in a transaction rolled back.
+BEGIN;
+SELECT count(*) AS rolled_back_read FROM public.acl_audit_rows;
+ROLLBACK;
+-- g: what is recorded is the decisions the row policies made, and
+-- PostgreSQL checks them before the query's own conditions: filtering on
+-- aud-doc-2 still records the read of aud-doc, whose rows were checked.
+SELECT id FROM public.acl_audit_rows WHERE resource_id = 'aud-doc-2' ORDER BY id;
+-- h: the owner's update reads and writes every row: one event per
+-- resource and permission.
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-audit', 'aud-owner', scope => 'session');
+SET ROLE acl_app;
+UPDATE public.acl_audit_rows SET n = n + 1 RETURNING id, n;
+RESET ROLE;
+SELECT taskforce.clear_context();
+SELECT taskforce.flush_security_events(interval '0') > 0 AS flushed;
+\c - postgres
+SELECT user_id, method, outcome, reason, details->>'resource_id' AS resource_id,
+       details->>'permission' AS permission, details->>'rule' AS rule, details->>'policy_id' AS policy_id,
+       details->>'resource_tenant' AS resource_tenant, tenant_id
+  FROM taskforce.security_events
+ WHERE event_id > :events_before AND event = 'resource_access' ORDER BY event_id;
+-- The events are themselves audited (security_events is): one audit
+-- entry each.
+SELECT count(*) AS events, count(l.row_key) AS audited
+  FROM taskforce.security_events AS e
+  LEFT JOIN taskforce.audit_log AS l
+    ON l.event_type = 'security_event' AND l.object = 'taskforce.security_events'
+   AND l.row_key::jsonb = jsonb_build_object('event_id', e.event_id)
+ WHERE e.event_id > :events_before AND e.event = 'resource_access';
