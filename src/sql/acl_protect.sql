@@ -14,6 +14,10 @@ CREATE VIEW taskforce.protected_tables AS
      WHERE p.polname = 'taskforce_acl_select';
 COMMENT ON VIEW taskforce.protected_tables IS
     'tables whose rows are shown and changed only as their resources'' ACLs allow (protect_table)';
+-- protect_table(), unprotect_table() and the event trigger below run as
+-- whoever owns the table or runs the DDL, and read this view: everyone may
+-- (it shows only what pg_policy shows everyone).
+GRANT SELECT ON taskforce.protected_tables TO PUBLIC;
 
 -- Adds the row policies to tbl and its partitions and children (a query
 -- naming a partition must not skip them).
