@@ -703,6 +703,26 @@ SELECT taskforce.clear_context();
 SELECT taskforce.unprotect_table('public.acl_parts');
 SELECT * FROM taskforce.protected_tables ORDER BY table_name::text;
 SELECT taskforce.protect_table('public.acl_parts');
+-- A table owner that is neither a superuser nor a taskforce role protects
+-- its own table; its later partitions are protected too, and creating
+-- partitions of a table that is not protected is left alone.
+CREATE ROLE acl_table_owner;
+GRANT CREATE ON SCHEMA public TO acl_table_owner;
+SET ROLE acl_table_owner;
+CREATE TABLE public.acl_owned (tenant_id text NOT NULL, resource_id text, n int) PARTITION BY LIST (tenant_id);
+CREATE TABLE public.acl_owned_acme PARTITION OF public.acl_owned FOR VALUES IN ('acl-acme');
+SELECT taskforce.enable_tenant_isolation('public.acl_owned');
+SELECT taskforce.protect_table('public.acl_owned');
+CREATE TABLE public.acl_owned_other PARTITION OF public.acl_owned FOR VALUES IN ('acl-other');
+CREATE TABLE public.acl_owned_plain (tenant_id text, n int) PARTITION BY LIST (tenant_id);
+CREATE TABLE public.acl_owned_plain_a PARTITION OF public.acl_owned_plain FOR VALUES IN ('a');
+SELECT * FROM taskforce.protected_tables WHERE table_name::text LIKE 'acl_owned%' ORDER BY table_name::text;
+SELECT taskforce.unprotect_table('public.acl_owned');
+SELECT count(*) AS still_protected FROM taskforce.protected_tables WHERE table_name::text LIKE 'acl_owned%';
+DROP TABLE public.acl_owned, public.acl_owned_plain;
+RESET ROLE;
+REVOKE CREATE ON SCHEMA public FROM acl_table_owner;
+DROP ROLE acl_table_owner;
 
 -- 8. "What may I access" is exactly the set of resources check_access
 -- allows, for every permission and with and without a type, for users in
