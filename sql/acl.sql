@@ -232,6 +232,11 @@ SELECT p AS permission, e.allowed, e.rule
        taskforce.explain_access('acl-mx-private-restricted', p, 'mx-outsider', 'acl-acme') AS e
  ORDER BY n;
 SELECT FROM taskforce.revoke_access('acl-mx-private-restricted', 'user', 'mx-outsider', 'acl-acme');
+-- Leaving the session leaves its audience; coming back rejoins it.
+SELECT FROM taskforce.remove_session_participant('mx-sess', 'mx-member', 'acl-acme');
+SELECT allowed, rule FROM taskforce.explain_access('acl-mx-session-public', 'read', 'mx-member', 'acl-acme');
+SELECT session_id, user_id FROM taskforce.add_session_participant('mx-sess', 'mx-member', 'acl-acme');
+SELECT allowed, rule FROM taskforce.explain_access('acl-mx-session-public', 'read', 'mx-member', 'acl-acme');
 
 -- 3. The policy gate.  A policy naming allowed roles shuts out every user
 -- holding none of them, owners and grantees included; a policy without
@@ -509,6 +514,13 @@ SELECT * FROM taskforce.accessible_resources('execute');
 SELECT taskforce.check_access('no-such-resource', 'read');
 \echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.resource_permissions('no-such-resource');
+\echo :LAST_ERROR_SQLSTATE
+-- A null resource or permission: check_access and resource_permissions
+-- are strict (null in, null out); explain_access refuses it.
+SELECT taskforce.check_access(NULL, 'read') IS NULL AS check_null_resource,
+       taskforce.check_access('memory-conv-12345', NULL) IS NULL AS check_null_permission,
+       taskforce.resource_permissions(NULL) IS NULL AS permissions_null_resource;
+SELECT * FROM taskforce.explain_access(NULL, 'read');
 \echo :LAST_ERROR_SQLSTATE
 -- Naming a user needs acl:manage (alice has none).
 SELECT taskforce.check_access('memory-conv-12345', 'read', 'bob');
