@@ -32,13 +32,13 @@ SELECT count(*) AS role_grants
                ('dl-manager', 'acl_manager')) AS v(u, r),
        taskforce.grant_role(v.u, v.r, tenant_id => 'acl-acme') AS g;
 -- The decision table's dimensions, and where each relation's cells go.
-CREATE TABLE public.mx_scopes (scope, n) AS
+CREATE TABLE public.acl_scopes (scope, n) AS
     VALUES ('global', 1), ('tenant', 2), ('project', 3), ('session', 4), ('private', 5);
-CREATE TABLE public.mx_levels (sensitivity, n) AS
+CREATE TABLE public.acl_levels (sensitivity, n) AS
     VALUES ('public', 1), ('internal', 2), ('confidential', 3), ('restricted', 4);
 CREATE TABLE public.acl_cells (relation text, scope text, sensitivity text, permission text,
                                cell text, db_role name);
-GRANT SELECT ON public.mx_scopes, public.mx_levels TO acl_app, acl_admin;
+GRANT SELECT ON public.acl_scopes, public.acl_levels TO acl_app, acl_admin;
 GRANT SELECT, INSERT ON public.acl_cells TO acl_app, acl_admin;
 
 -- One cell of the decision table for the current context: + or - (allowed
@@ -165,13 +165,13 @@ VALUES ('acl-acme', 'mx-proj', 'mx-member', 'setup');
 \c - acl_admin
 SELECT session_id, user_id, added_by FROM taskforce.add_session_participant('mx-sess', 'mx-member', 'acl-acme');
 SELECT count(*) AS matrix_resources
-  FROM mx_scopes AS s, mx_levels AS l,
+  FROM acl_scopes AS s, acl_levels AS l,
        taskforce.create_acl('acl-mx-' || s.scope || '-' || l.sensitivity, 'document', l.sensitivity, s.scope,
                             project_id => CASE s.scope WHEN 'project' THEN 'mx-proj' END,
                             session_id => CASE s.scope WHEN 'session' THEN 'mx-sess' END,
                             owner_id => 'mx-owner', tenant_id => 'acl-acme') AS a;
 SELECT count(*) AS matrix_grants
-  FROM mx_scopes AS s, mx_levels AS l,
+  FROM acl_scopes AS s, acl_levels AS l,
        (VALUES ('user', 'mx-granted', '{write}'::text[]), ('role', 'mx_reader', '{read,reference}')) AS g(t, p, perms),
        taskforce.grant_access('acl-mx-' || s.scope || '-' || l.sensitivity, g.t, g.p, g.perms,
                               tenant_id => 'acl-acme') AS x;
@@ -190,7 +190,7 @@ BEGIN
         INSERT INTO public.acl_cells
         SELECT r.relation, s.scope, l.sensitivity, p.permission,
                public.acl_cell('acl-mx-' || s.scope || '-' || l.sensitivity, p.permission), current_user
-          FROM mx_scopes AS s, mx_levels AS l, (VALUES ('read'), ('write')) AS p(permission);
+          FROM acl_scopes AS s, acl_levels AS l, (VALUES ('read'), ('write')) AS p(permission);
         RESET ROLE;
     END LOOP;
     PERFORM taskforce.clear_context();
@@ -205,7 +205,7 @@ SELECT c.scope, c.sensitivity, c.permission,
        max(c.cell) FILTER (WHERE c.relation = 'outsider') AS outsider,
        max(c.cell) FILTER (WHERE c.relation = 'other_tenant') AS other_tenant
   FROM public.acl_cells AS c
-  JOIN mx_scopes AS s USING (scope) JOIN mx_levels AS l USING (sensitivity)
+  JOIN acl_scopes AS s USING (scope) JOIN acl_levels AS l USING (sensitivity)
  GROUP BY s.n, l.n, c.scope, c.sensitivity, c.permission
  ORDER BY s.n, l.n, c.permission;
 -- The named-user check of an administrator agrees with the context's on
