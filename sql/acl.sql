@@ -331,6 +331,22 @@ SELECT taskforce.check_access('acl-exp-doc', 'read') AS next_transaction,
        (SELECT count(*) FROM taskforce.resource_grants AS g
          WHERE g.resource_id = 'acl-exp-doc' AND g.principal_id = 'bob') AS grant_rows;
 SELECT allowed, rule FROM taskforce.explain_access('acl-exp-doc', 'read');
+-- A role grant that expires takes the role's resource grants with it: a
+-- session that cached them stops using them once the time has passed, with
+-- nothing else changed.
+RESET ROLE;
+SELECT taskforce.clear_context();
+SELECT role_name, expires_at - granted_at AS lifetime
+  FROM taskforce.grant_role('mx-outsider', 'mx_reader', now() + interval '3 seconds', 'acl-acme');
+SELECT FROM taskforce.act_as('acl-acme', 'mx-outsider', scope => 'session');
+SET ROLE acl_app;
+SELECT taskforce.check_access('acl-mx-private-restricted', 'read') AS before_role_expiry;
+RESET ROLE;
+SELECT pg_sleep_until(expires_at + interval '200 milliseconds') FROM taskforce.role_grants
+ WHERE tenant_id = 'acl-acme' AND user_id = 'mx-outsider' AND role_name = 'mx_reader';
+SET ROLE acl_app;
+SELECT taskforce.check_access('acl-mx-private-restricted', 'read') AS after_role_expiry;
+SELECT allowed, rule FROM taskforce.explain_access('acl-mx-private-restricted', 'read');
 
 -- 5. Delegation limits, on alice's private acl-dl-doc: dl-share holds read
 -- and share, dl-admin admin, dl-reader read, dl-temp read and share for an
