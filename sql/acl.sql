@@ -237,6 +237,27 @@ SELECT FROM taskforce.remove_session_participant('mx-sess', 'mx-member', 'acl-ac
 SELECT allowed, rule FROM taskforce.explain_access('acl-mx-session-public', 'read', 'mx-member', 'acl-acme');
 SELECT session_id, user_id FROM taskforce.add_session_participant('mx-sess', 'mx-member', 'acl-acme');
 SELECT allowed, rule FROM taskforce.explain_access('acl-mx-session-public', 'read', 'mx-member', 'acl-acme');
+-- Roles a credential asserts count as the identity's roles: a service
+-- whose API key carries mx_reader reads through that role's grants, and
+-- with another key without it, does not.  The application connects as
+-- acl_app and authenticates the request itself.
+SELECT user_id FROM taskforce.create_user('svc-reader', 'svc-reader', kind => 'service', tenant_id => 'acl-acme');
+SELECT api_key AS reader_key FROM taskforce.create_api_key('svc-reader', 'with role', roles => ARRAY['mx_reader'],
+                                                          tenant_id => 'acl-acme') \gset
+SELECT api_key AS plain_key FROM taskforce.create_api_key('svc-reader', 'without role', tenant_id => 'acl-acme') \gset
+\c - acl_app
+BEGIN;
+SELECT FROM taskforce.authenticate_api_key(:'reader_key');
+SELECT current_user, taskforce.check_access('acl-mx-private-restricted', 'read') AS with_role,
+       taskforce.resource_permissions('acl-mx-private-restricted') AS holds;
+COMMIT;
+BEGIN;
+SELECT FROM taskforce.authenticate_api_key(:'plain_key');
+SELECT taskforce.check_access('acl-mx-private-restricted', 'read') AS without_role,
+       taskforce.resource_permissions('acl-mx-private-restricted') AS holds;
+SELECT allowed, rule FROM taskforce.explain_access('acl-mx-private-restricted', 'read');
+COMMIT;
+\c - acl_admin
 
 -- 3. The policy gate.  A policy naming allowed roles shuts out every user
 -- holding none of them, owners and grantees included; a policy without
