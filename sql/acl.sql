@@ -885,10 +885,13 @@ SELECT resource_id FROM taskforce.accessible_resources('read') ORDER BY 1;
 BEGIN;
 SELECT count(*) AS rolled_back_read FROM public.acl_audit_rows;
 ROLLBACK;
--- g: what is recorded is the decisions the row policies made, and
--- PostgreSQL checks them before the query's own conditions: filtering on
--- aud-doc-2 still records the read of aud-doc, whose rows were checked.
+-- g: what is recorded is the decisions the row policies made.  A query's
+-- cheap leakproof conditions go first: filtering on aud-doc-2 records
+-- aud-doc-2 only.  Other conditions come after the row policies (so that
+-- they never see a row the user may not read): filtering through upper()
+-- records aud-doc too, whose rows were checked.
 SELECT id FROM public.acl_audit_rows WHERE resource_id = 'aud-doc-2' ORDER BY id;
+SELECT id FROM public.acl_audit_rows WHERE upper(resource_id) = 'AUD-DOC-2' ORDER BY id;
 -- h: the owner's update reads and writes every row: one event per
 -- resource and permission.
 RESET ROLE;
