@@ -14,6 +14,10 @@ CREATE VIEW taskforce.protected_tables AS
      WHERE p.polname = 'taskforce_acl_select';
 COMMENT ON VIEW taskforce.protected_tables IS
     'tables whose rows are shown and changed only as their resources'' ACLs allow (protect_table)';
+-- protect_table(), unprotect_table() and the event trigger below run as
+-- whoever owns the table or runs the DDL, and read this view: everyone may
+-- (it shows only what pg_policy shows everyone).
+GRANT SELECT ON taskforce.protected_tables TO PUBLIC;
 
 -- Adds the row policies to tbl and its partitions and children (a query
 -- naming a partition must not skip them).
@@ -43,6 +47,49 @@ END
 $$;
 COMMENT ON FUNCTION taskforce._protect(regclass, name) IS
     'internal: adds protect_table''s row policies to a table and its children';
+
+-- Tables that become partitions or inheritance children of a protected
+-- table get its row policies too, as isolation.sql's event trigger gives
+-- them the tenant policy: a query naming the new partition must not skip
+-- the ACL.  A restore is left alone: pg_restore attaches tables before the
+-- parents' policies exist, then restores each child's own.
+CREATE FUNCTION taskforce._protect_new_children() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    joined record;
+    resource_column name;
+BEGIN
+    FOR joined IN
+        SELECT i.inhrelid::regclass AS child, i.inhparent::regclass AS parent
+          FROM pg_catalog.pg_event_trigger_ddl_commands() AS c
+          JOIN pg_catalog.pg_inherits AS i ON i.inhrelid = c.objid
+         WHERE c.command_tag = 'CREATE TABLE'
+           AND c.classid = 'pg_catalog.pg_class'::regclass AND c.object_type = 'table'
+        UNION
+        SELECT j.child, j.parent
+          FROM pg_catalog.pg_event_trigger_ddl_commands() AS c,
+               taskforce._inheritance_changes(c.command) AS j
+         WHERE c.command_tag = 'ALTER TABLE'
+         ORDER BY 1, 2
+    LOOP
+        SELECT p.resource_column INTO resource_column
+          FROM taskforce.protected_tables AS p WHERE p.table_name = joined.parent;
+        CONTINUE WHEN NOT FOUND;
+        -- Foreign tables cannot have row-level security.
+        CONTINUE WHEN (SELECT c.relkind FROM pg_catalog.pg_class AS c
+                        WHERE c.oid = joined.child) NOT IN ('r', 'p');
+        CONTINUE WHEN EXISTS (SELECT FROM taskforce.protected_tables AS p WHERE p.table_name = joined.child);
+        PERFORM taskforce._protect(joined.child, resource_column);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION taskforce._protect_new_children() IS
+    'event trigger: adds protect_table''s row policies to tables as they become partitions or children of protected tables';
+CREATE EVENT TRIGGER taskforce_protect_new_children ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION taskforce._protect_new_children();
 
 CREATE FUNCTION taskforce.protect_table(tbl regclass, resource_column name DEFAULT 'resource_id')
     RETURNS void
