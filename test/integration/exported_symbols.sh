@@ -32,13 +32,13 @@ echo "ok: all $count exported symbols of $lib are prefixed"
 
 # The check must see the entry points, or it is not reading the right file.
 for required in _PG_init Pg_magic_func pg_finfo_taskforce_current_tenant; do
-	echo "$symbols" | grep -qx "$required" || { echo "FAIL: $required not exported by $lib"; exit 1; }
+	grep -x "$required" <<<"$symbols" >/dev/null || { echo "FAIL: $required not exported by $lib"; exit 1; }
 done
 echo "ok: the entry points PostgreSQL needs are exported"
 
 # Every pg_finfo_ record belongs to an exported SQL-callable function.
 missing=$(echo "$symbols" | sed -n 's/^pg_finfo_//p' | while read -r fn; do
-	echo "$symbols" | grep -qx "$fn" || echo "$fn"
+	grep -x "$fn" <<<"$symbols" >/dev/null || echo "$fn"
 done)
 [ -z "$missing" ] || { echo "FAIL: pg_finfo_ records without their function: $missing"; exit 1; }
 echo "PASS: exported symbols follow the prefix rule"
