@@ -180,7 +180,10 @@ SELECT * FROM taskforce.apply_retention(true, 'ret-nowhere');
 SELECT taskforce.act_as('ret-acme', 'boss', scope => 'session') IS NOT NULL AS acting;
 SET ROLE ret_app;
 SELECT tenant_id, resource_id, policy_id, deleted FROM taskforce.apply_retention(false);
-SELECT tenant_id, policy_ids, resources_deleted, rows_deleted, ran_by, db_role
+-- rows_deleted lists every protected table of the database; this suite's are ret_*.
+SELECT tenant_id, policy_ids, resources_deleted,
+       (SELECT jsonb_object_agg(t.key, t.value) FROM jsonb_each(rows_deleted) AS t
+         WHERE t.key LIKE 'public.ret\_%') AS rows_deleted, ran_by, db_role
   FROM taskforce.retention_runs;
 -- The rows are gone for the application too.
 SELECT chunk_id, resource_id FROM public.ret_chunks ORDER BY 1;
@@ -268,7 +271,10 @@ DROP TABLE public.ret_note_links;
 SELECT tenant_id, resource_id, policy_id, deleted FROM taskforce.apply_retention(false)
  WHERE tenant_id LIKE 'ret-%';
 \c - postgres
-SELECT tenant_id, policy_ids, resources_deleted, rows_deleted, ran_by, db_role
+-- rows_deleted lists every protected table of the database; this suite's are ret_*.
+SELECT tenant_id, policy_ids, resources_deleted,
+       (SELECT jsonb_object_agg(t.key, t.value) FROM jsonb_each(rows_deleted) AS t
+         WHERE t.key LIKE 'public.ret\_%') AS rows_deleted, ran_by, db_role
   FROM taskforce.retention_runs WHERE tenant_id LIKE 'ret-%' ORDER BY run_id, tenant_id;
 SELECT count(DISTINCT run_id) AS run_ids, string_agg(tenant_id, ' ' ORDER BY tenant_id) AS tenants
   FROM taskforce.retention_runs
