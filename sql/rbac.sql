@@ -27,8 +27,11 @@ SELECT * FROM unnest(ARRAY[
     'session:create', 'session:read', 'session:delete', 'tool:execute', 'tool:read',
     'memory:read', 'memory:write', 'memory:delete', 'tenant:manage', 'user:manage',
     'role:manage', 'policy:manage', 'audit:read', 'system:config', 'system:metrics',
-    -- Added by taskforce after Appendix A: evidence:write (0.5.0, operators).
-    'evidence:write'])
+    -- Added by taskforce after Appendix A: evidence:write (0.5.0, operators);
+    -- projects and teams (0.6.0, admin only).
+    'evidence:write',
+    'project:create', 'project:read', 'project:update', 'project:delete', 'project:manage_members',
+    'team:create', 'team:read', 'team:update', 'team:delete', 'team:manage_members'])
     WITH ORDINALITY AS v(permission, ord);
 SELECT a.permission,
        max(c.cell) FILTER (WHERE c.role_name = 'admin') AS admin,

@@ -128,7 +128,10 @@ else
 	echo "   -> exit status $? (tampering found)"
 fi
 
-# 5. Leave it running and say how to use it.
+# 6. Resource access control: the knowledge-assistant scenario.
+lib tf_psql "$dir" "$PORT" -d "$DB" <"$here/test/walkthrough_acl.sql" 2>&1
+
+# 7. Leave it running and say how to use it.
 psql_bin=$(command -v psql)
 pg_ctl_bin=$(command -v pg_ctl)
 cat <<EOF

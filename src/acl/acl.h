@@ -143,6 +143,7 @@ extern int	tf_acl_permissions(const TfAclIdentity *who, const TfAclResource *res
 
 /* cache.c */
 extern uint64 tf_acl_ensure_caches(void);
+extern uint64 tf_acl_identity_epoch(void);
 extern const TfAclResource *tf_acl_resource(const char *tenant_id, const char *resource_id);
 extern const TfAclIdentity *tf_acl_identity(const text *tenant_id, const text *user_id,
 											ArrayType *asserted_roles);

@@ -70,6 +70,8 @@ static const char *const watched_tables[] = {
 
 static MemoryContext acl_memory = NULL;
 static MemoryContext resource_memory = NULL;
+static MemoryContext identity_memory = NULL;
+static uint64 identity_epoch = 0;	/* changes when the identity cache starts over */
 static HTAB *resources = NULL;
 static HTAB *identities = NULL;
 static HTAB *policies = NULL;
@@ -107,6 +109,28 @@ string_set(const char *name, MemoryContext cxt)
 	ctl.entrysize = sizeof(IdEntry);
 	ctl.hcxt = cxt;
 	return hash_create(name, 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
+static void
+reset_identities(void)
+{
+	HASHCTL		ctl;
+
+	MemoryContextReset(identity_memory);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(IdentityEntry);
+	ctl.hcxt = identity_memory;
+	identities = hash_create("taskforce acl identities", 64, &ctl,
+							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	identity_epoch++;
+}
+
+/* Changes whenever identities loaded earlier may have been freed. */
+uint64
+tf_acl_identity_epoch(void)
+{
+	return identity_epoch;
 }
 
 static void
@@ -148,6 +172,8 @@ tf_acl_ensure_caches(void)
 										   ALLOCSET_DEFAULT_SIZES);
 		resource_memory = AllocSetContextCreate(CacheMemoryContext, "taskforce acl resources",
 												ALLOCSET_DEFAULT_SIZES);
+		identity_memory = AllocSetContextCreate(CacheMemoryContext, "taskforce acl identities",
+												ALLOCSET_DEFAULT_SIZES);
 	}
 	MemoryContextReset(acl_memory);
 	resources = identities = policies = NULL;
@@ -159,12 +185,7 @@ tf_acl_ensure_caches(void)
 		elog(ERROR, "taskforce.resource_acls is missing");
 
 	reset_resources();
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(uint64);
-	ctl.entrysize = sizeof(IdentityEntry);
-	ctl.hcxt = acl_memory;
-	identities = hash_create("taskforce acl identities", 64, &ctl,
-							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	reset_identities();
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = MAX_ID_LEN;
 	ctl.entrysize = sizeof(PolicyEntry);
@@ -389,17 +410,17 @@ load_identity(void *arg)
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "taskforce ACL identity query failed: %s", SPI_result_code_string(rc));
 
-	old = MemoryContextSwitchTo(acl_memory);
+	old = MemoryContextSwitchTo(identity_memory);
 	id->tenant_id = text_to_cstring(load->tenant_id);
 	id->user_id = text_to_cstring(load->user_id);
 	id->roles = palloc(sizeof(char *) * Max(SPI_processed, 1));
 	id->nroles = 0;
-	id->projects = string_set("taskforce acl projects", acl_memory);
-	id->sessions = string_set("taskforce acl sessions", acl_memory);
+	id->projects = string_set("taskforce acl projects", identity_memory);
+	id->sessions = string_set("taskforce acl sessions", identity_memory);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = MAX_ID_LEN;
 	ctl.entrysize = sizeof(TfAclGrantList);
-	ctl.hcxt = acl_memory;
+	ctl.hcxt = identity_memory;
 	id->grants = hash_create("taskforce acl grants", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	id->valid_until = DT_NOEND;
 
@@ -485,11 +506,9 @@ tf_acl_identity(const text *tenant_id, const text *user_id, ArrayType *asserted_
 	bool		found;
 	IdentityLoad load;
 
+	/* Only the identities start over: resources the caller holds stay valid. */
 	if (hash_get_num_entries(identities) >= MAX_CACHED_IDENTITIES)
-	{
-		acl_generation++;
-		tf_acl_ensure_caches();
-	}
+		reset_identities();
 	initStringInfo(&key);
 	identity_key(&key, tenant_id, user_id, asserted_roles);
 	hash = hash_bytes_extended((const unsigned char *) key.data, key.len, 0);
@@ -501,7 +520,7 @@ tf_acl_identity(const text *tenant_id, const text *user_id, ArrayType *asserted_
 		pfree(key.data);
 		return &entry->id;
 	}
-	entry->key = MemoryContextAlloc(acl_memory, key.len);
+	entry->key = MemoryContextAlloc(identity_memory, key.len);
 	memcpy(entry->key, key.data, key.len);
 	entry->key_len = -1;
 	memset(&entry->id, 0, sizeof(entry->id));

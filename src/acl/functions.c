@@ -35,6 +35,7 @@
 /* The identity of the live context, remembered until it or the caches change. */
 static uint64 identity_context_generation = 0;
 static uint64 identity_acl_generation = 0;
+static uint64 identity_epoch = 0;
 static const TfAclIdentity *context_identity = NULL;
 
 /* Resources whose access this statement has already recorded. */
@@ -118,13 +119,14 @@ live_identity(uint64 acl_generation)
 	if (!tf_context_view(&view))
 		return NULL;
 	if (context_identity == NULL || identity_context_generation != view.generation ||
-		identity_acl_generation != acl_generation ||
+		identity_acl_generation != acl_generation || identity_epoch != tf_acl_identity_epoch() ||
 		context_identity->valid_until <= GetCurrentTransactionStartTimestamp())
 	{
 		context_identity = NULL;
 		context_identity = tf_acl_identity(view.tenant_id, view.user_id, view.roles);
 		identity_context_generation = view.generation;
 		identity_acl_generation = acl_generation;
+		identity_epoch = tf_acl_identity_epoch();
 	}
 	return context_identity;
 }

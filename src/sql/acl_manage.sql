@@ -107,6 +107,17 @@ BEGIN
         RAISE EXCEPTION 'a session_id is required for scope session and only for it'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- A resource joins a session its creator takes part in (acl:manage: any).
+    IF session_id IS NOT NULL AND taskforce.current_user_id() IS NOT NULL
+       AND NOT taskforce.has_permission('acl:manage')
+       AND NOT EXISTS (SELECT FROM taskforce.session_participants AS p
+                        WHERE p.tenant_id = _acl_check_scope_target.tenant_id
+                          AND p.session_id = _acl_check_scope_target.session_id
+                          AND p.user_id = taskforce.current_user_id()) THEN
+        RAISE EXCEPTION 'you do not take part in session "%"', session_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Join it first with taskforce.add_session_participant().';
+    END IF;
     IF project_id IS NOT NULL AND NOT EXISTS (
             SELECT FROM taskforce.projects AS p
              WHERE p.tenant_id = _acl_check_scope_target.tenant_id
@@ -118,7 +129,7 @@ END
 $$;
 REVOKE ALL ON FUNCTION taskforce._acl_check_scope_target(text, text, text, text) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._acl_check_scope_target(text, text, text, text) IS
-    'internal: a project scope names an existing project, a session scope a session';
+    'internal: a project scope names an existing project, a session scope a session the caller takes part in';
 
 CREATE FUNCTION taskforce.create_acl(
     resource_id text,
@@ -431,6 +442,10 @@ $$;
 COMMENT ON FUNCTION taskforce.revoke_access(text, text, text, text) IS
     'takes a grant away; the owner and admin holders may revoke any, share holders what they could have granted';
 
+-- Taking part in a session opens its SESSION-scope resources, so joining
+-- is not free for all: a participant brings others in; a session nobody
+-- takes part in yet and no resource belongs to is started by whoever adds
+-- the first participant; acl:manage (and an administrator) adds anyone.
 CREATE FUNCTION taskforce.add_session_participant(session_id text, user_id text, tenant_id text DEFAULT NULL)
     RETURNS taskforce.session_participants
     LANGUAGE plpgsql SECURITY DEFINER
@@ -438,6 +453,7 @@ CREATE FUNCTION taskforce.add_session_participant(session_id text, user_id text,
     AS $$
 DECLARE
     tenant text := taskforce._authorize('session:create', tenant_id);
+    me text := taskforce.current_user_id();
     s taskforce.session_participants;
 BEGIN
     IF session_id IS NULL OR user_id IS NULL THEN
@@ -447,9 +463,24 @@ BEGIN
         RAISE EXCEPTION 'user "%" does not exist in tenant "%"', user_id, tenant
             USING ERRCODE = 'undefined_object';
     END IF;
+    -- Serialise joins of one session, so "nobody takes part yet" stays true until the insert.
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('taskforce.session_participants'),
+                                             pg_catalog.hashtext(tenant || '/' || session_id));
+    IF me IS NOT NULL AND NOT taskforce.has_permission('acl:manage')
+       AND NOT EXISTS (SELECT FROM taskforce.session_participants AS p
+                        WHERE p.tenant_id = tenant AND p.session_id = add_session_participant.session_id
+                          AND p.user_id = me)
+       AND (EXISTS (SELECT FROM taskforce.session_participants AS p
+                     WHERE p.tenant_id = tenant AND p.session_id = add_session_participant.session_id)
+            OR EXISTS (SELECT FROM taskforce.resource_acls AS a
+                        WHERE a.tenant_id = tenant AND a.session_id = add_session_participant.session_id)) THEN
+        RAISE EXCEPTION 'only a participant of session "%" may add participants', session_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Ask a participant, or a holder of acl:manage.';
+    END IF;
     BEGIN
         INSERT INTO taskforce.session_participants (tenant_id, session_id, user_id, added_by)
-        VALUES (tenant, session_id, user_id, coalesce(taskforce.current_user_id(), session_user))
+        VALUES (tenant, session_id, user_id, coalesce(me, session_user))
         RETURNING * INTO s;
     EXCEPTION
         WHEN unique_violation THEN
@@ -463,7 +494,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION taskforce.add_session_participant(text, text, text) IS
-    'records that a user takes part in a session (the audience of its SESSION-scope resources); needs session:create';
+    'records that a user takes part in a session (the audience of its SESSION-scope resources); needs session:create and, unless the session is new, to take part in it (or acl:manage)';
 
 CREATE FUNCTION taskforce.remove_session_participant(session_id text, user_id text, tenant_id text DEFAULT NULL)
     RETURNS void
@@ -471,8 +502,13 @@ CREATE FUNCTION taskforce.remove_session_participant(session_id text, user_id te
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    tenant text := taskforce._authorize('session:delete', tenant_id);
+    tenant text := taskforce._authorize(NULL, tenant_id);
+    me text := taskforce.current_user_id();
 BEGIN
+    IF me IS NOT NULL AND me IS DISTINCT FROM user_id AND NOT taskforce.has_permission('acl:manage') THEN
+        RAISE EXCEPTION 'only the participant itself or a holder of acl:manage may remove a participant'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     DELETE FROM taskforce.session_participants AS s
      WHERE s.tenant_id = tenant AND s.session_id = remove_session_participant.session_id
        AND s.user_id = remove_session_participant.user_id;
@@ -483,11 +519,14 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION taskforce.remove_session_participant(text, text, text) IS
-    'removes a user from a session; needs session:delete';
+    'removes a user from a session: the user itself, or a holder of acl:manage';
 
--- "What may I access": candidates found through indexes (owned, granted,
--- by scope, by project, by session, global), each decided by the same C
--- decision as check_access.  Never truncated.
+-- "What may I access": candidates found through indexes, each decided by
+-- the same C decision as check_access.  Three disjoint branches (no
+-- de-duplication): the tenant's public and internal resources of tenant or
+-- global scope (candidates for everyone); the tenant's other resources the
+-- caller owns, holds a grant on, or whose project or session it belongs to;
+-- other tenants' global resources.  Never truncated.
 CREATE FUNCTION taskforce.accessible_resources(permission text, of_type text DEFAULT NULL)
     RETURNS TABLE (tenant_id text, resource_id text, resource_type text, owner_id text,
                    sensitivity text, scope text)
@@ -497,39 +536,33 @@ CREATE FUNCTION taskforce.accessible_resources(permission text, of_type text DEF
 DECLARE
     tenant text := taskforce.current_tenant();
     me text := taskforce.current_user_id();
+    granted text[];
+    projects text[];
+    sessions text[];
 BEGIN
     PERFORM taskforce._acl_check_name('permission', permission, '{read,write,delete,reference,share,admin}');
     IF tenant IS NULL THEN
         RETURN;
     END IF;
+    SELECT array_agg(i.key) FILTER (WHERE i.kind = 'grant'),
+           array_agg(i.key) FILTER (WHERE i.kind = 'project'),
+           array_agg(i.key) FILTER (WHERE i.kind = 'session')
+      INTO granted, projects, sessions
+      FROM taskforce._acl_identity(tenant, me, taskforce.current_roles()) AS i;
     RETURN QUERY
-    WITH ident AS (
-        SELECT i.kind, i.key FROM taskforce._acl_identity(tenant, me, taskforce.current_roles()) AS i
-    ), candidates AS (
-        SELECT a.* FROM taskforce.resource_acls AS a
-         WHERE a.tenant_id = tenant AND a.owner_id = me
-        UNION
-        SELECT a.* FROM taskforce.resource_acls AS a
-         WHERE a.tenant_id = tenant
-           AND a.resource_id IN (SELECT i.key FROM ident AS i WHERE i.kind = 'grant')
-        UNION
-        SELECT a.* FROM taskforce.resource_acls AS a
-         WHERE a.tenant_id = tenant AND a.scope IN ('tenant', 'global')
-           AND a.sensitivity IN ('public', 'internal')
-        UNION
-        SELECT a.* FROM taskforce.resource_acls AS a
-         WHERE a.tenant_id = tenant
-           AND a.project_id IN (SELECT i.key FROM ident AS i WHERE i.kind = 'project')
-        UNION
-        SELECT a.* FROM taskforce.resource_acls AS a
-         WHERE a.tenant_id = tenant
-           AND a.session_id IN (SELECT i.key FROM ident AS i WHERE i.kind = 'session')
-        UNION
-        SELECT a.* FROM taskforce.resource_acls AS a
-         WHERE a.scope = 'global' AND a.tenant_id <> tenant
-    )
     SELECT c.tenant_id, c.resource_id, c.resource_type, c.owner_id, c.sensitivity, c.scope
-      FROM candidates AS c
+      FROM (SELECT a.* FROM taskforce.resource_acls AS a
+             WHERE a.tenant_id = tenant AND a.scope IN ('tenant', 'global')
+               AND a.sensitivity IN ('public', 'internal')
+            UNION ALL
+            SELECT a.* FROM taskforce.resource_acls AS a
+             WHERE a.tenant_id = tenant
+               AND (a.owner_id = me OR a.resource_id = ANY (granted)
+                    OR a.project_id = ANY (projects) OR a.session_id = ANY (sessions))
+               AND NOT (a.scope IN ('tenant', 'global') AND a.sensitivity IN ('public', 'internal'))
+            UNION ALL
+            SELECT a.* FROM taskforce.resource_acls AS a
+             WHERE a.scope = 'global' AND a.tenant_id <> tenant) AS c
      WHERE (of_type IS NULL OR c.resource_type = of_type)
        AND taskforce._acl_allows_resource(c.tenant_id, c.resource_id, c.resource_type, c.owner_id,
                                           c.sensitivity, c.scope, c.project_id, c.session_id,

@@ -81,6 +81,17 @@ BEGIN
         IF r.purpose IN ('admin', 'auditor') THEN
             EXECUTE format('GRANT SELECT ON taskforce.audit_purges TO %I', r.role_name);
         END IF;
+        -- Projects and teams (projects.sql): read under tenant isolation;
+        -- projects and their direct members further by visibility (the
+        -- policies call the two visibility functions).  Changed only
+        -- through the management functions.
+        IF r.purpose IN ('app', 'admin') THEN
+            EXECUTE format('GRANT SELECT ON taskforce.teams, taskforce.team_members, taskforce.projects,
+                taskforce.project_members, taskforce.project_membership TO %I', r.role_name);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION
+                taskforce._project_visible_to_context(text, text, text, text, text),
+                taskforce._project_visible(text, text) TO %I', r.role_name);
+        END IF;
         -- Resource ACLs (acl*.sql): read under tenant isolation; changed
         -- only through the ACL functions.
         IF r.purpose IN ('app', 'admin') THEN
