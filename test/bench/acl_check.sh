@@ -103,7 +103,7 @@ awk -v c="$(bench_median "${cold[@]}")" -v w="$(bench_median "${warm[@]}")" -v n
 echo
 echo "== the plan of accessible_resources('read')'s query (auto_explain, as the superuser in alice's"
 echo "   context: the function is SECURITY DEFINER, so bench_app gets the same plan)"
-# auto_explain notices go to stderr; keep the plan of the candidates query only.
+# auto_explain notices go to stderr; keep the plan of the query on resource_acls only.
 tf_psql "$dir" "$port" -d bench 2>&1 >/dev/null <<-'EOF' |
 	SELECT taskforce.act_as('t001', 'alice', scope => 'session') IS NULL AS ok \gset
 	LOAD 'auto_explain';
@@ -115,7 +115,12 @@ tf_psql "$dir" "$port" -d bench 2>&1 >/dev/null <<-'EOF' |
 	SET client_min_messages = notice;
 	SELECT count(*) FROM taskforce.accessible_resources('read');
 EOF
-	awk '/^NOTICE:/ { if (q) exit; next }
-		/^Query Text: WITH ident AS/ { p = 1; next }
-		p && /^[A-Z]/ { q = 1 }
-		q { print "   " $0 }'
+	awk 'function flush() { if (text ~ /taskforce.resource_acls AS a/ && text ~ /_acl_allows_resource/) printf "%s", plan
+			text = ""; plan = ""; q = 0 }
+		/^NOTICE:/ { flush(); next }
+		/^Query Text:/ { text = $0; next }
+		!q && /^[A-Z]/ { q = 1 }
+		q { if (length($0) > 150) $0 = substr($0, 1, 150) "..."
+			plan = plan "   " $0 "\n"; next }
+		{ text = text "\n" $0 }
+		END { flush() }'
