@@ -51,14 +51,23 @@ static TimestampTz recorded_statement = 0;
  * the resource id and hold a copy of the id, compared on every hit: two
  * ids with one hash share no answer (the second is decided every time).
  */
+#define DECIDED_INLINE 22		/* ids this long are kept in the entry itself */
+
 typedef struct DecidedEntry
 {
 	uint64		hash;
 	char		status;			/* simplehash's */
 	bool		result;
-	int			len;
-	char	   *resource_id;
+	uint16		len;
+	char		inline_id[DECIDED_INLINE];	/* short ids: no pointer to chase */
+	char	   *long_id;		/* longer ones */
 } DecidedEntry;
+
+static inline const char *
+decided_id(const DecidedEntry *entry)
+{
+	return entry->len <= DECIDED_INLINE ? entry->inline_id : entry->long_id;
+}
 
 #define SH_PREFIX decided
 #define SH_ELEMENT_TYPE DecidedEntry
@@ -323,7 +332,7 @@ taskforce_acl_allows(PG_FUNCTION_ARGS)
 
 	hash = hash_bytes_extended((const unsigned char *) id, len, 0);
 	entry = decided_lookup(memo->decided, hash);
-	if (entry != NULL && entry->len == len && memcmp(entry->resource_id, id, len) == 0)
+	if (entry != NULL && entry->len == len && memcmp(decided_id(entry), id, len) == 0)
 		result = entry->result;
 	else
 	{
@@ -336,8 +345,9 @@ taskforce_acl_allows(PG_FUNCTION_ARGS)
 			entry = decided_insert(memo->decided, hash, &found);
 			entry->result = result;
 			entry->len = len;
-			entry->resource_id = MemoryContextAlloc(memo->memory, len);
-			memcpy(entry->resource_id, id, len);
+			if (len > DECIDED_INLINE)
+				entry->long_id = MemoryContextAlloc(memo->memory, len);
+			memcpy((char *) decided_id(entry), id, len);
 		}
 	}
 	memo->result = result;
