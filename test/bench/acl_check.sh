@@ -36,9 +36,9 @@
 #
 # Settings (environment): BENCH_ROWS (1000000), BENCH_BASELINE_ROWS (20000),
 # BENCH_REPS (5), BENCH_WORST_REPS (1; 0 skips the res shape: each of its
-# taskforce scans loads all BENCH_ROWS ACLs, about 40 s for 1M),
-# BENCH_LIST_REPS (3), BENCH_PORT (55605).  About 5 minutes with defaults
-# (75 s of them loading).  Run as root it re-runs itself as the user
+# taskforce scans loads all BENCH_ROWS ACLs, about 20 s for 1M),
+# BENCH_LIST_REPS (3), BENCH_PORT (55605).  About 2 minutes with defaults
+# (40 s of them loading).  Run as root it re-runs itself as the user
 # "postgres" from a temporary copy of test/; otherwise it needs only
 # taskforce installed.
 set -euo pipefail
