@@ -44,13 +44,63 @@ static MemoryContext recorded_memory = NULL;
 static LocalTransactionId recorded_lxid = InvalidLocalTransactionId;
 static TimestampTz recorded_statement = 0;
 
-/* What _acl_allows remembers between rows of one statement. */
+/*
+ * _acl_allows's decisions in one statement, by resource: a protected scan
+ * asks about the same few resources over and over (the messages of a
+ * conversation), rarely in a row.  Entries are keyed by a 64-bit hash of
+ * the resource id and hold a copy of the id, compared on every hit: two
+ * ids with one hash share no answer (the second is decided every time).
+ */
+#define DECIDED_INLINE 22		/* ids this long are kept in the entry itself */
+
+typedef struct DecidedEntry
+{
+	uint64		hash;
+	char		status;			/* simplehash's */
+	bool		result;
+	uint16		len;
+	char		inline_id[DECIDED_INLINE];	/* short ids: no pointer to chase */
+	char	   *long_id;		/* longer ones */
+} DecidedEntry;
+
+static inline const char *
+decided_id(const DecidedEntry *entry)
+{
+	return entry->len <= DECIDED_INLINE ? entry->inline_id : entry->long_id;
+}
+
+#define SH_PREFIX decided
+#define SH_ELEMENT_TYPE DecidedEntry
+#define SH_KEY_TYPE uint64
+#define SH_KEY hash
+#define SH_HASH_KEY(tb, key) ((uint32) (key))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* Past this many resources a statement's further decisions are not kept. */
+#define MAX_DECIDED 65536
+
+/*
+ * What _acl_allows remembers between rows of one statement (in fn_extra).
+ * Valid while the context, the caches, the permission, the transaction and
+ * the statement are the same: the decision depends on nothing else (grants
+ * expire by the transaction's start time).  The previous row's resource is
+ * checked first: rows of one resource in a row cost a comparison.
+ */
 typedef struct AllowsMemo
 {
 	uint64		context_generation;
 	uint64		acl_generation;
+	LocalTransactionId lxid;
+	TimestampTz statement;
 	int			permission;
-	bool		result;
+	MemoryContext memory;		/* the table and its ids, reset when stale */
+	decided_hash *decided;
+	char	   *tenant_id;		/* the context's tenant, as a C string */
+	bool		result;			/* the previous row's */
 	int			len;
 	char		resource_id[TF_ACL_MAX_ID];
 } AllowsMemo;
@@ -225,8 +275,8 @@ taskforce_check_access(PG_FUNCTION_ARGS)
 /*
  * _acl_allows(resource_id, permission): the row policies' check.  False
  * for a null or unknown resource; a denied row is not an access, so only
- * allowed ones are recorded.  Rows of one resource in a row cost a
- * comparison.
+ * allowed ones are recorded.  Each resource is decided once per statement
+ * (AllowsMemo), which records nothing first_in_statement would not skip.
  */
 Datum
 taskforce_acl_allows(PG_FUNCTION_ARGS)
@@ -238,6 +288,10 @@ taskforce_acl_allows(PG_FUNCTION_ARGS)
 	TfContextView view;
 	const char *id;
 	int			len;
+	uint64		hash;
+	DecidedEntry *entry;
+	bool		found;
+	char		id_cstring[TF_ACL_MAX_ID];
 	const TfAclResource *res;
 	bool		result;
 
@@ -251,20 +305,51 @@ taskforce_acl_allows(PG_FUNCTION_ARGS)
 	if (!tf_context_view(&view) || len >= TF_ACL_MAX_ID)
 		PG_RETURN_BOOL(false);
 
-	if (memo != NULL && memo->len == len && memo->permission == permission &&
-		memo->context_generation == view.generation && memo->acl_generation == generation &&
-		memcmp(memo->resource_id, id, len) == 0)
+	if (memo == NULL)
+	{
+		memo = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(AllowsMemo));
+		memo->memory = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "taskforce acl decided",
+											 ALLOCSET_DEFAULT_SIZES);
+		memo->len = -1;
+		fcinfo->flinfo->fn_extra = memo;
+	}
+	if (memo->decided == NULL || memo->context_generation != view.generation ||
+		memo->acl_generation != generation || memo->permission != permission ||
+		memo->lxid != MyProc->lxid || memo->statement != GetCurrentStatementStartTimestamp())
+	{
+		MemoryContextReset(memo->memory);
+		memo->decided = decided_create(memo->memory, 256, NULL);
+		memo->tenant_id = MemoryContextStrdup(memo->memory, text_to_cstring(view.tenant_id));
+		memo->context_generation = view.generation;
+		memo->acl_generation = generation;
+		memo->permission = permission;
+		memo->lxid = MyProc->lxid;
+		memo->statement = GetCurrentStatementStartTimestamp();
+		memo->len = -1;
+	}
+	else if (memo->len == len && memcmp(memo->resource_id, id, len) == 0)
 		PG_RETURN_BOOL(memo->result);
 
-	res = tf_acl_resource(text_to_cstring(view.tenant_id), text_to_cstring(resource_id));
-	result = res != NULL && decide_for_context(res, permission, generation, false).allowed;
-
-	if (memo == NULL)
-		memo = fcinfo->flinfo->fn_extra =
-			MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(AllowsMemo));
-	memo->context_generation = view.generation;
-	memo->acl_generation = generation;
-	memo->permission = permission;
+	hash = hash_bytes_extended((const unsigned char *) id, len, 0);
+	entry = decided_lookup(memo->decided, hash);
+	if (entry != NULL && entry->len == len && memcmp(decided_id(entry), id, len) == 0)
+		result = entry->result;
+	else
+	{
+		memcpy(id_cstring, id, len);
+		id_cstring[len] = '\0';
+		res = tf_acl_resource(memo->tenant_id, id_cstring);
+		result = res != NULL && decide_for_context(res, permission, generation, false).allowed;
+		if (entry == NULL && memo->decided->members < MAX_DECIDED)
+		{
+			entry = decided_insert(memo->decided, hash, &found);
+			entry->result = result;
+			entry->len = len;
+			if (len > DECIDED_INLINE)
+				entry->long_id = MemoryContextAlloc(memo->memory, len);
+			memcpy((char *) decided_id(entry), id, len);
+		}
+	}
 	memo->result = result;
 	memo->len = len;
 	memcpy(memo->resource_id, id, len);

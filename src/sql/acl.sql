@@ -345,10 +345,11 @@ COMMENT ON FUNCTION taskforce.resource_permissions(text) IS
     'the permissions the current context holds on the resource, in the order read, write, delete, reference, share, admin';
 
 -- The row policies' check: false for a resource without an ACL.  Audits
--- like check_access; never raises for an unknown resource.  Its cost puts
--- a query's cheap leakproof conditions (resource_id = $1) before it, so
--- that rows the query filters out are not checked, nor their access
--- recorded.
+-- like check_access; never raises for an unknown resource.  COST 100: more
+-- than the tenant policy's tenant_id = current_tenant() (2), so that a scan
+-- tests a row's tenant first and checks only its own tenant's rows, and
+-- more than a query's cheap leakproof conditions (resource_id = $1), so
+-- that rows the query filters out are neither checked nor recorded.
 CREATE FUNCTION taskforce._acl_allows(resource_id text, permission text) RETURNS boolean
     LANGUAGE C VOLATILE COST 100
     AS 'MODULE_PATHNAME', 'taskforce_acl_allows';
@@ -356,12 +357,14 @@ COMMENT ON FUNCTION taskforce._acl_allows(text, text) IS
     'internal: the check of protect_table''s row policies (false for a null or unknown resource)';
 
 -- The same decision for many resources at once (accessible_resources).
+-- COST 100: evaluated after the candidate conditions of its scan (owner,
+-- grants, projects, sessions), not on every row the scan reads.
 CREATE FUNCTION taskforce._acl_allows_resource(tenant_id text, resource_id text, resource_type text,
                                                owner_id text, sensitivity text, scope text,
                                                project_id text, session_id text,
                                                default_permissions text[], permission text)
     RETURNS boolean
-    LANGUAGE C VOLATILE
+    LANGUAGE C VOLATILE COST 100
     AS 'MODULE_PATHNAME', 'taskforce_acl_allows_resource';
 REVOKE ALL ON FUNCTION taskforce._acl_allows_resource(text, text, text, text, text, text, text, text, text[], text) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._acl_allows_resource(text, text, text, text, text, text, text, text, text[], text) IS
