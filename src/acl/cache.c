@@ -297,9 +297,9 @@ load_resource(void *arg)
 	args[0] = CStringGetTextDatum(load->tenant_id);
 	args[1] = CStringGetTextDatum(load->resource_id);
 	/*
-	 * The query of taskforce._acl_resource(), inlined: called through the
-	 * SQL function, every load parsed and planned the function's body again
-	 * (about 200 us a resource); this plan is prepared once.
+	 * The resource of the caller's tenant, else a global one of another
+	 * tenant.  A prepared plan, not a SQL function: a function with a SET
+	 * clause is parsed and planned again on every call (about 200 us).
 	 */
 	rc = SPI_execute_plan(keep_plan(&resource_plan,
 									"(SELECT a.tenant_id, a.resource_type, a.owner_id, a.sensitivity,"

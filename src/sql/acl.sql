@@ -196,29 +196,8 @@ BEGIN
 END
 $$;
 
--- What the decision reads, loaded as the extension owner (src/acl/cache.c).
--- A resource of the caller's tenant, else a global one of another tenant.
-CREATE FUNCTION taskforce._acl_resource(tenant_id text, resource_id text)
-    RETURNS TABLE (tenant_id text, resource_type text, owner_id text, sensitivity text, scope text,
-                   project_id text, session_id text, default_permissions text[])
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-    (SELECT a.tenant_id, a.resource_type, a.owner_id, a.sensitivity, a.scope, a.project_id,
-            a.session_id, a.default_permissions
-       FROM taskforce.resource_acls AS a
-      WHERE a.tenant_id = _acl_resource.tenant_id AND a.resource_id = _acl_resource.resource_id
-     UNION ALL
-     SELECT a.tenant_id, a.resource_type, a.owner_id, a.sensitivity, a.scope, a.project_id,
-            a.session_id, a.default_permissions
-       FROM taskforce.resource_acls AS a
-      WHERE a.resource_id = _acl_resource.resource_id AND a.scope = 'global')
-    LIMIT 1
-$$;
-REVOKE ALL ON FUNCTION taskforce._acl_resource(text, text) FROM PUBLIC;
-COMMENT ON FUNCTION taskforce._acl_resource(text, text) IS
-    'internal: the ACL a check in tenant_id applies to resource_id (the tenant''s own, else a global one)';
-
+-- What the decision reads, loaded as the extension owner (src/acl/cache.c;
+-- it reads a resource's ACL row with a query of its own).
 -- Everything about one identity the decision needs, as (kind, key, value,
 -- expires_at, principal) rows: kind role, project, session, or grant (key
 -- the resource, value the permissions as a comma list, principal user:id
