@@ -237,10 +237,12 @@ SELECT FROM taskforce.remove_session_participant('mx-sess', 'mx-member', 'acl-ac
 SELECT allowed, rule FROM taskforce.explain_access('acl-mx-session-public', 'read', 'mx-member', 'acl-acme');
 SELECT session_id, user_id FROM taskforce.add_session_participant('mx-sess', 'mx-member', 'acl-acme');
 SELECT allowed, rule FROM taskforce.explain_access('acl-mx-session-public', 'read', 'mx-member', 'acl-acme');
--- Roles a credential asserts count as the identity's roles: a service
--- whose API key carries mx_reader reads through that role's grants, and
--- with another key without it, does not.  The application connects as
--- acl_app and authenticates the request itself.
+-- The roles an API key asserts do not count for ACLs (a user:manage holder
+-- mints keys with any role whose permissions it holds, and a grant to a
+-- role takes its name as identity): a service whose key carries mx_reader
+-- does not read through that role's grants; granted the role, it does,
+-- with either key.  The application connects as acl_app and authenticates
+-- the request itself.
 SELECT user_id FROM taskforce.create_user('svc-reader', 'svc-reader', kind => 'service', tenant_id => 'acl-acme');
 SELECT api_key AS reader_key FROM taskforce.create_api_key('svc-reader', 'with role', roles => ARRAY['mx_reader'],
                                                           tenant_id => 'acl-acme') \gset
@@ -258,12 +260,21 @@ SELECT taskforce.check_access('acl-mx-private-restricted', 'read') AS without_ro
 SELECT allowed, rule FROM taskforce.explain_access('acl-mx-private-restricted', 'read');
 COMMIT;
 \c - acl_admin
+SELECT role_name FROM taskforce.grant_role('svc-reader', 'mx_reader', tenant_id => 'acl-acme');
+\c - acl_app
+BEGIN;
+SELECT FROM taskforce.authenticate_api_key(:'plain_key');
+SELECT taskforce.check_access('acl-mx-private-restricted', 'read') AS granted_role;
+COMMIT;
+\c - acl_admin
+SELECT FROM taskforce.revoke_role('svc-reader', 'mx_reader', tenant_id => 'acl-acme');
 
 -- 3. The policy gate.  A policy naming allowed roles shuts out every user
 -- holding none of them, owners and grantees included; a policy without
 -- allowed roles restricts nothing.  mx-gate: tenant scope, confidential,
 -- only mx_reader; mx-open: tenant scope, restricted, no role restriction;
--- mx-global-gate: global scope, internal, only mx_reader.
+-- mx-global-gate: global scope, internal, only mx_reader (other tenants
+-- are shut out too: the roles are acme's).
 SELECT policy_id, scope, sensitivity_levels, allowed_roles
   FROM taskforce.create_resource_policy('mx-gate', 'Analysts only', 'tenant', '{confidential}',
                                         allowed_roles => '{mx_reader}', tenant_id => 'acl-acme');
@@ -915,3 +926,68 @@ SELECT count(*) AS events, count(l.row_key) AS audited
     ON l.event_type = 'security_event' AND l.object = 'taskforce.security_events'
    AND l.row_key::jsonb = jsonb_build_object('event_id', e.event_id)
  WHERE e.event_id > :events_before AND e.event = 'resource_access';
+
+-- 10. What an attack review of 0.6.0 found, closed.
+\c - acl_admin
+-- a: an admin grant (expiring) does not become ownership: only the owner,
+-- or acl:manage, hands a resource over.
+SELECT FROM taskforce.act_as('acl-acme', 'alice', scope => 'session');
+SET ROLE acl_app;
+SELECT resource_id, owner_id FROM taskforce.create_acl('ar-secret', 'document', 'confidential', 'private');
+SELECT principal_id, permissions FROM taskforce.grant_access('ar-secret', 'user', 'bob', '{admin}',
+                                                             now() + interval '1 hour');
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-acme', 'bob', scope => 'session');
+SET ROLE acl_app;
+SELECT owner_id FROM taskforce.update_acl('ar-secret', owner_id => 'bob');
+\echo :LAST_ERROR_SQLSTATE
+SELECT sensitivity FROM taskforce.update_acl('ar-secret', sensitivity => 'restricted');
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-acme', 'alice', scope => 'session');
+SET ROLE acl_app;
+SELECT owner_id FROM taskforce.update_acl('ar-secret', owner_id => 'bob');
+-- b: drop_acl refuses while protected rows name the resource (whoever
+-- took the id next would govern them); once they are gone it drops, and
+-- the id taken again governs nothing of the old owner's.
+SELECT resource_id FROM taskforce.create_acl('ar-old', 'document', 'confidential', 'private');
+INSERT INTO public.acl_notes (id, tenant_id, resource_id, body) VALUES (9001, 'acl-acme', 'ar-old', 'old secret');
+SELECT taskforce.drop_acl('ar-old');
+\echo :LAST_ERROR_SQLSTATE
+DELETE FROM public.acl_notes WHERE resource_id = 'ar-old';
+SELECT taskforce.drop_acl('ar-old');
+RESET ROLE;
+SELECT FROM taskforce.act_as('acl-acme', 'bob', scope => 'session');
+SET ROLE acl_app;
+SELECT owner_id FROM taskforce.create_acl('ar-old', 'document', 'confidential', 'private');
+SELECT count(*) AS old_rows_bob_sees FROM public.acl_notes WHERE resource_id = 'ar-old';
+SELECT taskforce.drop_acl('ar-old');
+RESET ROLE;
+SELECT taskforce.clear_context();
+-- c: a global resource is dropped by an administrator only.
+SELECT resource_id FROM taskforce.create_acl('ar-global', 'knowledge_base', 'public', 'global',
+                                             owner_id => 'alice', tenant_id => 'acl-acme');
+SELECT FROM taskforce.act_as('acl-acme', 'alice', scope => 'session');
+SET ROLE acl_app;
+SELECT taskforce.drop_acl('ar-global');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT taskforce.clear_context();
+SELECT taskforce.drop_acl('ar-global', tenant_id => 'acl-acme');
+-- d: null and unknown inputs of the management functions.
+SELECT FROM taskforce.act_as('acl-acme', 'alice', scope => 'session');
+SET ROLE acl_app;
+SELECT taskforce.revoke_access('ar-secret', 'user', NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.remove_session_participant(NULL, 'alice');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT taskforce.clear_context();
+SELECT taskforce.drop_resource_policy(NULL, tenant_id => 'acl-acme');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_resource_policy('ar-ghost', 'ghost', 'session', '{restricted}',
+                                             allowed_roles => '{ghost_role}', tenant_id => 'acl-acme');
+\echo :LAST_ERROR_SQLSTATE
+SELECT FROM taskforce.create_resource_policy('ar-nobody', 'nobody', 'session', '{restricted}',
+                                             allowed_roles => '{}', tenant_id => 'acl-acme');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS policies_made FROM taskforce.resource_policies WHERE policy_id IN ('ar-ghost', 'ar-nobody');

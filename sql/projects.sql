@@ -546,6 +546,29 @@ SELECT taskforce.create_project('runbook2', 'Runbook 2');
 \echo :LAST_ERROR_SQLSTATE
 SELECT team_id, user_id FROM taskforce.add_team_member('ops', 'gina', tenant_id => 'proj-globex');
 
+-- 7b. Who is a member depends on the owner, the team and the visibility:
+-- changing them is managing members, which project:update alone may not.
+\c - proj_admin
+SELECT role_name FROM taskforce.create_role('updater', ARRAY['project:update'], tenant_id => 'proj-acme');
+SELECT user_id FROM taskforce.create_user('mal', 'mal', tenant_id => 'proj-acme');
+SELECT role_name FROM taskforce.grant_role('mal', 'updater', tenant_id => 'proj-acme');
+BEGIN;
+SELECT taskforce.act_as('proj-acme', 'mal');
+SELECT priority FROM taskforce.update_project('ledger', priority => 'critical');
+SELECT taskforce.update_project('ledger', owner_id => 'mal');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN;
+SELECT taskforce.act_as('proj-acme', 'mal');
+SELECT taskforce.update_project('ledger', visibility => 'public');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN;
+SELECT taskforce.act_as('proj-acme', 'mal');
+SELECT taskforce.update_project('ledger', clear => '{team_id}');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+
 -- 8. A deleted tenant's projects and teams take no write; offboarding
 -- removes them with its users.
 SELECT tenant_id, status FROM taskforce.delete_tenant('proj-globex');

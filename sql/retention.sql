@@ -264,9 +264,16 @@ SELECT (SELECT count(*) FROM ((TABLE public.ret_state EXCEPT TABLE public.ret_be
        (SELECT count(*) FROM taskforce.retention_runs WHERE tenant_id LIKE 'ret-%') AS runs;
 DROP TABLE public.ret_note_links;
 
+-- A context's run leaves global resources alone (they govern other
+-- tenants' rows): gus's dry run does not list kb-global, due as it is.
+\c - ret_admin
+SELECT taskforce.act_as('ret-globex', 'gus', scope => 'session') IS NOT NULL AS acting;
+SELECT resource_id, scope FROM taskforce.apply_retention() ORDER BY resource_id;
+SELECT taskforce.clear_context() IS NOT NULL AS cleared;
+
 -- 7. The administrator's run over every tenant (as pg_cron runs it): one
 -- run id, one row per tenant; the global resource goes with the rows of
--- both tenants that name it.
+-- both tenants that name it, but globex's run counts only globex's rows.
 \c - ret_admin
 SELECT tenant_id, resource_id, policy_id, deleted FROM taskforce.apply_retention(false)
  WHERE tenant_id LIKE 'ret-%';

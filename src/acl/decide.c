@@ -135,9 +135,15 @@ tf_acl_decide(const TfAclIdentity *who, const TfAclResource *res,
 	if (who == NULL)
 		return decided(false, TF_RULE_NO_CONTEXT, policy);
 
-	/* Another tenant's resource: only global system data, by default permissions. */
+	/*
+	 * Another tenant's resource: only global system data, by default
+	 * permissions, and not if its tenant's policy admits only some roles
+	 * (role names are the resource tenant's: nobody elsewhere holds them).
+	 */
 	if (strcmp(res->tenant_id, who->tenant_id) != 0)
 	{
+		if (policy != NULL && policy->nallowed >= 0)
+			return decided(false, TF_RULE_POLICY_ROLES, policy);
 		if (res->scope == TF_ACL_SCOPE_GLOBAL && res->sensitivity <= TF_SENS_INTERNAL &&
 			(res->default_permissions & permission))
 			return decided(true, TF_RULE_GLOBAL_SCOPE, policy);

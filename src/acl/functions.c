@@ -119,6 +119,33 @@ permission_arg(text *arg)
 	return bit;
 }
 
+/*
+ * The roles of a context that count for ACLs: those its credential asserted,
+ * except an API key's.  A token's roles come from an issuer an administrator
+ * trusts, act_as's from an administrator; a key's from whoever holds
+ * user:manage, checked only against the permissions they carry.  ACL grants
+ * and allowed roles take a role's name as its identity, so a key's roles
+ * count for permissions only; the user's role grants count in any case.
+ */
+static ArrayType *
+acl_roles(const TfContextView *view)
+{
+	static ArrayType *none = NULL;
+	const char *method = VARDATA_ANY(view->auth_method);
+	int			len = VARSIZE_ANY_EXHDR(view->auth_method);
+
+	if (len != (int) strlen("api_key") || memcmp(method, "api_key", len) != 0)
+		return view->roles;
+	if (none == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		none = construct_empty_array(TEXTOID);
+		MemoryContextSwitchTo(old);
+	}
+	return none;
+}
+
 /* The live context's identity, or NULL without one. */
 static const TfAclIdentity *
 live_identity(uint64 acl_generation)
@@ -132,7 +159,7 @@ live_identity(uint64 acl_generation)
 		context_identity->valid_until <= GetCurrentTransactionStartTimestamp())
 	{
 		context_identity = NULL;
-		context_identity = tf_acl_identity(view.tenant_id, view.user_id, view.roles);
+		context_identity = tf_acl_identity(view.tenant_id, view.user_id, acl_roles(&view));
 		identity_context_generation = view.generation;
 		identity_acl_generation = acl_generation;
 		identity_epoch = tf_acl_identity_epoch();
@@ -240,6 +267,19 @@ require_id(text *resource_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("resource \"%.64s...\" has no ACL", text_to_cstring(resource_id))));
+}
+
+PG_FUNCTION_INFO_V1(taskforce_acl_context_roles);
+
+/* _acl_context_roles(): the context's asserted roles that count for ACLs (acl_roles). */
+Datum
+taskforce_acl_context_roles(PG_FUNCTION_ARGS)
+{
+	TfContextView view;
+
+	if (!tf_context_view(&view))
+		PG_RETURN_NULL();
+	PG_RETURN_ARRAYTYPE_P(acl_roles(&view));
 }
 
 PG_FUNCTION_INFO_V1(taskforce_check_access);

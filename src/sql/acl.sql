@@ -245,6 +245,16 @@ REVOKE ALL ON FUNCTION taskforce._acl_policies(text) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._acl_policies(text) IS
     'internal: a tenant''s policies, one row per scope and sensitivity level, for the ACL cache';
 
+-- The roles of the context that count for ACLs: those its credential
+-- asserted, except an API key's (src/acl/functions.c says why); null
+-- without a context.  The user's role grants count in any case.
+CREATE FUNCTION taskforce._acl_context_roles() RETURNS text[]
+    LANGUAGE C STABLE
+    AS 'MODULE_PATHNAME', 'taskforce_acl_context_roles';
+REVOKE ALL ON FUNCTION taskforce._acl_context_roles() FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._acl_context_roles() IS
+    'internal: the asserted roles of the context that count for ACL grants and allowed roles (not an API key''s)';
+
 -- Checks (C, src/acl/functions.c).
 CREATE FUNCTION taskforce.check_access(resource_id text, permission text) RETURNS boolean
     LANGUAGE C VOLATILE STRICT

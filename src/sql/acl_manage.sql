@@ -244,6 +244,14 @@ BEGIN
         RAISE EXCEPTION 'metadata must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF owner_id IS NOT NULL AND owner_id <> a.owner_id THEN
+        -- Handing a resource over is the owner's (or an ACL administrator's):
+        -- an admin grant, which may expire, must not become ownership.
+        IF taskforce.current_tenant() IS NOT NULL AND taskforce.current_user_id() <> a.owner_id
+           AND NOT taskforce.has_permission('acl:manage') THEN
+            RAISE EXCEPTION 'only the owner of resource "%" may hand it over', a.resource_id
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'The owner, or a holder of acl:manage, may change owner_id.';
+        END IF;
         IF NOT EXISTS (SELECT FROM taskforce.users AS u WHERE u.tenant_id = tenant AND u.user_id = owner_id) THEN
             RAISE EXCEPTION 'user "%" does not exist in tenant "%"', owner_id, tenant
                 USING ERRCODE = 'undefined_object';
@@ -281,14 +289,33 @@ CREATE FUNCTION taskforce.drop_acl(resource_id text, tenant_id text DEFAULT NULL
 DECLARE
     tenant text := taskforce._authorize(NULL, tenant_id);
     a taskforce.resource_acls := taskforce._acl_lock(tenant, resource_id);
+    tbl record;
+    named boolean;
 BEGIN
     PERFORM taskforce._acl_require_admin(resource_id);
+    -- A global resource governs other tenants' rows: as for creating one.
+    IF a.scope = 'global' AND taskforce.current_tenant() IS NOT NULL THEN
+        RAISE EXCEPTION 'only an administrator without a context may drop a global resource'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- Rows that still name the resource would be governed by whatever ACL
+    -- takes the id next (someone else's): they go first, by their owners.
+    FOR tbl IN SELECT * FROM taskforce._retention_tables() LOOP
+        EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE %I = $1 AND ($2 OR %I = $3))',
+                       tbl.table_name, tbl.resource_column, coalesce(tbl.tenant_column, 'tenant_id'))
+            INTO named USING a.resource_id, a.scope = 'global', a.tenant_id;
+        IF named THEN
+            RAISE EXCEPTION 'rows of table "%" still belong to resource "%"', tbl.table_name, a.resource_id
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = 'Delete them first (deleting needs the delete permission on the resource), or let apply_retention() delete the resource with its rows.';
+        END IF;
+    END LOOP;
     DELETE FROM taskforce.resource_acls AS x
      WHERE x.tenant_id = a.tenant_id AND x.resource_id = a.resource_id;
 END
 $$;
 COMMENT ON FUNCTION taskforce.drop_acl(text, text) IS
-    'removes a resource''s ACL and its grants; needs admin on the resource';
+    'removes a resource''s ACL and its grants, once no row of a protected table names it (2BP01 otherwise); needs admin on the resource, and for a global one an administrator without context';
 
 -- Grant delegation: the owner and holders of share or admin may grant, never
 -- a permission they do not hold, never over a grant they could not have
@@ -390,7 +417,7 @@ CREATE FUNCTION taskforce._acl_share_until(tenant_id text, resource_id text)
     SET search_path = pg_catalog, pg_temp
     AS $$
     SELECT CASE WHEN bool_or(i.expires_at IS NULL) THEN NULL ELSE max(i.expires_at) END
-      FROM taskforce._acl_identity(tenant_id, taskforce.current_user_id(), taskforce.current_roles()) AS i
+      FROM taskforce._acl_identity(tenant_id, taskforce.current_user_id(), taskforce._acl_context_roles()) AS i
      WHERE i.kind = 'grant' AND i.key = _acl_share_until.resource_id
        AND string_to_array(i.value, ',') && '{share,admin}'
        AND (i.expires_at IS NULL OR i.expires_at > pg_catalog.transaction_timestamp())
@@ -415,6 +442,9 @@ DECLARE
     held text[];
 BEGIN
     PERFORM taskforce._acl_check_name('principal type', principal_type, '{user,role}');
+    IF principal_id IS NULL THEN
+        RAISE EXCEPTION 'principal_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     SELECT * INTO existing FROM taskforce.resource_grants AS x
      WHERE x.tenant_id = tenant AND x.resource_id = a.resource_id
        AND x.principal_type = revoke_access.principal_type AND x.principal_id = revoke_access.principal_id
@@ -505,6 +535,9 @@ DECLARE
     tenant text := taskforce._authorize(NULL, tenant_id);
     me text := taskforce.current_user_id();
 BEGIN
+    IF session_id IS NULL OR user_id IS NULL THEN
+        RAISE EXCEPTION 'session_id and user_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     IF me IS NOT NULL AND me IS DISTINCT FROM user_id AND NOT taskforce.has_permission('acl:manage') THEN
         RAISE EXCEPTION 'only the participant itself or a holder of acl:manage may remove a participant'
             USING ERRCODE = 'insufficient_privilege';
@@ -548,7 +581,7 @@ BEGIN
            array_agg(i.key) FILTER (WHERE i.kind = 'project'),
            array_agg(i.key) FILTER (WHERE i.kind = 'session')
       INTO granted, projects, sessions
-      FROM taskforce._acl_identity(tenant, me, taskforce.current_roles()) AS i;
+      FROM taskforce._acl_identity(tenant, me, taskforce._acl_context_roles()) AS i;
     RETURN QUERY
     SELECT c.tenant_id, c.resource_id, c.resource_type, c.owner_id, c.sensitivity, c.scope
       FROM (SELECT a.* FROM taskforce.resource_acls AS a

@@ -30,6 +30,41 @@ REVOKE ALL ON FUNCTION taskforce._check_policy_overlap(text, text, text, text[])
 COMMENT ON FUNCTION taskforce._check_policy_overlap(text, text, text, text[]) IS
     'internal: raises duplicate_object if another policy covers the scope at one of the levels';
 
+-- Allowed roles name roles of the tenant (system or custom), at least one.
+CREATE FUNCTION taskforce._check_policy_roles(tenant_id text, roles text[])
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r text;
+BEGIN
+    IF roles IS NULL THEN
+        RETURN;
+    END IF;
+    IF array_position(roles, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'allowed_roles must not contain null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF cardinality(roles) = 0 THEN
+        RAISE EXCEPTION 'allowed_roles must name at least one role'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Null allowed_roles means no role restriction.';
+    END IF;
+    FOREACH r IN ARRAY roles LOOP
+        IF NOT EXISTS (SELECT FROM taskforce.system_roles AS s WHERE s.role_name = r
+                       UNION ALL
+                       SELECT FROM taskforce.roles AS x
+                        WHERE x.tenant_id = _check_policy_roles.tenant_id AND x.role_name = r) THEN
+            RAISE EXCEPTION 'role "%" does not exist in tenant "%"', r, tenant_id
+                USING ERRCODE = 'undefined_object';
+        END IF;
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce._check_policy_roles(text, text[]) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._check_policy_roles(text, text[]) IS
+    'internal: raises unless every allowed role exists in the tenant (and there is one)';
+
 CREATE FUNCTION taskforce.create_resource_policy(
     policy_id text,
     name text,
@@ -64,9 +99,7 @@ BEGIN
         RAISE EXCEPTION 'max_retention_days must be positive (null: manual deletion only)'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF array_position(allowed_roles, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'allowed_roles must not contain null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
+    PERFORM taskforce._check_policy_roles(tenant, allowed_roles);
     PERFORM taskforce._check_policy_overlap(tenant, policy_id, scope, sensitivity_levels);
     BEGIN
         INSERT INTO taskforce.resource_policies (tenant_id, policy_id, name, description, scope,
@@ -110,9 +143,7 @@ BEGIN
         RAISE EXCEPTION 'max_retention_days must be positive (null: manual deletion only)'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF array_position(allowed_roles, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'allowed_roles must not contain null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
+    PERFORM taskforce._check_policy_roles(tenant, allowed_roles);
     UPDATE taskforce.resource_policies AS x
        SET max_retention_days = CASE WHEN clear_max_retention THEN NULL
                                      ELSE coalesce(update_resource_policy.max_retention_days, x.max_retention_days) END,
@@ -141,6 +172,9 @@ CREATE FUNCTION taskforce.drop_resource_policy(policy_id text, tenant_id text DE
 DECLARE
     tenant text := taskforce._authorize('policy:manage', tenant_id);
 BEGIN
+    IF policy_id IS NULL THEN
+        RAISE EXCEPTION 'policy_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     DELETE FROM taskforce.resource_policies AS x
      WHERE x.tenant_id = tenant AND x.policy_id = drop_resource_policy.policy_id;
     IF NOT FOUND THEN

@@ -709,6 +709,16 @@ DECLARE
     new_end date;
 BEGIN
     PERFORM taskforce._check_clear(clear, clearable, given);
+    -- The owner, the team and the visibility decide who is a member (the
+    -- audience of PROJECT-scope resources): changing them is managing members.
+    IF update_project.owner_id IS DISTINCT FROM p.owner_id AND update_project.owner_id IS NOT NULL
+       OR update_project.team_id IS DISTINCT FROM p.team_id AND update_project.team_id IS NOT NULL
+       OR update_project.visibility IS DISTINCT FROM p.visibility AND update_project.visibility IS NOT NULL
+       OR clear && ARRAY['owner_id', 'team_id'] THEN
+        IF taskforce.current_tenant() IS NOT NULL THEN
+            PERFORM taskforce.require_permission('project:manage_members');
+        END IF;
+    END IF;
     new_start := CASE WHEN 'start_date' = ANY (clear) THEN NULL
                       ELSE coalesce(update_project.start_date, p.start_date) END;
     new_end := CASE WHEN 'end_date' = ANY (clear) THEN NULL
@@ -770,7 +780,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION taskforce.update_project(text, text, text, text, text, text, text, text, text, text, text, text[], text[], text, numeric, date, date, text[], text) IS
-    'changes a project''s fields (nulls leave a field as is; clear names fields to set to null; status => ''archived'' archives it); needs project:update';
+    'changes a project''s fields (nulls leave a field as is; clear names fields to set to null; status => ''archived'' archives it); needs project:update, and project:manage_members to change the owner, the team or the visibility';
 
 CREATE FUNCTION taskforce.delete_project(project_id text, tenant_id text DEFAULT NULL)
     RETURNS void

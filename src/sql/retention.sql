@@ -35,7 +35,7 @@ COMMENT ON COLUMN taskforce.retention_runs.ran_by IS
 COMMENT ON COLUMN taskforce.retention_runs.resources_deleted IS
     'JSON array of the ids of the resources deleted';
 COMMENT ON COLUMN taskforce.retention_runs.rows_deleted IS
-    'JSON object: protected table -> number of its rows deleted (every protected table, 0 included; for a global resource, rows of other tenants naming it included)';
+    'JSON object: protected table -> number of this tenant''s rows deleted (every protected table, 0 included)';
 SELECT pg_catalog.pg_extension_config_dump('taskforce.retention_runs', '');
 SELECT taskforce.enable_tenant_isolation('taskforce.retention_runs');
 SELECT taskforce.enable_audit('taskforce.retention_runs');
@@ -82,9 +82,11 @@ DECLARE
     tbl record;
     counts jsonb;
     n bigint;
-    others bigint;
     superuser_session boolean := (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r
                                    WHERE r.rolname = session_user);
+    -- Global resources govern other tenants' rows: only an administrator's
+    -- run (no context) retains them.
+    context_tenant text := taskforce.current_tenant();
 BEGIN
     IF dry_run IS NULL THEN
         RAISE EXCEPTION 'dry_run must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -115,7 +117,8 @@ BEGIN
                    AND a.sensitivity = ANY (p.sensitivity_levels)
                  WHERE p.max_retention_days IS NOT NULL
                    AND a.created_at < pg_catalog.now() - pg_catalog.make_interval(days => p.max_retention_days)
-                   AND (tenants IS NULL OR a.tenant_id = ANY (tenants))) AS x;
+                   AND (tenants IS NULL OR a.tenant_id = ANY (tenants))
+                   AND (a.scope <> 'global' OR context_tenant IS NULL)) AS x;
     ELSE
         SELECT coalesce(array_agg(x.acl ORDER BY (x.acl).tenant_id, (x.acl).created_at, (x.acl).resource_id), '{}'),
                coalesce(array_agg(x.policy_id ORDER BY (x.acl).tenant_id, (x.acl).created_at, (x.acl).resource_id), '{}')
@@ -128,6 +131,7 @@ BEGIN
                  WHERE p.max_retention_days IS NOT NULL
                    AND a.created_at < pg_catalog.now() - pg_catalog.make_interval(days => p.max_retention_days)
                    AND (tenants IS NULL OR a.tenant_id = ANY (tenants))
+                   AND (a.scope <> 'global' OR context_tenant IS NULL)
                    FOR UPDATE OF a) AS x;
     END IF;
 
@@ -170,7 +174,8 @@ BEGIN
             -- Rows of protected tables first, then the ACLs (their grants
             -- go with them, ON DELETE CASCADE).  A global resource also
             -- governs the rows of other tenants that name it (and no
-            -- resource of their own): they go too, counted here.
+            -- resource of their own): they go too, but are not counted in
+            -- this tenant's run (it must not learn about other tenants).
             counts := '{}';
             FOR tbl IN SELECT * FROM taskforce._retention_tables() LOOP
                 EXECUTE format('DELETE FROM %s WHERE %I = $1 AND %I = ANY ($2)',
@@ -183,8 +188,6 @@ BEGIN
                                    'WHERE a.tenant_id = x.%2$I AND a.resource_id = x.%3$I)',
                                    tbl.table_name, tbl.tenant_column, tbl.resource_column)
                         USING t.tenant, t.global_resources;
-                    GET DIAGNOSTICS others = ROW_COUNT;
-                    n := n + others;
                 END IF;
                 counts := counts || jsonb_build_object(tbl.table_name::text, n);
             END LOOP;
