@@ -30,18 +30,14 @@ REVOKE ALL ON FUNCTION taskforce._check_policy_overlap(text, text, text, text[])
 COMMENT ON FUNCTION taskforce._check_policy_overlap(text, text, text, text[]) IS
     'internal: raises duplicate_object if another policy covers the scope at one of the levels';
 
--- Allowed roles name roles of the tenant (system or custom), at least one.
-CREATE FUNCTION taskforce._check_policy_roles(tenant_id text, roles text[])
+-- Allowed roles: at least one, no null.  They need not be roles defined in
+-- taskforce: a trusted issuer's tokens may assert roles of their own.
+CREATE FUNCTION taskforce._check_policy_roles(roles text[])
     RETURNS void
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
-DECLARE
-    r text;
 BEGIN
-    IF roles IS NULL THEN
-        RETURN;
-    END IF;
     IF array_position(roles, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'allowed_roles must not contain null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
@@ -50,20 +46,10 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Null allowed_roles means no role restriction.';
     END IF;
-    FOREACH r IN ARRAY roles LOOP
-        IF NOT EXISTS (SELECT FROM taskforce.system_roles AS s WHERE s.role_name = r
-                       UNION ALL
-                       SELECT FROM taskforce.roles AS x
-                        WHERE x.tenant_id = _check_policy_roles.tenant_id AND x.role_name = r) THEN
-            RAISE EXCEPTION 'role "%" does not exist in tenant "%"', r, tenant_id
-                USING ERRCODE = 'undefined_object';
-        END IF;
-    END LOOP;
 END
 $$;
-REVOKE ALL ON FUNCTION taskforce._check_policy_roles(text, text[]) FROM PUBLIC;
-COMMENT ON FUNCTION taskforce._check_policy_roles(text, text[]) IS
-    'internal: raises unless every allowed role exists in the tenant (and there is one)';
+COMMENT ON FUNCTION taskforce._check_policy_roles(text[]) IS
+    'internal: raises unless allowed roles are null or name at least one role and no null';
 
 CREATE FUNCTION taskforce.create_resource_policy(
     policy_id text,
@@ -99,7 +85,7 @@ BEGIN
         RAISE EXCEPTION 'max_retention_days must be positive (null: manual deletion only)'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM taskforce._check_policy_roles(tenant, allowed_roles);
+    PERFORM taskforce._check_policy_roles(allowed_roles);
     PERFORM taskforce._check_policy_overlap(tenant, policy_id, scope, sensitivity_levels);
     BEGIN
         INSERT INTO taskforce.resource_policies (tenant_id, policy_id, name, description, scope,
@@ -143,7 +129,7 @@ BEGIN
         RAISE EXCEPTION 'max_retention_days must be positive (null: manual deletion only)'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM taskforce._check_policy_roles(tenant, allowed_roles);
+    PERFORM taskforce._check_policy_roles(allowed_roles);
     UPDATE taskforce.resource_policies AS x
        SET max_retention_days = CASE WHEN clear_max_retention THEN NULL
                                      ELSE coalesce(update_resource_policy.max_retention_days, x.max_retention_days) END,
