@@ -94,7 +94,7 @@ out=$("$tool" "$dir/trail.jsonl" "$dir/cp.note" "$dir/vkey")
 status=$?
 set -e
 tf_check "an unsealed purge entry does not vouch for the purge" "1" "$status"
-echo "$out" | grep -q "TAMPERED: .*deleted" || fail "expected deleted, got: $out"
+grep <<<"$out" -q "TAMPERED: .*deleted" || fail "expected deleted, got: $out"
 sql -c "SELECT taskforce.seal_audit()" >/dev/null
 tf_check "verify_audit is ok once the purge entry is sealed" "ok" "$(sql -c "SELECT kind FROM taskforce.verify_audit()")"
 tf_check "the checkpoint from before the purge is still a prefix" "ok" \
@@ -121,5 +121,5 @@ out=$("$tool" "$dir/trail.jsonl" "$dir/cp.note" "$dir/vkey")
 status=$?
 set -e
 tf_check "audit-verify finds the deleted entry" "1" "$status"
-echo "$out" | grep -q "TAMPERED: .*deleted" || fail "expected deleted, got: $out"
+grep <<<"$out" -q "TAMPERED: .*deleted" || fail "expected deleted, got: $out"
 echo "audit_purge: ok"

@@ -58,7 +58,7 @@ as_app() {
 wrong_guess() {
 	local out
 	out=$(as_app "$1" "SELECT taskforce.authenticate_password('$2', '$3', 'Wrong-Guess-0!')")
-	echo "$out" | grep -q "ERROR:  28P01: authentication failed" ||
+	grep <<<"$out" -q "ERROR:  28P01: authentication failed" ||
 		fail "wrong password for $3 in $1: expected 28P01 authentication failed, got: $out"
 }
 # wait_for WHAT EXPECTED SECONDS COMMAND...: polls COMMAND (every 0.2 s, at
@@ -222,7 +222,7 @@ pg_ctl -D "$dir/data" -l "$dir/server.log" -w -t 60 \
 	-o "-c taskforce.event_flush_interval=3600 -c taskforce.event_queue_size=16" start >/dev/null
 for i in $(seq 1 8); do
 	out=$(as_app postgres "SELECT taskforce.authenticate_api_key('not-a-key-$i')")
-	echo "$out" | grep -q "ERROR:  28000: malformed api key" || fail "bad key $i: $out"
+	grep <<<"$out" -q "ERROR:  28000: malformed api key" || fail "bad key $i: $out"
 done
 echo "ok: eight bad API keys as the application role, each refused with 28000"
 wait_for "the eight failures in security_events with an interval of one hour" "8" 10 \

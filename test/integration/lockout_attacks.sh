@@ -99,12 +99,12 @@ tf_check "workers another parallel query gets (no slot is free)" "0" "$launched"
 
 for i in 1 2 3; do
 	out=$(as_attacker "SELECT taskforce.authenticate_password('la', 'victim1', 'Guess-$i-Wrong!')")
-	echo "$out" | grep -q "ERROR:  28P01: authentication failed" ||
+	grep <<<"$out" -q "ERROR:  28P01: authentication failed" ||
 		fail "wrong guess $i: expected 28P01 authentication failed, got: $out"
 done
 echo "ok: three wrong guesses, each refused with 28P01 while no worker slot is free"
 out=$(as_attacker "SELECT taskforce.authenticate_password('la', 'victim1', 'Right-Horse-42!')")
-echo "$out" | grep -q "ERROR:  28P01: authentication failed" ||
+grep <<<"$out" -q "ERROR:  28P01: authentication failed" ||
 	fail "the right password after three wrong guesses should be refused (locked), got: $out"
 echo "ok: the right password is then refused: the account locked"
 q -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE usename = 'attacker' AND pid <> pg_backend_pid()" >/dev/null
@@ -131,19 +131,19 @@ for t in "$timeout_ms" "$timeout_ms" "$((hash_ms / 2))"; do
 	attempts=$((attempts + 1))
 	out=$(as_attacker "SET statement_timeout = '${t}ms'" \
 		"SELECT taskforce.authenticate_password('la', 'victim2', 'Guess-$attempts-Wrong!')")
-	if echo "$out" | grep -q "ERROR:  57014: canceling statement due to statement timeout"; then
+	if grep <<<"$out" -q "ERROR:  57014: canceling statement due to statement timeout"; then
 		echo "   guess $attempts: cancelled"
 		# Wherever it lands, a cancellation reads the same (context included).
 		if [ -n "$cancelled" ] && [ "$out" != "$cancelled" ]; then
 			fail "two cancellations read differently: '$cancelled' against '$out'"
 		fi
 		cancelled=$out
-	elif echo "$out" | grep -q "ERROR:  28P01: authentication failed"; then
+	elif grep <<<"$out" -q "ERROR:  28P01: authentication failed"; then
 		echo "   guess $attempts: refused"
 	else
 		fail "guess $attempts: expected 28P01 or 57014, got: $out"
 	fi
-	if echo "$out" | grep -Eqi "wrong password|locked|deactivated|unknown user"; then
+	if grep <<<"$out" -Eqi "wrong password|locked|deactivated|unknown user"; then
 		fail "guess $attempts: the error tells the reason: $out"
 	fi
 done
@@ -151,7 +151,7 @@ right=$(as_attacker "SET statement_timeout = '${timeout_ms}0ms'" \
 	"SELECT taskforce.authenticate_password('la', 'victim2', 'Right-Horse-42!')")
 wrong=$(as_attacker "SET statement_timeout = '${timeout_ms}0ms'" \
 	"SELECT taskforce.authenticate_password('la', 'victim2', 'Guess-4-Wrong!')")
-echo "$right" | grep -q "ERROR:  28P01: authentication failed" ||
+grep <<<"$right" -q "ERROR:  28P01: authentication failed" ||
 	fail "after three cancelled or refused guesses the right password should be refused, got: $right"
 [ "$right" = "$wrong" ] || fail "a locked account answers the right and a wrong password differently: '$right' against '$wrong'"
 echo "ok: three guesses (cancelled or refused) lock the account; then the right and a wrong password get the same error, context included"
@@ -171,7 +171,7 @@ tf_check "victim2 locked in user_credentials" "t" "$got"
 echo "== (c) more failures than the event queue holds, with nothing written in between"
 for i in $(seq 1 20); do
 	out=$(as_attacker "SELECT taskforce.authenticate_api_key('not-a-key-$i')")
-	echo "$out" | grep -q "ERROR:  28000: malformed api key" || fail "flood attempt $i: $out"
+	grep <<<"$out" -q "ERROR:  28000: malformed api key" || fail "flood attempt $i: $out"
 done
 q -c "SELECT taskforce.flush_security_events('0')" >/dev/null
 got=$(q -c "SELECT count(*) FROM taskforce.security_events WHERE reason = 'malformed api key'")
@@ -195,7 +195,7 @@ flood_key=$(q -c "SELECT api_key FROM taskforce.create_api_key('boss', 'flood ke
 # victim3 fails twice of its three; the counts are persisted.
 for i in 1 2; do
 	out=$(as_attacker "SELECT taskforce.authenticate_password('la', 'victim3', 'Guess-$i-Wrong!')")
-	echo "$out" | grep -q "ERROR:  28P01: authentication failed" || fail "victim3 guess $i: $out"
+	grep <<<"$out" -q "ERROR:  28P01: authentication failed" || fail "victim3 guess $i: $out"
 done
 q -c "SELECT taskforce.flush_security_events('0')" >/dev/null
 # 150 users of the attacker's own tenant, each with a password and one wrong guess.
@@ -225,9 +225,9 @@ out=$(as_attacker "SELECT taskforce.authenticate_password('la', 'victim4', 'Righ
 echo "ok: another tenant's user logs in"
 # victim3's entry was evicted with a count of 2: its third wrong guess locks it.
 out=$(as_attacker "SELECT taskforce.authenticate_password('la', 'victim3', 'Guess-3-Wrong!')")
-echo "$out" | grep -q "ERROR:  28P01: authentication failed" || fail "victim3 guess 3: $out"
+grep <<<"$out" -q "ERROR:  28P01: authentication failed" || fail "victim3 guess 3: $out"
 out=$(as_attacker "SELECT taskforce.authenticate_password('la', 'victim3', 'Right-Horse-42!')")
-echo "$out" | grep -q "ERROR:  28P01: authentication failed" ||
+grep <<<"$out" -q "ERROR:  28P01: authentication failed" ||
 	fail "victim3's right password after three wrong guesses should be refused (locked), got: $out"
 q -c "SELECT taskforce.flush_security_events('0')" >/dev/null
 got=$(q -c "SELECT string_agg(event || ':' || coalesce(reason, ''), ', ' ORDER BY event_id)

@@ -22,8 +22,8 @@ tf_psql "$dir" "$port" -d postgres -c "CREATE EXTENSION taskforce CASCADE" \
 # Who is connected is recorded only in shared memory: the view says so.
 out=$(psql -X -h "$dir" -p "$port" -U postgres -d postgres -v VERBOSITY=verbose \
 	-c "SELECT * FROM taskforce.live_contexts" 2>&1 || true)
-echo "$out" | grep -q "ERROR:  55000: live contexts are only recorded when taskforce is preloaded" &&
-	echo "$out" | grep -q "HINT:  Add taskforce to shared_preload_libraries" || {
+grep <<<"$out" -q "ERROR:  55000: live contexts are only recorded when taskforce is preloaded" &&
+	grep <<<"$out" -q "HINT:  Add taskforce to shared_preload_libraries" || {
 	echo "FAIL: expected live_contexts to name shared_preload_libraries, got:"
 	echo "$out"
 	exit 1
@@ -31,12 +31,12 @@ echo "$out" | grep -q "ERROR:  55000: live contexts are only recorded when taskf
 
 out=$(psql -X -h "$dir" -p "$port" -U postgres -d postgres -v VERBOSITY=verbose \
 	-c "BEGIN" -c "SELECT taskforce.act_as('np-a', 'alice')" 2>&1 || true)
-echo "$out" | grep -q "ERROR:  55000: taskforce must be loaded through shared_preload_libraries" || {
+grep <<<"$out" -q "ERROR:  55000: taskforce must be loaded through shared_preload_libraries" || {
 	echo "FAIL: expected the shared_preload_libraries error, got:"
 	echo "$out"
 	exit 1
 }
-echo "$out" | grep -q "HINT:  Add taskforce to shared_preload_libraries" || {
+grep <<<"$out" -q "HINT:  Add taskforce to shared_preload_libraries" || {
 	echo "FAIL: expected a hint naming shared_preload_libraries, got:"
 	echo "$out"
 	exit 1
@@ -59,7 +59,7 @@ echo "ok: with taskforce.context_secret set, act_as works without preloading"
 
 short=$(psql -X -h "$dir" -p "$port" -U postgres -d postgres \
 	-c "LOAD 'taskforce'" -c "ALTER SYSTEM SET taskforce.context_secret = 'short'" 2>&1 || true)
-echo "$short" | grep -q "at least 32 characters" || {
+grep <<<"$short" -q "at least 32 characters" || {
 	echo "FAIL: a short secret should be refused, got: $short"
 	exit 1
 }
@@ -97,7 +97,7 @@ events=$(tf_psql "$dir" "$port" -d postgres -At -c "SELECT count(*) FROM taskfor
 echo "ok: without preloading, authenticate_jwt works and its success event is written at once"
 out=$(psql -X -h "$dir" -p "$port" -U np_app -d postgres -v VERBOSITY=verbose \
 	-c "SELECT taskforce.authenticate_password('np-a', 'alice', 'No-Preload-Horse-1!')" 2>&1 || true)
-echo "$out" | grep -q "ERROR:  55000: taskforce must be loaded through shared_preload_libraries to count failed passwords" || {
+grep <<<"$out" -q "ERROR:  55000: taskforce must be loaded through shared_preload_libraries to count failed passwords" || {
 	echo "FAIL: expected password logins refused with 55000 without preloading, got:"
 	echo "$out"
 	exit 1

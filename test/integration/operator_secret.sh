@@ -83,8 +83,8 @@ SQL
 echo "== the plan runs in parallel workers"
 plan=$(q -c "BEGIN" -c "SELECT taskforce.act_as('os-a', 'alice')" \
 	-c "$plan_as_app" -c "COMMIT") || fail "EXPLAIN ANALYZE as os_app: $plan"
-echo "$plan" | grep -q "Parallel Seq Scan on items" || fail "no parallel scan in the plan: $plan"
-echo "$plan" | grep -Eq "Workers Launched: [1-9]" || fail "no worker launched: $plan"
+grep <<<"$plan" -q "Parallel Seq Scan on items" || fail "no parallel scan in the plan: $plan"
+grep <<<"$plan" -Eq "Workers Launched: [1-9]" || fail "no worker launched: $plan"
 echo "ok: Parallel Seq Scan with $(echo "$plan" | sed -n 's/.*Workers Launched: \([0-9]*\).*/\1/p' | head -n 1) worker(s) launched"
 
 echo "== transaction-scoped contexts in parallel plans"
@@ -150,9 +150,9 @@ for stmt in "SELECT set_config('taskforce.context', :'v', false)" "SET taskforce
 	out=$(echo "$stmt;" | psql -X -h "$dir" -p "$port" -U os_app -d app -v VERBOSITY=verbose \
 		-v v="$value" 2>&1)
 	set -e
-	echo "$out" | grep -q "ERROR:  42501: taskforce.context cannot be set directly" ||
+	grep <<<"$out" -q "ERROR:  42501: taskforce.context cannot be set directly" ||
 		fail "replay as os_app ($stmt) was not refused with 42501: $out"
-	echo "$out" | grep -qF "${value:3:40}" && fail "the error for the replayed value shows it: $out"
+	grep <<<"$out" -qF "${value:3:40}" && fail "the error for the replayed value shows it: $out"
 	echo "ok: replay as os_app refused with 42501, the error shows no value ($stmt)"
 done
 

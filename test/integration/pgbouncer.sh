@@ -250,8 +250,8 @@ SQL
 	)
 	pid2=$(echo "$out" | sed -n 's/^backend://p')
 	tf_check "client 2 runs on client 1's server connection" "$pid1" "$pid2"
-	echo "$out" | grep -q "tenant-1" && fail "client 2 fetched tenant-1's rows: $out"
-	echo "$out" | grep -q 'ERROR:  34000: cursor "leak" does not exist' ||
+	grep <<<"$out" -q "tenant-1" && fail "client 2 fetched tenant-1's rows: $out"
+	grep <<<"$out" -q 'ERROR:  34000: cursor "leak" does not exist' ||
 		fail "client 2: expected cursor \"leak\" not to exist, got: $out"
 	echo "ok: client 2 finds no cursor \"leak\" (34000) and no tenant-1 row"
 	echo "$out1" | grep -q "ERROR:  0A000: cannot .*WITH HOLD" ||

@@ -101,7 +101,7 @@ got=$(app_on_replica "BEGIN" "SELECT taskforce.authenticate_password('rp-a', 'al
 tf_check "password on the replica: context and isolated rows" "rp-a/alice a1,a2" "$(echo "$got" | tail -n 1)"
 
 got=$(app_on_replica "SELECT taskforce.authenticate_password('rp-a', 'alice', 'Wrong-Horse-7!')" || true)
-echo "$got" | grep -q "ERROR:  28P01: authentication failed" ||
+grep <<<"$got" -q "ERROR:  28P01: authentication failed" ||
 	fail "a wrong password on the replica: expected 28P01, got: $got"
 echo "ok: a wrong password on the replica is refused with 28P01"
 
