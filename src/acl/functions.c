@@ -39,6 +39,13 @@ static uint64 identity_epoch = 0;
 static const TfAclIdentity *context_identity = NULL;
 
 /* Resources whose access this statement has already recorded. */
+typedef struct RecordedEntry
+{
+	uint64		hash;			/* hash key: must be first */
+	char	   *key;			/* tenant NUL resource NUL permission */
+	int			key_len;
+} RecordedEntry;
+
 static HTAB *recorded = NULL;
 static MemoryContext recorded_memory = NULL;
 static LocalTransactionId recorded_lxid = InvalidLocalTransactionId;
@@ -182,6 +189,7 @@ first_in_statement(const TfAclResource *res, int permission)
 	StringInfoData key;
 	uint64		hash;
 	bool		found;
+	RecordedEntry *entry;
 
 	if (recorded == NULL || recorded_lxid != MyProc->lxid ||
 		recorded_statement != GetCurrentStatementStartTimestamp())
@@ -194,7 +202,7 @@ first_in_statement(const TfAclResource *res, int permission)
 		MemoryContextReset(recorded_memory);
 		memset(&ctl, 0, sizeof(ctl));
 		ctl.keysize = sizeof(uint64);
-		ctl.entrysize = sizeof(uint64);
+		ctl.entrysize = sizeof(RecordedEntry);
 		ctl.hcxt = recorded_memory;
 		recorded = hash_create("taskforce acl recorded", 16, &ctl,
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
@@ -204,8 +212,17 @@ first_in_statement(const TfAclResource *res, int permission)
 	initStringInfo(&key);
 	appendStringInfo(&key, "%s%c%s%c%d", res->tenant_id, '\0', res->resource_id, '\0', permission);
 	hash = hash_bytes_extended((const unsigned char *) key.data, key.len, 0);
+	entry = hash_search(recorded, &hash, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->key = MemoryContextAlloc(recorded_memory, key.len);
+		memcpy(entry->key, key.data, key.len);
+		entry->key_len = key.len;
+	}
+	/* Another key with the same hash is recorded every time, never skipped. */
+	else if (entry->key_len != key.len || memcmp(entry->key, key.data, key.len) != 0)
+		found = false;
 	pfree(key.data);
-	(void) hash_search(recorded, &hash, HASH_ENTER, &found);
 	return !found;
 }
 
