@@ -148,6 +148,7 @@ extern const TfAclResource *tf_acl_resource(const char *tenant_id, const char *r
 extern const TfAclIdentity *tf_acl_identity(const text *tenant_id, const text *user_id,
 											ArrayType *asserted_roles);
 extern const TfAclPolicies *tf_acl_policies(const char *tenant_id);
+extern bool tf_acl_lock_for_write(const char *tenant_id, const char *resource_id);
 extern TfAclSensitivity tf_acl_parse_sensitivity(const char *s);
 extern TfAclScope tf_acl_parse_scope(const char *s);
 extern int	tf_acl_parse_permission_list(const char *list, char sep);

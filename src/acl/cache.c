@@ -82,6 +82,7 @@ static bool callback_registered = false;
 static SPIPlanPtr resource_plan = NULL;
 static SPIPlanPtr identity_plan = NULL;
 static SPIPlanPtr policy_plan = NULL;
+static SPIPlanPtr lock_plan = NULL;
 
 static void
 acl_relcache_callback(Datum arg, Oid relid)
@@ -609,4 +610,51 @@ tf_acl_policies(const char *tenant_id)
 	}
 	PG_END_TRY();
 	return &entry->policies;
+}
+
+typedef struct LockForWrite
+{
+	const char *tenant_id;
+	const char *resource_id;
+	bool		locked;
+} LockForWrite;
+
+static void
+lock_for_write(void *arg)
+{
+	LockForWrite *lock = (LockForWrite *) arg;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		args[2];
+	int			rc;
+
+	args[0] = CStringGetTextDatum(lock->tenant_id);
+	args[1] = CStringGetTextDatum(lock->resource_id);
+	rc = SPI_execute_plan(keep_plan(&lock_plan,
+									"SELECT FROM taskforce.resource_acls"
+									" WHERE tenant_id = $1 AND resource_id = $2 FOR KEY SHARE",
+									2, types),
+						  args, NULL, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "taskforce ACL lock failed: %s", SPI_result_code_string(rc));
+	lock->locked = (SPI_processed == 1);
+}
+
+/*
+ * Locks a resource's ACL row against deletion until the end of the
+ * transaction (FOR KEY SHARE), before a row naming it is written: drop_acl
+ * and retention lock the ACL row FOR UPDATE before they look for the rows
+ * that name it, so a row is never written for a resource whose ACL is going
+ * away (it would be left to whoever takes the id next).  False when the
+ * ACL is gone.
+ */
+bool
+tf_acl_lock_for_write(const char *tenant_id, const char *resource_id)
+{
+	LockForWrite lock;
+
+	lock.tenant_id = tenant_id;
+	lock.resource_id = resource_id;
+	lock.locked = false;
+	(void) tf_spi_as_owner(lock_for_write, &lock);
+	return lock.locked;
 }

@@ -397,6 +397,9 @@ taskforce_acl_allows(PG_FUNCTION_ARGS)
 		id_cstring[len] = '\0';
 		res = tf_acl_resource(memo->tenant_id, id_cstring);
 		result = res != NULL && decide_for_context(res, permission, generation, false).allowed;
+		/* A row is about to be written for the resource: keep its ACL until commit. */
+		if (result && permission == TF_ACL_WRITE)
+			result = tf_acl_lock_for_write(res->tenant_id, res->resource_id);
 		if (entry == NULL && memo->decided->members < MAX_DECIDED)
 		{
 			entry = decided_insert(memo->decided, hash, &found);
