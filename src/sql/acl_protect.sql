@@ -62,17 +62,7 @@ DECLARE
     resource_column name;
 BEGIN
     FOR joined IN
-        SELECT i.inhrelid::regclass AS child, i.inhparent::regclass AS parent
-          FROM pg_catalog.pg_event_trigger_ddl_commands() AS c
-          JOIN pg_catalog.pg_inherits AS i ON i.inhrelid = c.objid
-         WHERE c.command_tag = 'CREATE TABLE'
-           AND c.classid = 'pg_catalog.pg_class'::regclass AND c.object_type = 'table'
-        UNION
-        SELECT j.child, j.parent
-          FROM pg_catalog.pg_event_trigger_ddl_commands() AS c,
-               taskforce._inheritance_changes(c.command) AS j
-         WHERE c.command_tag = 'ALTER TABLE'
-         ORDER BY 1, 2
+        SELECT n.child, n.parent FROM taskforce._new_children() AS n
     LOOP
         SELECT p.resource_column INTO resource_column
           FROM taskforce.protected_tables AS p WHERE p.table_name = joined.parent;

@@ -249,6 +249,30 @@ CREATE FUNCTION taskforce._inheritance_changes(command pg_ddl_command,
 COMMENT ON FUNCTION taskforce._inheritance_changes(pg_ddl_command) IS
     'internal: the children an ALTER TABLE command attached (ATTACH PARTITION) or made inherit (INHERIT), with their parents';
 
+-- The tables the current DDL command made partitions or inheritance
+-- children (CREATE TABLE ... PARTITION OF / INHERITS, ALTER TABLE ... ATTACH
+-- PARTITION / INHERIT), with their parents; for ddl_command_end triggers.
+CREATE FUNCTION taskforce._new_children()
+    RETURNS TABLE (child regclass, parent regclass)
+    LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT i.inhrelid::regclass AS child, i.inhparent::regclass AS parent
+          FROM pg_catalog.pg_event_trigger_ddl_commands() AS c
+          JOIN pg_catalog.pg_inherits AS i ON i.inhrelid = c.objid
+         WHERE c.command_tag = 'CREATE TABLE'
+           AND c.classid = 'pg_catalog.pg_class'::regclass AND c.object_type = 'table'
+        UNION
+        SELECT j.child, j.parent
+          FROM pg_catalog.pg_event_trigger_ddl_commands() AS c,
+               taskforce._inheritance_changes(c.command) AS j
+         WHERE c.command_tag = 'ALTER TABLE'
+         ORDER BY 1, 2
+$$;
+REVOKE ALL ON FUNCTION taskforce._new_children() FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._new_children() IS
+    'internal: the tables the current DDL command made partitions or children, with their parents (event triggers)';
+
 -- Puts tables that become partitions or inheritance children of an isolated
 -- table under isolation: created with CREATE TABLE ... PARTITION OF or
 -- INHERITS, or joined by ALTER TABLE ... ATTACH PARTITION or INHERIT.  Any
@@ -265,17 +289,7 @@ DECLARE
     child_column name;
 BEGIN
     FOR joined IN
-        SELECT i.inhrelid::regclass AS child, i.inhparent::regclass AS parent
-          FROM pg_catalog.pg_event_trigger_ddl_commands() AS c
-          JOIN pg_catalog.pg_inherits AS i ON i.inhrelid = c.objid
-         WHERE c.command_tag = 'CREATE TABLE'
-           AND c.classid = 'pg_catalog.pg_class'::regclass AND c.object_type = 'table'
-        UNION
-        SELECT j.child, j.parent
-          FROM pg_catalog.pg_event_trigger_ddl_commands() AS c,
-               taskforce._inheritance_changes(c.command) AS j
-         WHERE c.command_tag = 'ALTER TABLE'
-         ORDER BY 1, 2
+        SELECT n.child, n.parent FROM taskforce._new_children() AS n
     LOOP
         parent_column := taskforce._isolation_column(joined.parent);
         CONTINUE WHEN parent_column IS NULL;

@@ -149,3 +149,66 @@ ALTER TABLE taskforce.security_events
         'user_created', 'user_updated', 'user_deactivated', 'user_reactivated',
         'user_deleted', 'user_unlocked', 'password_changed', 'password_policy_changed',
         'events_lost', 'resource_access'));
+
+-- The event triggers of isolation and of protect_table (acl_protect.sql)
+-- find new children with one function.
+-- The tables the current DDL command made partitions or inheritance
+-- children (CREATE TABLE ... PARTITION OF / INHERITS, ALTER TABLE ... ATTACH
+-- PARTITION / INHERIT), with their parents; for ddl_command_end triggers.
+CREATE FUNCTION taskforce._new_children()
+    RETURNS TABLE (child regclass, parent regclass)
+    LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT i.inhrelid::regclass AS child, i.inhparent::regclass AS parent
+          FROM pg_catalog.pg_event_trigger_ddl_commands() AS c
+          JOIN pg_catalog.pg_inherits AS i ON i.inhrelid = c.objid
+         WHERE c.command_tag = 'CREATE TABLE'
+           AND c.classid = 'pg_catalog.pg_class'::regclass AND c.object_type = 'table'
+        UNION
+        SELECT j.child, j.parent
+          FROM pg_catalog.pg_event_trigger_ddl_commands() AS c,
+               taskforce._inheritance_changes(c.command) AS j
+         WHERE c.command_tag = 'ALTER TABLE'
+         ORDER BY 1, 2
+$$;
+REVOKE ALL ON FUNCTION taskforce._new_children() FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._new_children() IS
+    'internal: the tables the current DDL command made partitions or children, with their parents (event triggers)';
+
+-- Puts tables that become partitions or inheritance children of an isolated
+-- table under isolation: created with CREATE TABLE ... PARTITION OF or
+-- INHERITS, or joined by ALTER TABLE ... ATTACH PARTITION or INHERIT.  Any
+-- other ALTER TABLE is left alone, and so is a restore: pg_restore creates
+-- and attaches tables before their parents' triggers exist, then restores
+-- each child's own policy.
+CREATE OR REPLACE FUNCTION taskforce._isolate_new_children() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    joined record;
+    parent_column name;
+    child_column name;
+BEGIN
+    FOR joined IN
+        SELECT n.child, n.parent FROM taskforce._new_children() AS n
+    LOOP
+        parent_column := taskforce._isolation_column(joined.parent);
+        CONTINUE WHEN parent_column IS NULL;
+        -- Foreign tables cannot have row-level security.
+        CONTINUE WHEN (SELECT c.relkind FROM pg_catalog.pg_class AS c
+                        WHERE c.oid = joined.child) NOT IN ('r', 'p');
+        child_column := taskforce._isolation_column(joined.child);
+        IF child_column <> parent_column THEN
+            RAISE EXCEPTION 'table "%" is under tenant isolation on column "%", its new parent "%" on column "%"',
+                            joined.child, child_column, joined.parent, parent_column
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Call taskforce.disable_tenant_isolation() on the child first.';
+        END IF;
+        PERFORM taskforce._isolate(joined.child, parent_column);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION taskforce._isolate_new_children() IS
+    'event trigger: isolates tables as they become partitions or children of isolated tables';
