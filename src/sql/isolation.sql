@@ -251,7 +251,8 @@ COMMENT ON FUNCTION taskforce._inheritance_changes(pg_ddl_command) IS
 
 -- The tables the current DDL command made partitions or inheritance
 -- children (CREATE TABLE ... PARTITION OF / INHERITS, ALTER TABLE ... ATTACH
--- PARTITION / INHERIT), with their parents; for ddl_command_end triggers.
+-- PARTITION / INHERIT), with their parents; for ddl_command_end triggers,
+-- which run as whoever runs the DDL (so it is not revoked from PUBLIC).
 CREATE FUNCTION taskforce._new_children()
     RETURNS TABLE (child regclass, parent regclass)
     LANGUAGE sql
@@ -269,7 +270,6 @@ CREATE FUNCTION taskforce._new_children()
          WHERE c.command_tag = 'ALTER TABLE'
          ORDER BY 1, 2
 $$;
-REVOKE ALL ON FUNCTION taskforce._new_children() FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._new_children() IS
     'internal: the tables the current DDL command made partitions or children, with their parents (event triggers)';
 

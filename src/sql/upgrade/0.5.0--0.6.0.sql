@@ -154,7 +154,8 @@ ALTER TABLE taskforce.security_events
 -- find new children with one function.
 -- The tables the current DDL command made partitions or inheritance
 -- children (CREATE TABLE ... PARTITION OF / INHERITS, ALTER TABLE ... ATTACH
--- PARTITION / INHERIT), with their parents; for ddl_command_end triggers.
+-- PARTITION / INHERIT), with their parents; for ddl_command_end triggers,
+-- which run as whoever runs the DDL (so it is not revoked from PUBLIC).
 CREATE FUNCTION taskforce._new_children()
     RETURNS TABLE (child regclass, parent regclass)
     LANGUAGE sql
@@ -172,7 +173,6 @@ CREATE FUNCTION taskforce._new_children()
          WHERE c.command_tag = 'ALTER TABLE'
          ORDER BY 1, 2
 $$;
-REVOKE ALL ON FUNCTION taskforce._new_children() FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._new_children() IS
     'internal: the tables the current DDL command made partitions or children, with their parents (event triggers)';
 
