@@ -78,15 +78,18 @@ SQL_SINCE_0_6_0 = \
 	src/sql/acl_protect.sql \
 	src/sql/acl_policies.sql \
 	src/sql/retention.sql
-SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) $(SQL_SINCE_0_4_0) $(SQL_SINCE_0_5_0) $(SQL_SINCE_0_6_0) src/sql/roles.sql
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.5.0--0.6.0.sql
+SQL_SINCE_0_7_0 = \
+	src/sql/state_machines.sql
+SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) $(SQL_SINCE_0_4_0) $(SQL_SINCE_0_5_0) $(SQL_SINCE_0_6_0) $(SQL_SINCE_0_7_0) src/sql/roles.sql
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.6.0--0.7.0.sql
 # Scripts of earlier releases, frozen as they shipped.
 DATA = \
 	src/sql/upgrade/$(EXTENSION)--0.1.0.sql \
 	src/sql/upgrade/$(EXTENSION)--0.1.0--0.2.0.sql \
 	src/sql/upgrade/$(EXTENSION)--0.2.0--0.3.0.sql \
 	src/sql/upgrade/$(EXTENSION)--0.3.0--0.4.0.sql \
-	src/sql/upgrade/$(EXTENSION)--0.4.0--0.5.0.sql
+	src/sql/upgrade/$(EXTENSION)--0.4.0--0.5.0.sql \
+	src/sql/upgrade/$(EXTENSION)--0.5.0--0.6.0.sql
 
 PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK += -lcrypto
@@ -108,5 +111,5 @@ include $(PGXS)
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
 	cat $^ > $@
 
-$(EXTENSION)--0.5.0--0.6.0.sql: src/sql/upgrade/0.5.0--0.6.0.sql $(SQL_SINCE_0_6_0) src/sql/roles.sql
+$(EXTENSION)--0.6.0--0.7.0.sql: src/sql/upgrade/0.6.0--0.7.0.sql $(SQL_SINCE_0_7_0) src/sql/roles.sql
 	cat $^ > $@

@@ -1,0 +1,2 @@
+-- src/sql/state_machines.sql: declarative state machines enforced by a C
+-- trigger on any table (issue 11; the shared design is spec/LIFE_SPEC.md).
