@@ -38,7 +38,11 @@ OBJS = \
 	src/audit/verify.o \
 	src/acl/decide.o \
 	src/acl/cache.o \
-	src/acl/functions.o
+	src/acl/functions.o \
+	src/lifecycle/machine.o \
+	src/lifecycle/semver.o \
+	src/lifecycle/config_hash.o \
+	src/lifecycle/webhook_sign.o
 
 # The install script is the subsystems' SQL, in dependency order.  Each
 # release adds an upgrade script: the changes to existing objects
@@ -79,7 +83,11 @@ SQL_SINCE_0_6_0 = \
 	src/sql/acl_policies.sql \
 	src/sql/retention.sql
 SQL_SINCE_0_7_0 = \
-	src/sql/state_machines.sql
+	src/sql/state_machines.sql \
+	src/sql/catalog.sql \
+	src/sql/approvals.sql \
+	src/sql/events.sql \
+	src/sql/releases.sql
 SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) $(SQL_SINCE_0_4_0) $(SQL_SINCE_0_5_0) $(SQL_SINCE_0_6_0) $(SQL_SINCE_0_7_0) src/sql/roles.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.6.0--0.7.0.sql
 # Scripts of earlier releases, frozen as they shipped.

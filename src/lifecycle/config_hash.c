@@ -1,0 +1,2 @@
+/* src/lifecycle/config_hash.c: (issue 11) */
+#include "postgres.h"

@@ -1,0 +1,2 @@
+/* src/lifecycle/machine.c: (issue 11) */
+#include "postgres.h"

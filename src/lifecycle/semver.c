@@ -1,0 +1,2 @@
+/* src/lifecycle/semver.c: (issue 11) */
+#include "postgres.h"

@@ -1,0 +1,2 @@
+/* src/lifecycle/webhook_sign.c: (issue 11) */
+#include "postgres.h"

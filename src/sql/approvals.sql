@@ -1,0 +1,1 @@
+-- src/sql/approvals.sql: (issue 11; the shared design is spec/LIFE_SPEC.md).

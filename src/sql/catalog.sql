@@ -1,0 +1,1 @@
+-- src/sql/catalog.sql: (issue 11; the shared design is spec/LIFE_SPEC.md).
