@@ -44,8 +44,10 @@ COMMENT ON FUNCTION taskforce._isolated_tables(boolean) IS
 
 -- Deletes (or counts, in a dry run) a deleted tenant's rows.  Application
 -- tables go first, those referenced by other application tables after the
--- tables that reference them; then taskforce's tables, resource ACLs, projects and teams
--- (0.6.0) and credentials before the users they belong to.  The deletes run with the function owner's
+-- tables that reference them; then taskforce's tables: webhooks, approvals,
+-- the agent catalog, environments and releases (0.7.0), resource ACLs,
+-- projects and teams (0.6.0), and credentials before the users they belong
+-- to; each after the tables that refer to it.  The deletes run with the function owner's
 -- rights (row-level security does not hide the rows from it), so the
 -- tables' own triggers and rules would too: unless the session is a
 -- superuser's, a table that has any (other than isolation's own trigger,
@@ -132,6 +134,10 @@ BEGIN
     END LOOP;
 
     FOR table_name IN SELECT unnest(ARRAY[
+            'taskforce.webhook_deliveries', 'taskforce.webhook_endpoints',
+            'taskforce.approval_actions', 'taskforce.approval_requests', 'taskforce.approval_workflows',
+            'taskforce.agent_versions', 'taskforce.agents',
+            'taskforce.releases', 'taskforce.environments',
             'taskforce.retention_runs', 'taskforce.resource_grants', 'taskforce.resource_acls',
             'taskforce.session_participants', 'taskforce.resource_policies',
             'taskforce.project_members', 'taskforce.projects', 'taskforce.team_members', 'taskforce.teams',

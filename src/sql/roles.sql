@@ -104,6 +104,13 @@ BEGIN
             EXECUTE format('GRANT SELECT ON taskforce.retention_runs TO %I', r.role_name);
             EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.apply_retention(boolean, text) TO %I', r.role_name);
         END IF;
+        -- Environments and releases (releases.sql): read under tenant
+        -- isolation and their project's visibility (the policies call
+        -- _project_visible, granted above); changed only through the
+        -- release functions (release:manage).
+        IF r.purpose IN ('app', 'admin') THEN
+            EXECUTE format('GRANT SELECT ON taskforce.environments, taskforce.releases TO %I', r.role_name);
+        END IF;
         IF r.purpose = 'admin' THEN
             -- Token issuers and keys, the permission catalog, establishing
             -- contexts and managing tenants.
