@@ -209,7 +209,7 @@ BEGIN
     IF value !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$' THEN
         RAISE EXCEPTION 'invalid % "%"', what, value
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = format('A %s has 1 to 128 letters, digits, "_", ".", ":" or "-", and starts with a letter or digit.', what);
+                  HINT = 'Use 1 to 128 letters, digits, "_", ".", ":" or "-", starting with a letter or digit.';
     END IF;
 END
 $$;
@@ -542,8 +542,12 @@ CREATE FUNCTION taskforce.list_releases(project_id text DEFAULT NULL, status tex
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    PERFORM taskforce._check_choice('release status', list_releases.status,
-                                    ARRAY['draft', 'released', 'rolled_back']);
+    -- Runs as the caller: _check_choice is not theirs to call.
+    IF list_releases.status NOT IN ('draft', 'released', 'rolled_back') THEN
+        RAISE EXCEPTION 'invalid release status "%"', list_releases.status
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use one of: draft, released, rolled_back.';
+    END IF;
     RETURN QUERY
         SELECT * FROM taskforce.releases AS r
          WHERE (list_releases.project_id IS NULL OR r.project_id = list_releases.project_id)
