@@ -46,6 +46,9 @@ SELECT project_id, visibility FROM taskforce.create_project('vault', 'Vault', ow
                                                             visibility => 'private', tenant_id => 'rel-acme');
 SELECT project_id, visibility FROM taskforce.create_project('shop', 'Shop', visibility => 'public',
                                                             tenant_id => 'rel-globex');
+-- acme's webhook endpoint for the release events.
+SELECT taskforce.create_webhook_endpoint('deploys', 'https://hooks.acme.example/deploys',
+    ARRAY['release_released', 'release_rolled_back'], '\x736563726574', tenant_id => 'rel-acme');
 
 -- 1. Environments, as rita.
 BEGIN;
@@ -353,12 +356,17 @@ ROLLBACK;
 
 -- 8. The audit trail: every transition of a release, with its reason.
 \c - postgres
-SELECT l.row_key, l.new_values->>'from' AS "from", l.new_values->>'to' AS "to",
+SELECT l.row_key::jsonb->>'project_id' AS project_id, l.row_key::jsonb->>'release_id' AS release_id,
+       l.new_values->>'machine' AS machine, l.new_values->>'from' AS "from", l.new_values->>'to' AS "to",
        l.new_values->>'reason' AS reason, l.user_id
   FROM taskforce.audit_log AS l
  WHERE l.tenant_id = 'rel-acme' AND l.event_type = 'transition' AND l.object = 'taskforce.releases'
    AND l.row_key::jsonb->>'release_id' IN ('r1', 'r3')
  ORDER BY l.logged_at, l.entry_seq;
+-- The events, one delivery each to acme's endpoint (none for globex's,
+-- which has no endpoint): what was released and rolled back, into where.
+SELECT d.tenant_id, d.endpoint_id, d.event, d.body::jsonb->'payload' AS payload
+  FROM taskforce.webhook_deliveries AS d ORDER BY d.delivery_id;
 
 -- 9. Offboarding: a deleted tenant's environments and releases go with
 -- its projects; the other tenant's stay.
