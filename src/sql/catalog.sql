@@ -319,12 +319,14 @@ BEGIN
     SELECT x.version INTO clash FROM taskforce.agent_versions AS x
      WHERE x.tenant_id = _insert_agent_version.tenant_id AND x.agent_id = _insert_agent_version.agent_id
        AND x.version_key = taskforce.semver_key(_insert_agent_version.version);
-    IF FOUND THEN
+    IF FOUND AND clash = version THEN
+        RAISE EXCEPTION 'version "%" of agent "%" already exists', clash, agent_id
+            USING ERRCODE = 'duplicate_object';
+    ELSIF FOUND THEN
         RAISE EXCEPTION 'version "%" of agent "%" already exists', clash, agent_id
             USING ERRCODE = 'duplicate_object',
-                  DETAIL = CASE WHEN clash <> version
-                                THEN format('"%s" has the same precedence as "%s" (build metadata does not count).',
-                                            version, clash) END;
+                  DETAIL = format('"%s" has the same precedence as "%s": build metadata does not count.',
+                                  version, clash);
     END IF;
     INSERT INTO taskforce.agent_versions AS x (tenant_id, agent_id, version, status, definition,
                                                changelog, created_by)
