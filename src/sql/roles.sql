@@ -127,6 +127,16 @@ BEGIN
                 taskforce.complete_delivery(bigint, text, boolean, integer, text),
                 taskforce.retry_delivery(bigint) TO %I', r.role_name);
         END IF;
+        -- State machines (state_machines.sql): global definitions, read by
+        -- every role; defined and dropped by administrators (the functions
+        -- check it again).  Attaching needs the table's ownership.
+        EXECUTE format('GRANT SELECT ON taskforce.state_machines, taskforce.state_machine_transitions,
+            taskforce.state_machine_attachments, taskforce.state_machine_tables TO %I', r.role_name);
+        IF r.purpose = 'admin' THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION
+                taskforce.define_state_machine(text, text[], text[], jsonb, text),
+                taskforce.drop_state_machine(text) TO %I', r.role_name);
+        END IF;
         IF r.purpose = 'admin' THEN
             -- Token issuers and keys, the permission catalog, establishing
             -- contexts and managing tenants.
