@@ -86,6 +86,7 @@ SQL_SINCE_0_7_0 = \
 	src/sql/state_machines.sql \
 	src/sql/catalog.sql \
 	src/sql/approvals.sql \
+	src/sql/approvals_actions.sql \
 	src/sql/events.sql \
 	src/sql/releases.sql
 SQL_SOURCES = $(SQL_SINCE_0_1_0) $(SQL_SINCE_0_2_0) $(SQL_SINCE_0_3_0) $(SQL_SINCE_0_4_0) $(SQL_SINCE_0_5_0) $(SQL_SINCE_0_6_0) $(SQL_SINCE_0_7_0) src/sql/roles.sql
