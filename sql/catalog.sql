@@ -86,3 +86,181 @@ SELECT count(*) AS pairs,
 -- of a fixed definition).
 SELECT length(taskforce.config_hash('{}')) AS bytes,
        encode(taskforce.config_hash('{"temperature": 0.70, "tools": ["semantic_search"]}'), 'hex') AS fixed;
+
+-- 3. The agent catalog, as an application uses it: seed 001 §4.1's agent,
+-- its versions and lifecycle, run as an ordinary application role
+-- (cat_app) in contexts the middleware role (cat_admin) establishes.
+SET client_min_messages = warning;
+SELECT count(*) FROM taskforce.setup_roles();
+DROP ROLE IF EXISTS cat_app, cat_admin;
+CREATE ROLE cat_app LOGIN IN ROLE taskforce_app;
+CREATE ROLE cat_admin LOGIN IN ROLE taskforce_admin;
+GRANT cat_app TO cat_admin;
+RESET client_min_messages;
+SELECT count(*) FROM taskforce.create_tenant('acme-corp', 'Acme Corp', limits => '{"max_agents": 4}');
+SELECT count(*) FROM taskforce.create_tenant('cat-other', 'Other Corp');
+SELECT count(*) AS users
+  FROM (VALUES ('acme-corp', ARRAY['alice', 'bob', 'victor']), ('cat-other', ARRAY['eve'])) AS v(t, users),
+       unnest(v.users) AS u, taskforce.create_user(u, u, tenant_id => v.t) AS c;
+SELECT count(*) AS role_grants
+  FROM (VALUES ('acme-corp', 'alice', 'agent_designer'), ('acme-corp', 'bob', 'admin'),
+               ('acme-corp', 'victor', 'viewer'), ('cat-other', 'eve', 'admin')) AS v(t, u, r),
+       taskforce.grant_role(v.u, v.r, tenant_id => v.t) AS g;
+-- The application role cannot write the catalog's tables directly.
+SET ROLE cat_app;
+INSERT INTO taskforce.agents (tenant_id, agent_id, name) VALUES ('acme-corp', 'x', 'x');
+RESET ROLE;
+
+-- alice (agent_designer) creates the seed's agent with its initial
+-- definition: version 0.1.0, in draft, hashed.
+\c - cat_admin
+SELECT FROM taskforce.act_as('acme-corp', 'alice', scope => 'session');
+SET ROLE cat_app;
+SELECT agent_id, name, category, tags, owner_id, current_version
+  FROM taskforce.create_agent('customer-support-agent', 'Customer Support Agent',
+                              'Handles customer inquiries via email and chat', 'support',
+                              ARRAY['production', 'nlp', 'customer-facing'],
+                              '{"tools": ["semantic_search", "send_email"],
+                                "system_prompt": "You are a helpful customer support agent for Acme Corp.",
+                                "max_iterations": 10, "temperature": 0.7}');
+SELECT version, status, created_by, changelog,
+       config_hash = taskforce.config_hash(definition) AS hashed
+  FROM taskforce.agent_versions WHERE agent_id = 'customer-support-agent';
+-- Version 1.0.0 (seed 001 §4.1, "Creating New Versions").
+SELECT version, status, created_by, changelog, length(config_hash) AS hash_bytes
+  FROM taskforce.create_version('customer-support-agent', '1.0.0',
+        '{"tools": ["semantic_search", "send_email", "create_ticket"],
+          "system_prompt": "You are a helpful customer support agent for Acme Corp.",
+          "max_iterations": 15, "temperature": 0.5,
+          "rag_config": {"index": "support-docs", "max_results": 5}}',
+        'Added ticket creation capability and improved RAG integration');
+-- Bad versions and definitions; a version equal in precedence clashes.
+\set VERBOSITY default
+SELECT taskforce.create_version('customer-support-agent', '1.0', '{}');
+SELECT taskforce.create_version('customer-support-agent', '1.0.0', '{}');
+SELECT taskforce.create_version('customer-support-agent', '1.0.0+build.7', '{}');
+SELECT taskforce.create_version('customer-support-agent', '1.1.0', '["not", "an", "object"]');
+SELECT taskforce.create_version('no-such-agent', '1.0.0', '{}');
+\set VERBOSITY terse
+-- A draft can change; its hash follows its definition.
+SELECT version, status, config_hash = taskforce.config_hash('{"temperature": 0.50, "tools": []}') AS rehashed
+  FROM taskforce.update_version_definition('customer-support-agent', '0.1.0', '{"tools": [], "temperature": 0.5}');
+
+-- Submit, approve, publish without a workflow: submit returns no request.
+SELECT taskforce.submit_version('customer-support-agent', '1.0.0') AS request_id;
+SELECT version, status, submitted_at IS NOT NULL AS submitted
+  FROM taskforce.agent_versions WHERE agent_id = 'customer-support-agent' AND version = '1.0.0';
+-- Once submitted, the definition is fixed: through the function and for
+-- a direct UPDATE by the table's owner alike.
+\set VERBOSITY default
+SELECT taskforce.update_version_definition('customer-support-agent', '1.0.0', '{"tools": []}');
+RESET ROLE;
+\c - postgres
+UPDATE taskforce.agent_versions SET definition = '{"tools": []}'
+ WHERE tenant_id = 'acme-corp' AND agent_id = 'customer-support-agent' AND version = '1.0.0';
+UPDATE taskforce.agent_versions SET version = '1.0.1'
+ WHERE tenant_id = 'acme-corp' AND agent_id = 'customer-support-agent' AND version = '1.0.0';
+\c - cat_admin
+SELECT FROM taskforce.act_as('acme-corp', 'alice', scope => 'session');
+SET ROLE cat_app;
+-- Illegal transitions: 55000 with the allowed next states.
+SELECT taskforce.publish_version('customer-support-agent', '1.0.0');
+SELECT taskforce.archive_version('customer-support-agent', '0.1.0');
+SELECT taskforce.submit_version('customer-support-agent', '1.0.0');
+\set VERBOSITY terse
+-- victor (viewer) reads the catalog but may not change it.
+RESET ROLE;
+SELECT FROM taskforce.act_as('acme-corp', 'victor', scope => 'session');
+SET ROLE cat_app;
+SELECT agent_id FROM taskforce.list_agents();
+SELECT taskforce.create_agent('victors-agent', 'Victor''s agent');
+SELECT taskforce.approve_version('customer-support-agent', '1.0.0');
+SELECT taskforce.create_version('customer-support-agent', '2.0.0', '{}');
+-- alice approves and publishes (agent_designer holds agent:publish).
+RESET ROLE;
+SELECT FROM taskforce.act_as('acme-corp', 'alice', scope => 'session');
+SET ROLE cat_app;
+SELECT version, status, approved_by, approved_at IS NOT NULL AS approved
+  FROM taskforce.approve_version('customer-support-agent', '1.0.0');
+SELECT version, status, published_at IS NOT NULL AS published
+  FROM taskforce.publish_version('customer-support-agent', '1.0.0');
+SELECT agent_id, current_version FROM taskforce.agents;
+-- 1.1.0 replaces it: the previous version is deprecated by the publish.
+SELECT version FROM taskforce.create_version('customer-support-agent', '1.1.0',
+    '{"tools": ["semantic_search", "send_email", "create_ticket"], "temperature": 0.4}', 'Cooler');
+SELECT taskforce.submit_version('customer-support-agent', '1.1.0');
+SELECT status FROM taskforce.approve_version('customer-support-agent', '1.1.0');
+SELECT status FROM taskforce.publish_version('customer-support-agent', '1.1.0');
+SELECT version, status, deprecated_at IS NOT NULL AS deprecated
+  FROM taskforce.agent_versions WHERE agent_id = 'customer-support-agent' ORDER BY version_key;
+SELECT agent_id, current_version FROM taskforce.agents;
+-- Withdrawal returns a pending version to draft, where it can change.
+SELECT version FROM taskforce.create_version('customer-support-agent', '1.2.0-rc.1', '{"tools": []}');
+SELECT taskforce.submit_version('customer-support-agent', '1.2.0-rc.1');
+SELECT version, status, submitted_at IS NULL AS cleared
+  FROM taskforce.withdraw_version('customer-support-agent', '1.2.0-rc.1');
+SELECT status FROM taskforce.update_version_definition('customer-support-agent', '1.2.0-rc.1', '{"tools": ["x"]}');
+-- The end of the line: deprecated, archived, and nothing after.
+SELECT status, archived_at IS NOT NULL AS archived FROM taskforce.archive_version('customer-support-agent', '1.0.0');
+\set VERBOSITY default
+SELECT taskforce.archive_version('customer-support-agent', '1.0.0');
+\set VERBOSITY terse
+-- Versions in precedence order (ORDER BY version_key).
+SELECT version, status FROM taskforce.agent_versions
+ WHERE agent_id = 'customer-support-agent' ORDER BY version_key;
+-- An agent with a published version cannot be deleted.
+SELECT taskforce.delete_agent('customer-support-agent');
+
+-- Plan limit: acme-corp may have 4 agents.
+SELECT count(*) AS created
+  FROM (VALUES ('billing-agent', 'Billing Agent', 'Answers invoice and payment questions', 'finance',
+                ARRAY['production', 'billing']),
+               ('support-triage', 'Ticket Triage', 'Routes customer support tickets to the right queue', 'support',
+                ARRAY['nlp', 'internal']),
+               ('hr-helper', 'HR Helper', 'Answers questions about leave and benefits', 'hr', ARRAY['internal']))
+       AS v(id, name, description, category, tags),
+       taskforce.create_agent(v.id, v.name, v.description, v.category, v.tags) AS a;
+\set VERBOSITY default
+SELECT taskforce.create_agent('one-too-many', 'One Too Many');
+\set VERBOSITY terse
+-- Listing by category and by tags (any match), and ranked search: a match
+-- in the name (A) ranks above one in the tags (B) or the description (C).
+SELECT agent_id FROM taskforce.list_agents(category => 'support');
+SELECT agent_id FROM taskforce.list_agents(tags => ARRAY['billing', 'nlp']);
+SELECT agent_id FROM taskforce.list_agents(category => 'support', tags => ARRAY['internal']);
+SELECT agent_id, current_version, round(rank::numeric, 4) AS rank FROM taskforce.search_agents('customer support');
+SELECT agent_id, round(rank::numeric, 4) AS rank FROM taskforce.search_agents('support');
+SELECT agent_id FROM taskforce.search_agents('support OR billing OR benefits', lim => 2);
+SELECT agent_id FROM taskforce.search_agents('payment');
+SELECT agent_id FROM taskforce.search_agents('"customer support" -triage');
+SELECT taskforce.search_agents('support', lim => 0);
+-- The search uses the index on a catalog of any size.
+RESET ROLE;
+\c - postgres
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT agent_id FROM taskforce.agents
+ WHERE search @@ websearch_to_tsquery('english', 'customer support');
+RESET enable_seqscan;
+-- Deleting an agent without a published version takes its versions along.
+\c - cat_admin
+SELECT FROM taskforce.act_as('acme-corp', 'alice', scope => 'session');
+SET ROLE cat_app;
+SELECT version FROM taskforce.create_version('hr-helper', '0.9.0', '{}');
+SELECT taskforce.delete_agent('hr-helper');
+SELECT count(*) AS hr_versions FROM taskforce.agent_versions WHERE agent_id = 'hr-helper';
+
+-- Another tenant's agents are invisible and cannot be named (42704).
+RESET ROLE;
+SELECT FROM taskforce.act_as('cat-other', 'eve', scope => 'session');
+SET ROLE cat_app;
+SELECT count(*) AS visible_agents, (SELECT count(*) FROM taskforce.agent_versions) AS visible_versions
+  FROM taskforce.agents;
+SELECT count(*) AS listed FROM taskforce.list_agents();
+SELECT count(*) AS found FROM taskforce.search_agents('customer support');
+SELECT taskforce.publish_version('customer-support-agent', '1.2.0-rc.1');
+SELECT taskforce.create_version('customer-support-agent', '9.0.0', '{}');
+SELECT taskforce.delete_agent('customer-support-agent');
+SELECT taskforce.list_agents(tenant_id => 'acme-corp');
+-- The same agent_id is free in this tenant.
+SELECT agent_id, owner_id FROM taskforce.create_agent('customer-support-agent', 'Other Support');
+RESET ROLE;

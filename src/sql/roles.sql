@@ -124,6 +124,13 @@ BEGIN
                 taskforce._approval_satisfied(text, text, text, text, bytea),
                 taskforce.expire_requests() TO %I', r.role_name);
         END IF;
+        -- Agent catalog (catalog.sql): agents and their versions, read
+        -- under tenant isolation; written only through the catalog
+        -- functions (create_agent, create_version, submit_version, ...),
+        -- which PUBLIC may call and which check the context's permissions.
+        IF r.purpose IN ('app', 'admin') THEN
+            EXECUTE format('GRANT SELECT ON taskforce.agents, taskforce.agent_versions TO %I', r.role_name);
+        END IF;
         -- Events (events.sql): endpoints without their secret column and
         -- the outbox, read under tenant isolation; endpoints are managed by
         -- workflow:manage through functions.  Delivery workers run as the
