@@ -48,7 +48,8 @@ SELECT project_id, visibility FROM taskforce.create_project('shop', 'Shop', visi
                                                             tenant_id => 'rel-globex');
 -- acme's webhook endpoint for the release events.
 SELECT taskforce.create_webhook_endpoint('deploys', 'https://hooks.acme.example/deploys',
-    ARRAY['release_released', 'release_rolled_back'], '\x736563726574', tenant_id => 'rel-acme');
+    ARRAY['release_released', 'release_rolled_back'], convert_to('a secret of the deploy hook', 'UTF8'),
+    tenant_id => 'rel-acme');
 
 -- 1. Environments, as rita.
 BEGIN;
@@ -332,7 +333,20 @@ SELECT taskforce.act_as('rel-globex', 'gina');
 SET LOCAL ROLE rel_app;
 SELECT project_id, environment_id FROM taskforce.create_environment('shop', 'production', 'Production');
 SELECT release_id, version FROM taskforce.create_release('shop', 's1', '3.0.0');
+-- Rows of globex in every table new in 0.7.0, for the offboarding below:
+-- a webhook endpoint (and the delivery of s1's release), a workflow, a
+-- request with a comment, an agent with its first version.
+SELECT taskforce.create_webhook_endpoint('hook', 'https://hooks.globex.example/releases',
+    ARRAY['release_released'], convert_to('globex''s own webhook secret', 'UTF8'));
+SELECT workflow_id FROM taskforce.create_workflow('exports', 'Exports', 'data_export', 1, ARRAY['admin']);
+SELECT taskforce.request_approval('data_export', 'dataset', 'orders', 'export the orders') AS request_id \gset
+SELECT action FROM taskforce.comment_request(:request_id, 'for the auditors');
+SELECT agent_id, current_version FROM taskforce.create_agent('bot', 'Bot', initial_definition => '{"model": "small"}');
 SELECT release_id, status FROM taskforce.release_release('shop', 's1', 'production');
+COMMIT;
+BEGIN;
+SELECT taskforce.act_as('rel-globex', 'gina');
+SET LOCAL ROLE rel_app;
 SELECT tenant_id, project_id, release_id FROM taskforce.releases;
 SELECT tenant_id, project_id, environment_id FROM taskforce.list_environments();
 SAVEPOINT s;
@@ -344,7 +358,7 @@ SELECT taskforce.roll_back_release('web', 'r1');
 ROLLBACK TO s;
 SELECT taskforce.create_release('web', 'r9', '2.0.0', tenant_id => 'rel-acme');
 \echo :LAST_ERROR_SQLSTATE
-COMMIT;
+ROLLBACK;
 
 -- 7. A project with releases cannot be deleted (2BP01): archive it.
 BEGIN;
@@ -363,22 +377,28 @@ SELECT l.row_key::jsonb->>'project_id' AS project_id, l.row_key::jsonb->>'releas
  WHERE l.tenant_id = 'rel-acme' AND l.event_type = 'transition' AND l.object = 'taskforce.releases'
    AND l.row_key::jsonb->>'release_id' IN ('r1', 'r3')
  ORDER BY l.logged_at, l.entry_seq;
--- The events, one delivery each to acme's endpoint (none for globex's,
--- which has no endpoint): what was released and rolled back, into where.
+-- The events, one delivery each to the tenant's subscribed endpoints:
+-- what was released and rolled back, into where.
 SELECT d.tenant_id, d.endpoint_id, d.event, d.body::jsonb->'payload' AS payload
   FROM taskforce.webhook_deliveries AS d ORDER BY d.delivery_id;
 
--- 9. Offboarding: a deleted tenant's environments and releases go with
--- its projects; the other tenant's stay.
+-- 9. Offboarding: a deleted tenant's rows go from every table new in
+-- 0.7.0 (webhooks, approvals, agents, environments, releases) with its
+-- projects and users, in an order the foreign keys accept; the other
+-- tenant's stay.
 \c - rel_admin
 SELECT tenant_id, status FROM taskforce.delete_tenant('rel-globex');
 SELECT taskforce.create_release('shop', 's2', '3.1.0', tenant_id => 'rel-globex');
 \echo :LAST_ERROR_SQLSTATE
-SELECT * FROM taskforce.offboard_tenant('rel-globex')
- WHERE table_name IN ('taskforce.releases'::regclass, 'taskforce.environments'::regclass);
-SELECT * FROM taskforce.offboard_tenant('rel-globex', dry_run => false)
- WHERE rows > 0 AND table_name IN ('taskforce.releases'::regclass, 'taskforce.environments'::regclass,
-                                   'taskforce.projects'::regclass);
+SELECT * FROM taskforce.offboard_tenant('rel-globex', dry_run => false) WHERE rows > 0;
 \c - postgres
-SELECT tenant_id, count(*) FROM taskforce.releases GROUP BY 1 ORDER BY 1;
-SELECT tenant_id, count(*) FROM taskforce.environments GROUP BY 1 ORDER BY 1;
+SELECT t.tbl, (xpath('/row/n/text()',
+                     query_to_xml(format('SELECT count(*) AS n FROM %s WHERE tenant_id = %L', t.tbl, 'rel-globex'),
+                                  false, true, '')))[1]::text::int AS globex,
+              (xpath('/row/n/text()',
+                     query_to_xml(format('SELECT count(*) AS n FROM %s WHERE tenant_id = %L', t.tbl, 'rel-acme'),
+                                  false, true, '')))[1]::text::int AS acme
+  FROM unnest(ARRAY['taskforce.webhook_deliveries', 'taskforce.webhook_endpoints', 'taskforce.approval_actions',
+                    'taskforce.approval_requests', 'taskforce.approval_workflows', 'taskforce.agent_versions',
+                    'taskforce.agents', 'taskforce.releases', 'taskforce.environments',
+                    'taskforce.projects']::regclass[]) AS t(tbl);
