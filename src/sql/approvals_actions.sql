@@ -1,0 +1,480 @@
+-- src/sql/approvals_actions.sql: acting on approval requests (issue 11;
+-- spec/LIFE_SPEC.md §4): approve, reject, comment, cancel, expire, and what
+-- the current user may act on.  Every vote runs the rules in one function
+-- (_act_on_request) under a lock on the request row, so concurrent votes
+-- decide a request exactly once.
+
+-- The size of a maximum matching of approvers to teams: each approver
+-- counts for at most one of its teams and each team for at most one
+-- approver, so an approver in two teams cannot stand for both (counting
+-- the distinct teams of the approvers would let it).  approver_teams is a
+-- JSON array with one element per approver, the array of its team ids.
+-- Kuhn's algorithm: for each approver, a breadth-first search for an
+-- augmenting path (free team reached through alternating matched edges),
+-- then the path is flipped; a handful of approvers, so plain PL/pgSQL.
+CREATE FUNCTION taskforce._approval_team_matching(approver_teams jsonb)
+    RETURNS integer
+    LANGUAGE plpgsql IMMUTABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n integer := jsonb_array_length(approver_teams);
+    team_owner jsonb := '{}';           -- team -> approver (1-based) matched to it
+    approver_team text[] := array_fill(NULL::text, ARRAY[greatest(n, 1)]);
+    reached_from jsonb;                 -- team -> approver the search reached it from
+    queue integer[];
+    head integer;
+    a integer;
+    t text;
+    free_team text;
+    previous text;
+    size integer := 0;
+BEGIN
+    FOR root IN 1 .. n LOOP
+        reached_from := '{}';
+        queue := ARRAY[root];
+        head := 1;
+        free_team := NULL;
+        WHILE head <= cardinality(queue) AND free_team IS NULL LOOP
+            a := queue[head];
+            head := head + 1;
+            FOR t IN SELECT jsonb_array_elements_text(approver_teams -> (a - 1)) LOOP
+                CONTINUE WHEN reached_from ? t;
+                reached_from := reached_from || jsonb_build_object(t, a);
+                IF NOT team_owner ? t THEN
+                    free_team := t;
+                    EXIT;
+                END IF;
+                -- A matched team: try to move its approver to another team.
+                queue := queue || (team_owner ->> t)::integer;
+            END LOOP;
+        END LOOP;
+        -- Flip the path: each approver on it takes the team after it.
+        t := free_team;
+        WHILE t IS NOT NULL LOOP
+            a := (reached_from ->> t)::integer;
+            previous := approver_team[a];
+            approver_team[a] := t;
+            team_owner := team_owner || jsonb_build_object(t, a);
+            t := previous;
+        END LOOP;
+        IF free_team IS NOT NULL THEN
+            size := size + 1;
+        END IF;
+    END LOOP;
+    RETURN size;
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce._approval_team_matching(jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._approval_team_matching(jsonb) IS
+    'internal: the number of distinct teams the approvers can stand for, one team each (maximum bipartite matching); input: one JSON array of team ids per approver';
+
+-- The roles the context user acts with: its role grants that have not
+-- expired and the roles its credential asserted, except an API key's
+-- (_acl_context_roles), as for ACLs.
+CREATE FUNCTION taskforce._approval_actor_roles()
+    RETURNS text[]
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT coalesce(array_agg(DISTINCT r ORDER BY r), '{}')
+      FROM (SELECT g.role_name AS r FROM taskforce.role_grants AS g
+             WHERE g.tenant_id = taskforce.current_tenant() AND g.user_id = taskforce.current_user_id()
+               AND (g.expires_at IS NULL OR g.expires_at > pg_catalog.now())
+            UNION
+            SELECT unnest(taskforce._acl_context_roles())) AS x
+     WHERE r IS NOT NULL
+$$;
+REVOKE ALL ON FUNCTION taskforce._approval_actor_roles() FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._approval_actor_roles() IS
+    'internal: the roles the context user acts on requests with (role grants, and asserted roles except an API key''s)';
+
+-- The current content hash of a request's resource when the resource is a
+-- row of a table under a state machine (checkable), null if that row is
+-- gone; not checkable for other resources.
+CREATE FUNCTION taskforce._approval_current_hash(r taskforce.approval_requests,
+                                                 OUT checkable boolean, OUT current_hash bytea)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    tbl regclass;
+BEGIN
+    SELECT a.tbl INTO tbl FROM taskforce.state_machine_attachments AS a
+     WHERE taskforce._audit_object(a.tbl) = r.resource_type;
+    checkable := FOUND;
+    IF checkable THEN
+        BEGIN
+            current_hash := taskforce.content_hash(tbl, r.resource_id::jsonb);
+        EXCEPTION
+            WHEN undefined_object OR no_data_found THEN
+                current_hash := NULL;
+        END;
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce._approval_current_hash(taskforce.approval_requests) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._approval_current_hash(taskforce.approval_requests) IS
+    'internal: whether the request''s resource is a table row whose content can be checked, and its current content hash';
+
+-- The agent version a request of type agent_publish is about, when its
+-- resource is a row of agent_versions (request_approval(tbl, row_key)).
+CREATE FUNCTION taskforce._approval_agent_version(r taskforce.approval_requests,
+                                                  OUT agent_id text, OUT version text)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT r.resource_id::jsonb ->> 'agent_id', r.resource_id::jsonb ->> 'version'
+     WHERE r.request_type = 'agent_publish' AND r.resource_type = 'taskforce.agent_versions'
+$$;
+REVOKE ALL ON FUNCTION taskforce._approval_agent_version(taskforce.approval_requests) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._approval_agent_version(taskforce.approval_requests) IS
+    'internal: the agent version an agent_publish request is about (nulls for another resource)';
+
+-- A request that ends without approval (rejected, expired, cancelled)
+-- returns its agent version from pending_approval to draft, as a system
+-- transition (the decision was the workflow's, not the caller's).
+CREATE FUNCTION taskforce._approval_return_to_draft(r taskforce.approval_requests)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v record := taskforce._approval_agent_version(r);
+BEGIN
+    IF v.agent_id IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM taskforce._system_transitions(true);
+    UPDATE taskforce.agent_versions AS x SET status = 'draft'
+     WHERE x.tenant_id = r.tenant_id AND x.agent_id = v.agent_id AND x.version = v.version
+       AND x.status = 'pending_approval';
+    PERFORM taskforce._system_transitions(false);
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce._approval_return_to_draft(taskforce.approval_requests) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._approval_return_to_draft(taskforce.approval_requests) IS
+    'internal: returns the agent version of an undecided agent_publish request to draft (system transition)';
+
+-- Marks a pending request expired and says so; with return_to_draft its
+-- agent version goes back to draft.
+CREATE FUNCTION taskforce._expire_request(r taskforce.approval_requests, return_to_draft boolean DEFAULT true)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    UPDATE taskforce.approval_requests AS x SET status = 'expired', decided_at = pg_catalog.now()
+     WHERE x.tenant_id = r.tenant_id AND x.request_id = r.request_id AND x.status = 'pending';
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    PERFORM taskforce._emit_event(r.tenant_id, 'request_expired', jsonb_build_object(
+        'request_id', r.request_id, 'tenant_id', r.tenant_id, 'request_type', r.request_type,
+        'resource_type', r.resource_type, 'resource_id', r.resource_id, 'expires_at', r.expires_at));
+    IF return_to_draft THEN
+        PERFORM taskforce._approval_return_to_draft(r);
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce._expire_request(taskforce.approval_requests, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._expire_request(taskforce.approval_requests, boolean) IS
+    'internal: marks a pending request expired, emits request_expired, and returns its agent version to draft';
+
+-- Applies an approved agent_publish request with auto_apply: the version
+-- is approved and published as system transitions in this transaction.
+CREATE FUNCTION taskforce._approval_apply(r taskforce.approval_requests, approved_by text)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v record := taskforce._approval_agent_version(r);
+BEGIN
+    IF NOT r.auto_apply OR v.agent_id IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM taskforce._system_transitions(true);
+    UPDATE taskforce.agent_versions AS x
+       SET status = 'approved', approved_by = _approval_apply.approved_by, approved_at = pg_catalog.now()
+     WHERE x.tenant_id = r.tenant_id AND x.agent_id = v.agent_id AND x.version = v.version
+       AND x.status = 'pending_approval';
+    IF FOUND THEN
+        PERFORM taskforce._publish_version(r.tenant_id, v.agent_id, v.version);
+    END IF;
+    PERFORM taskforce._system_transitions(false);
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce._approval_apply(taskforce.approval_requests, text) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._approval_apply(taskforce.approval_requests, text) IS
+    'internal: approves and publishes the agent version of an approved agent_publish request with auto_apply (system transitions)';
+
+-- The rules of acting on a request, in one place.  action: approve, reject
+-- or comment.  Locks the request, then: 42704 unknown (another tenant's
+-- too), 55000 decided, 55000 expired, 42501 without an approver role (a
+-- comment: nor the requester), 42501 the requester's vote unless
+-- self-approval is allowed, 42710 a second vote, 55000 an approval of
+-- content that changed since the request.  Then decides: N approvals (and
+-- K teams) approve, M rejections reject.
+CREATE FUNCTION taskforce._act_on_request(request_id bigint, action text, comment text)
+    RETURNS taskforce.approval_requests
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    tenant text := taskforce.current_tenant();
+    actor text := taskforce.current_user_id();
+    roles text[];
+    teams text[];
+    r taskforce.approval_requests;
+    hash record;
+    approvers text[];
+    approver_teams jsonb;
+    rejections integer;
+BEGIN
+    IF tenant IS NULL OR actor IS NULL THEN
+        RAISE EXCEPTION 'acting on an approval request needs an authenticated user'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Authenticate first; an administrator acts through taskforce.act_as().';
+    END IF;
+    IF _act_on_request.request_id IS NULL THEN
+        RAISE EXCEPTION 'request_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO r FROM taskforce.approval_requests AS x
+     WHERE x.tenant_id = tenant AND x.request_id = _act_on_request.request_id
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'approval request % does not exist in tenant "%"', _act_on_request.request_id, tenant
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF r.status <> 'pending' THEN
+        RAISE EXCEPTION 'approval request % is already %', r.request_id, r.status
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'A decided request takes no more actions; make a new request.';
+    END IF;
+    IF r.expires_at <= pg_catalog.now() THEN
+        RAISE EXCEPTION 'approval request % has expired', r.request_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Make a new request.';
+    END IF;
+    roles := taskforce._approval_actor_roles();
+    IF NOT roles && r.approver_roles AND NOT (action = 'comment' AND actor = r.requester_id) THEN
+        RAISE EXCEPTION 'user "%" may not % approval request %', actor, action, r.request_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('Approvers hold one of the roles: %s.', array_to_string(r.approver_roles, ', '));
+    END IF;
+    IF action <> 'comment' AND actor = r.requester_id AND NOT r.allow_self_approval THEN
+        RAISE EXCEPTION 'user "%" requested approval request % and may not vote on it', actor, r.request_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'The workflow does not allow self-approval; the requester may cancel the request instead.';
+    END IF;
+    IF action <> 'comment' AND EXISTS (
+           SELECT FROM taskforce.approval_actions AS x
+            WHERE x.tenant_id = tenant AND x.request_id = r.request_id AND x.actor_id = actor
+              AND x.action IN ('approve', 'reject')) THEN
+        RAISE EXCEPTION 'user "%" has already voted on approval request %', actor, r.request_id
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+    hash := taskforce._approval_current_hash(r);
+    IF action = 'approve' AND hash.checkable
+       AND hash.current_hash IS DISTINCT FROM r.content_hash THEN
+        RAISE EXCEPTION 'the content changed since the request was made'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Approval request %s is for other content of %s %s; it cannot be approved.',
+                                  r.request_id, r.resource_type, r.resource_id),
+                  HINT = 'Reject or cancel it, and request approval of the current content.';
+    END IF;
+    SELECT coalesce(array_agg(m.team_id ORDER BY m.team_id), '{}') INTO teams
+      FROM taskforce.team_members AS m WHERE m.tenant_id = tenant AND m.user_id = actor;
+    INSERT INTO taskforce.approval_actions (tenant_id, request_id, action, actor_id, actor_roles,
+                                            actor_teams, content_hash, comment)
+    VALUES (tenant, r.request_id, action, actor, roles, teams, hash.current_hash, _act_on_request.comment);
+
+    IF action = 'approve' THEN
+        SELECT array_agg(x.actor_id ORDER BY x.action_id), jsonb_agg(to_jsonb(x.actor_teams) ORDER BY x.action_id)
+          INTO approvers, approver_teams
+          FROM taskforce.approval_actions AS x
+         WHERE x.tenant_id = tenant AND x.request_id = r.request_id AND x.action = 'approve';
+        IF cardinality(approvers) >= r.required_approvals
+           AND (r.min_distinct_teams IS NULL
+                OR taskforce._approval_team_matching(approver_teams) >= r.min_distinct_teams) THEN
+            UPDATE taskforce.approval_requests AS x SET status = 'approved', decided_at = pg_catalog.now()
+             WHERE x.tenant_id = tenant AND x.request_id = r.request_id
+            RETURNING * INTO r;
+            PERFORM taskforce._emit_event(tenant, 'request_approved', jsonb_build_object(
+                'request_id', r.request_id, 'tenant_id', r.tenant_id, 'request_type', r.request_type,
+                'resource_type', r.resource_type, 'resource_id', r.resource_id,
+                'approved_by', to_jsonb(approvers)));
+            PERFORM taskforce._approval_apply(r, actor);
+        END IF;
+    ELSIF action = 'reject' THEN
+        SELECT count(*) INTO rejections FROM taskforce.approval_actions AS x
+         WHERE x.tenant_id = tenant AND x.request_id = r.request_id AND x.action = 'reject';
+        IF rejections >= r.required_rejections THEN
+            UPDATE taskforce.approval_requests AS x SET status = 'rejected', decided_at = pg_catalog.now()
+             WHERE x.tenant_id = tenant AND x.request_id = r.request_id
+            RETURNING * INTO r;
+            PERFORM taskforce._emit_event(tenant, 'request_rejected', jsonb_build_object(
+                'request_id', r.request_id, 'tenant_id', r.tenant_id, 'request_type', r.request_type,
+                'resource_type', r.resource_type, 'resource_id', r.resource_id,
+                'rejected_by', (SELECT to_jsonb(array_agg(x.actor_id ORDER BY x.action_id))
+                                  FROM taskforce.approval_actions AS x
+                                 WHERE x.tenant_id = tenant AND x.request_id = r.request_id
+                                   AND x.action = 'reject'),
+                'reason', _act_on_request.comment));
+            PERFORM taskforce._approval_return_to_draft(r);
+        END IF;
+    END IF;
+    RETURN r;
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce._act_on_request(bigint, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._act_on_request(bigint, text, text) IS
+    'internal: the rules of voting on and commenting a request, and its decision';
+
+CREATE FUNCTION taskforce.approve_request(request_id bigint, comment text DEFAULT NULL)
+    RETURNS taskforce.approval_requests
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT * FROM taskforce._act_on_request(request_id, 'approve', comment)
+$$;
+COMMENT ON FUNCTION taskforce.approve_request(bigint, text) IS
+    'approves a pending request as the context user (one of its approver roles, one vote per person, not the requester unless self-approval is allowed, the content unchanged); returns the request, approved once N approvals (from K distinct teams if set) are in';
+
+CREATE FUNCTION taskforce.reject_request(request_id bigint, comment text)
+    RETURNS taskforce.approval_requests
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF comment IS NULL OR pg_catalog.btrim(comment) = '' THEN
+        RAISE EXCEPTION 'a rejection needs a comment giving the reason'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN taskforce._act_on_request(request_id, 'reject', comment);
+END
+$$;
+COMMENT ON FUNCTION taskforce.reject_request(bigint, text) IS
+    'rejects a pending request as the context user, giving the reason (the same rules as approving); returns the request, rejected once M rejections are in (an agent version then returns to draft)';
+
+CREATE FUNCTION taskforce.comment_request(request_id bigint, comment text)
+    RETURNS taskforce.approval_actions
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    a taskforce.approval_actions;
+BEGIN
+    IF comment IS NULL OR pg_catalog.btrim(comment) = '' THEN
+        RAISE EXCEPTION 'comment must not be null or blank'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM taskforce._act_on_request(request_id, 'comment', comment);
+    SELECT * INTO a FROM taskforce.approval_actions AS x
+     WHERE x.tenant_id = taskforce.current_tenant() AND x.request_id = comment_request.request_id
+     ORDER BY x.action_id DESC LIMIT 1;
+    RETURN a;
+END
+$$;
+COMMENT ON FUNCTION taskforce.comment_request(bigint, text) IS
+    'adds a comment to a pending request (its approvers and its requester may); returns the action';
+
+CREATE FUNCTION taskforce.cancel_request(request_id bigint)
+    RETURNS taskforce.approval_requests
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    tenant text := taskforce.current_tenant();
+    r taskforce.approval_requests;
+BEGIN
+    IF tenant IS NULL THEN
+        RAISE EXCEPTION 'cancelling an approval request needs an authenticated user'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Authenticate first; an administrator acts through taskforce.act_as().';
+    END IF;
+    SELECT * INTO r FROM taskforce.approval_requests AS x
+     WHERE x.tenant_id = tenant AND x.request_id = cancel_request.request_id
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'approval request % does not exist in tenant "%"', cancel_request.request_id, tenant
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF r.requester_id IS DISTINCT FROM taskforce.current_user_id()
+       AND NOT taskforce.has_permission('workflow:manage') THEN
+        RAISE EXCEPTION 'only the requester or a holder of workflow:manage may cancel approval request %', r.request_id
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF r.status <> 'pending' THEN
+        RAISE EXCEPTION 'approval request % is already %', r.request_id, r.status
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    UPDATE taskforce.approval_requests AS x SET status = 'cancelled', decided_at = pg_catalog.now()
+     WHERE x.tenant_id = tenant AND x.request_id = r.request_id
+    RETURNING * INTO r;
+    PERFORM taskforce._approval_return_to_draft(r);
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION taskforce.cancel_request(bigint) IS
+    'cancels a pending request (its requester, or a holder of workflow:manage); an agent version returns to draft; returns the request';
+
+CREATE FUNCTION taskforce.expire_requests()
+    RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    tenant text := taskforce.current_tenant();
+    r taskforce.approval_requests;
+    n integer := 0;
+BEGIN
+    IF tenant IS NOT NULL THEN
+        PERFORM taskforce.require_permission('workflow:manage');
+    ELSIF NOT taskforce._caller_is_administrator() THEN
+        RAISE EXCEPTION 'permission "workflow:manage" required'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Authenticate first, or call as an administrator role (every tenant).';
+    END IF;
+    -- A request someone is voting on right now is skipped: the vote
+    -- decides (or sees it expired); the next run takes it.
+    FOR r IN SELECT * FROM taskforce.approval_requests AS x
+              WHERE x.status = 'pending' AND x.expires_at <= pg_catalog.now()
+                AND (tenant IS NULL OR x.tenant_id = tenant)
+              ORDER BY x.expires_at, x.tenant_id, x.request_id
+                FOR UPDATE SKIP LOCKED LOOP
+        PERFORM taskforce._expire_request(r);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce.expire_requests() FROM PUBLIC;
+COMMENT ON FUNCTION taskforce.expire_requests() IS
+    'marks overdue pending requests expired (skipping those being voted on), emits request_expired and returns agent versions to draft; returns how many; a context with workflow:manage: its tenant, an administrator without context: every tenant (schedule it with pg_cron)';
+
+CREATE FUNCTION taskforce.pending_for_me()
+    RETURNS SETOF taskforce.approval_requests
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT r.* FROM taskforce.approval_requests AS r
+     WHERE r.tenant_id = taskforce.current_tenant()
+       AND r.status = 'pending'
+       AND (r.expires_at IS NULL OR r.expires_at > pg_catalog.now())
+       AND r.approver_roles && (SELECT taskforce._approval_actor_roles())
+       AND (r.requester_id <> taskforce.current_user_id() OR r.allow_self_approval)
+       AND NOT EXISTS (SELECT FROM taskforce.approval_actions AS a
+                        WHERE a.tenant_id = r.tenant_id AND a.request_id = r.request_id
+                          AND a.actor_id = taskforce.current_user_id()
+                          AND a.action IN ('approve', 'reject'))
+     ORDER BY r.created_at, r.request_id
+$$;
+COMMENT ON FUNCTION taskforce.pending_for_me() IS
+    'the pending, unexpired requests of the context''s tenant the context user may vote on: holds an approver role, is not the requester (unless self-approval is allowed), has not voted';
+
+CREATE VIEW taskforce.pending_approvals AS
+    SELECT * FROM taskforce.pending_for_me();
+COMMENT ON VIEW taskforce.pending_approvals IS
+    'the requests the context user may vote on now (pending_for_me())';
