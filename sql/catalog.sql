@@ -204,7 +204,44 @@ SELECT status FROM taskforce.update_version_definition('customer-support-agent',
 SELECT status, archived_at IS NOT NULL AS archived FROM taskforce.archive_version('customer-support-agent', '1.0.0');
 \set VERBOSITY default
 SELECT taskforce.archive_version('customer-support-agent', '1.0.0');
+SELECT taskforce.deprecate_version('customer-support-agent', '1.0.0');
 \set VERBOSITY terse
+
+-- With an agent_publish workflow (bob, admin, sets one up), submitting
+-- opens an approval request bound to the version's config hash, and the
+-- version cannot be approved until the request is.
+RESET ROLE;
+SELECT FROM taskforce.act_as('acme-corp', 'bob', scope => 'session');
+SET ROLE cat_app;
+SELECT workflow_id, request_type, required_approvals
+  FROM taskforce.create_workflow('publish-review', 'Publish review', 'agent_publish', 1, ARRAY['admin']);
+RESET ROLE;
+SELECT FROM taskforce.act_as('acme-corp', 'alice', scope => 'session');
+SET ROLE cat_app;
+SELECT taskforce.submit_version('customer-support-agent', '1.2.0-rc.1') AS request_id \gset
+SELECT request_type, resource_type, resource_id, title, requester_id, status, payload,
+       content_hash = (SELECT config_hash FROM taskforce.agent_versions
+                        WHERE agent_id = 'customer-support-agent' AND version = '1.2.0-rc.1') AS bound_to_hash
+  FROM taskforce.approval_requests WHERE request_id = :request_id;
+\set VERBOSITY default
+SELECT taskforce.approve_version('customer-support-agent', '1.2.0-rc.1');
+\set VERBOSITY terse
+RESET ROLE;
+SELECT FROM taskforce.act_as('acme-corp', 'bob', scope => 'session');
+SET ROLE cat_app;
+SELECT status FROM taskforce.approve_request(:request_id, 'looks good');
+RESET ROLE;
+SELECT FROM taskforce.act_as('acme-corp', 'alice', scope => 'session');
+SET ROLE cat_app;
+SELECT status, approved_by FROM taskforce.approve_version('customer-support-agent', '1.2.0-rc.1');
+SELECT status FROM taskforce.publish_version('customer-support-agent', '1.2.0-rc.1');
+RESET ROLE;
+SELECT FROM taskforce.act_as('acme-corp', 'bob', scope => 'session');
+SET ROLE cat_app;
+SELECT enabled FROM taskforce.disable_workflow('publish-review');
+RESET ROLE;
+SELECT FROM taskforce.act_as('acme-corp', 'alice', scope => 'session');
+SET ROLE cat_app;
 -- Versions in precedence order (ORDER BY version_key).
 SELECT version, status FROM taskforce.agent_versions
  WHERE agent_id = 'customer-support-agent' ORDER BY version_key;
@@ -241,6 +278,20 @@ SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT agent_id FROM taskforce.agents
  WHERE search @@ websearch_to_tsquery('english', 'customer support');
 RESET enable_seqscan;
+-- Every transition of a version is in the audit trail, attributed to the
+-- context's user: 1.1.0 from its creation to its deprecation by the
+-- publish of 1.2.0-rc.1.  The publish put agent_published in the outbox.
+SELECT action, new_values->>'from' AS "from", new_values->>'to' AS "to", user_id
+  FROM taskforce.audit_log
+ WHERE event_type = 'transition' AND object = 'taskforce.agent_versions'
+   AND tenant_id = 'acme-corp'
+   AND row_key::jsonb @> '{"agent_id": "customer-support-agent", "version": "1.1.0"}'
+ ORDER BY logged_at, txid, entry_seq;
+SELECT new_values->'payload'->>'version' AS version, new_values->'payload'->>'previous_version' AS previous,
+       new_values->'payload'->'deprecated_versions' AS deprecated
+  FROM taskforce.audit_log
+ WHERE event_type = 'event' AND object = 'agent_published' AND tenant_id = 'acme-corp'
+ ORDER BY logged_at, txid, entry_seq;
 -- Deleting an agent without a published version takes its versions along.
 \c - cat_admin
 SELECT FROM taskforce.act_as('acme-corp', 'alice', scope => 'session');
@@ -257,7 +308,7 @@ SELECT count(*) AS visible_agents, (SELECT count(*) FROM taskforce.agent_version
   FROM taskforce.agents;
 SELECT count(*) AS listed FROM taskforce.list_agents();
 SELECT count(*) AS found FROM taskforce.search_agents('customer support');
-SELECT taskforce.publish_version('customer-support-agent', '1.2.0-rc.1');
+SELECT taskforce.publish_version('customer-support-agent', '1.1.0');
 SELECT taskforce.create_version('customer-support-agent', '9.0.0', '{}');
 SELECT taskforce.delete_agent('customer-support-agent');
 SELECT taskforce.list_agents(tenant_id => 'acme-corp');
