@@ -129,7 +129,7 @@ BEGIN
         END IF;
         -- State machines (state_machines.sql): global definitions, read by
         -- every role; defined and dropped by administrators (the functions
-        -- check it again).  Attaching needs the table's ownership.
+        -- check it again).  Attaching needs the TRIGGER privilege on the table.
         EXECUTE format('GRANT SELECT ON taskforce.state_machines, taskforce.state_machine_transitions,
             taskforce.state_machine_attachments, taskforce.state_machine_tables TO %I', r.role_name);
         IF r.purpose = 'admin' THEN
