@@ -44,6 +44,7 @@
 #include "util/owner.h"
 #include "audit/append.h"
 #include "audit/row_image.h"
+#include "audit/trigger.h"
 
 PG_FUNCTION_INFO_V1(taskforce_audit_trigger);
 PG_FUNCTION_INFO_V1(taskforce_audit_installing);
@@ -259,8 +260,8 @@ filter_values(Jsonb *image, Jsonb *other, const AuditOptions *opt, bytea *key,
 }
 
 /* jsonb_out text of {primary key column: value} taken from the row image. */
-static char *
-row_key_text(Relation rel, Jsonb *image)
+char *
+tf_audit_row_key_text(Relation rel, Jsonb *image)
 {
 	Bitmapset  *pk = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
 	JsonbParseState *state = NULL;
@@ -415,8 +416,7 @@ taskforce_audit_trigger(PG_FUNCTION_ARGS)
 	parse_list(td->tg_trigger->tgargs[3], &opt.redact, &opt.nredact);
 	opt.tenant_column = td->tg_trigger->tgargs[4];
 
-	object = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-										RelationGetRelationName(rel));
+	object = tf_audit_object_name(rel);
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 		action = "TRUNCATE";
 	else if (!TRIGGER_FIRED_FOR_ROW(td->tg_event))
@@ -443,7 +443,7 @@ taskforce_audit_trigger(PG_FUNCTION_ARGS)
 	if (newtup)
 		new_img = tf_audit_row_image(rel, newtup);
 	if (old_img || new_img)
-		row_key = row_key_text(rel, new_img ? new_img : old_img);
+		row_key = tf_audit_row_key_text(rel, new_img ? new_img : old_img);
 
 	have_ctx = tf_context_view(&ctx);
 	if (opt.tenant_column[0] != '\0' && (old_img || new_img))
@@ -474,18 +474,40 @@ taskforce_audit_trigger(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
+/* schema.table as entries name a table (quoted where needed). */
+char *
+tf_audit_object_name(Relation rel)
+{
+	return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+									  RelationGetRelationName(rel));
+}
+
+/*
+ * Writes an entry that is not a table change (erasure, purge, evidence,
+ * transition), attributed from the context like a change; tenant NULL: the
+ * context's.
+ */
+void
+tf_audit_write_entry(const char *event_type, const char *object, const char *row_key,
+					 const char *action, const char *tenant, Jsonb *new_values)
+{
+	TfContextView ctx;
+	bool		have_ctx = tf_context_view(&ctx);
+
+	insert_entry(event_type, object, row_key, action,
+				 tenant ? tenant : (have_ctx && ctx.tenant_id ? text_to_cstring(ctx.tenant_id) : NULL),
+				 have_ctx ? &ctx : NULL, NULL, new_values);
+}
+
 PG_FUNCTION_INFO_V1(taskforce_audit_write_event);
 
 /*
  * taskforce._audit_write_event(event_type, object, row_key, action,
- * tenant_id, new_values): writes an entry that is not a table change
- * (erasure, purge, evidence), attributed like a change.
+ * tenant_id, new_values): writes an entry that is not a table change.
  */
 Datum
 taskforce_audit_write_event(PG_FUNCTION_ARGS)
 {
-	TfContextView ctx;
-	bool		have_ctx = tf_context_view(&ctx);
 	char	   *args[5];
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(3))
@@ -493,9 +515,8 @@ taskforce_audit_write_event(PG_FUNCTION_ARGS)
 						errmsg("an audit event needs an event type and an action")));
 	for (int i = 0; i < 5; i++)
 		args[i] = PG_ARGISNULL(i) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(i));
-	insert_entry(args[0], args[1], args[2], args[3],
-				 args[4] ? args[4] : (have_ctx && ctx.tenant_id ? text_to_cstring(ctx.tenant_id) : NULL),
-				 have_ctx ? &ctx : NULL, NULL, PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5));
+	tf_audit_write_entry(args[0], args[1], args[2], args[3], args[4],
+						 PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5));
 	PG_RETURN_VOID();
 }
 

@@ -41,6 +41,7 @@
 #include "compat.h"
 #include "context/context.h"
 #include "rbac/pattern.h"
+#include "rbac/rbac.h"
 #include "util/owner.h"
 
 #define MAX_PERMISSION_LEN 127
@@ -441,6 +442,21 @@ context_has_permission(const char *permission, int len, TfContextView *view,
 							permission, len, valid_until);
 }
 
+/*
+ * Whether the live context holds permission (has_permission's answer for C
+ * callers); *have_context says whether there is a context at all.
+ */
+bool
+tf_rbac_context_has_permission(const char *permission, int len, bool *have_context)
+{
+	TfContextView view;
+	TimestampTz valid_until;
+	bool		result = context_has_permission(permission, len, &view, &valid_until);
+
+	*have_context = tf_context_view(&view);
+	return result;
+}
+
 PG_FUNCTION_INFO_V1(taskforce_has_permission);
 PG_FUNCTION_INFO_V1(taskforce_has_permission_for);
 PG_FUNCTION_INFO_V1(taskforce_require_permission);
@@ -554,15 +570,21 @@ taskforce_is_permission_pattern(PG_FUNCTION_ARGS)
  * session's current role, not a SECURITY DEFINER owner) run act_as?  Such a
  * role can impersonate anyone, so it is an administrator.
  */
-Datum
-taskforce_caller_is_administrator(PG_FUNCTION_ARGS)
+bool
+tf_rbac_caller_is_administrator(void)
 {
 	Oid			argtypes[5] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, INTERVALOID};
 	List	   *name = list_make2(makeString("taskforce"), makeString("act_as"));
 	Oid			act_as = LookupFuncName(name, 5, argtypes, true);
 
-	PG_RETURN_BOOL(OidIsValid(act_as) &&
-				   tf_proc_aclcheck(act_as, GetOuterUserId(), ACL_EXECUTE) == ACLCHECK_OK);
+	return OidIsValid(act_as) &&
+		tf_proc_aclcheck(act_as, GetOuterUserId(), ACL_EXECUTE) == ACLCHECK_OK;
+}
+
+Datum
+taskforce_caller_is_administrator(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(tf_rbac_caller_is_administrator());
 }
 
 /*
