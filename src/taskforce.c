@@ -14,6 +14,7 @@
 #include "auth/lockout.h"
 #include "auth/writer.h"
 #include "context/context.h"
+#include "lifecycle/webhook_sign.h"
 
 PG_MODULE_MAGIC;
 
@@ -28,5 +29,6 @@ _PG_init(void)
 	tf_events_init();
 	tf_writer_init();
 	tf_sealer_init();
+	tf_webhook_init();
 	MarkGUCPrefixReserved("taskforce");
 }

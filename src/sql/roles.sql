@@ -124,6 +124,22 @@ BEGIN
                 taskforce.approval_actions, taskforce.pending_approvals TO %I', r.role_name);
             EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.expire_requests() TO %I', r.role_name);
         END IF;
+        -- Events (events.sql): endpoints without their secret column and
+        -- the outbox, read under tenant isolation; endpoints are managed by
+        -- workflow:manage through functions.  Delivery workers run as the
+        -- admin role: they claim and complete deliveries of every tenant.
+        -- No role but the owner reads webhook_endpoints.secret.
+        IF r.purpose IN ('app', 'admin') THEN
+            EXECUTE format('GRANT SELECT (tenant_id, endpoint_id, url, events, enabled, max_attempts,
+                retry_backoff, created_at, secret_rotated_at) ON taskforce.webhook_endpoints TO %I', r.role_name);
+            EXECUTE format('GRANT SELECT ON taskforce.webhook_deliveries TO %I', r.role_name);
+        END IF;
+        IF r.purpose = 'admin' THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION
+                taskforce.claim_deliveries(text, integer, interval),
+                taskforce.complete_delivery(bigint, text, boolean, integer, text),
+                taskforce.retry_delivery(bigint) TO %I', r.role_name);
+        END IF;
         IF r.purpose = 'admin' THEN
             -- Token issuers and keys, the permission catalog, establishing
             -- contexts and managing tenants.
