@@ -11,7 +11,6 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS taskforce CASCADE;
 SELECT count(*) FROM taskforce.setup_roles();
-CREATE FUNCTION taskforce._emit_event(text, text, jsonb) RETURNS void LANGUAGE sql AS ''; -- DEVSTUB
 DROP ROLE IF EXISTS appr_app, appr_admin;
 CREATE ROLE appr_app LOGIN IN ROLE taskforce_app;
 CREATE ROLE appr_admin LOGIN IN ROLE taskforce_admin;
@@ -109,6 +108,10 @@ SELECT workflow_id, name, enabled FROM taskforce.create_workflow('spare', 'Spare
 SELECT workflow_id, enabled FROM taskforce.disable_workflow('spare');
 -- A disabled workflow leaves its type free for another.
 SELECT workflow_id, enabled FROM taskforce.create_workflow('spare-2', 'Spare 2', 'custom:spare', 1, ARRAY['admin']);
+-- A webhook endpoint (events.sql) receives the request events.
+SELECT taskforce.create_webhook_endpoint('approvals-hook', 'https://hooks.example/approvals',
+    ARRAY['request_created', 'request_approved', 'request_rejected', 'request_expired'],
+    convert_to('appr-webhook-secret-0123456789', 'UTF8'));
 COMMIT;
 
 -- Workflow errors: bad values (22023, the valid ones in the hint), unknown
@@ -193,6 +196,9 @@ SELECT request_type, workflow_id, resource_type, resource_id, requester_id, titl
        content_hash, status, required_approvals, required_rejections, approver_roles, min_distinct_teams,
        allow_self_approval, auto_apply, expires_at IS NULL AS never_expires, decided_at
   FROM taskforce.approval_requests WHERE request_id = :export_request;
+COMMIT;
+BEGIN;
+SELECT public.appr_as('dave') \gset
 -- One pending request per resource and type (42710); no workflow of a
 -- type: 42704; bad values: 22023, 22004.
 SAVEPOINT s;
@@ -217,8 +223,10 @@ ROLLBACK;
 
 -- What each user may act on: lena, leo and sam (approver roles), not dave
 -- (the requester), not alice (no approver role).
+BEGIN;
 SELECT who, public.appr_pending(who) AS pending
   FROM unnest(ARRAY['lena', 'leo', 'sam', 'dave', 'alice']) AS who ORDER BY who;
+COMMIT;
 
 -- Votes.  alice holds no approver role, dave asked (no self-approval):
 -- 42501.  lena approves (one of two), then cannot vote again (42710).
@@ -270,6 +278,35 @@ ROLLBACK TO s;
 SELECT taskforce.cancel_request(:export_request);
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
+BEGIN;
+SELECT public.appr_as('dave') \gset
+SAVEPOINT s;
+SELECT taskforce.cancel_request(:export_request);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+
+-- No self-approval: lena (legal counsel) asks; she may comment on her own
+-- request but not vote on it (42501), and it is not pending for her.
+BEGIN;
+SELECT public.appr_as('lena') \gset
+SELECT taskforce.request_approval('data_export', 'dataset', 'contracts', 'Export contracts') AS lena_request \gset
+SAVEPOINT s;
+SELECT taskforce.approve_request(:lena_request);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT taskforce.reject_request(:lena_request, 'never mind');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT action, actor_id FROM taskforce.comment_request(:lena_request, 'urgent');
+SELECT count(*) AS pending_for_lena FROM taskforce.pending_for_me() WHERE request_id = :lena_request;
+COMMIT;
+-- dave holds no approver role: no comment either (42501).
+BEGIN;
+SELECT public.appr_as('dave') \gset
+SAVEPOINT s;
+SELECT taskforce.comment_request(:lena_request, 'me too');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
 
 -- 3. Rejections (custom:budget: two reject, the requester may vote).
 BEGIN;
@@ -316,12 +353,15 @@ SELECT public.appr_as('vic') \gset
 SELECT status FROM taskforce.approve_request(:review_1);
 COMMIT;
 -- Two approvals, two distinct teams among them, still pending:
+BEGIN;
+SELECT public.appr_as('wendy') \gset
 SELECT r.request_id = :review_1 AS review_1, r.status,
        (SELECT count(*) FROM taskforce.approval_actions AS a
          WHERE a.request_id = r.request_id AND a.action = 'approve') AS approvals,
        (SELECT count(DISTINCT t) FROM taskforce.approval_actions AS a, unnest(a.actor_teams) AS t
          WHERE a.request_id = r.request_id AND a.action = 'approve') AS naive_distinct_teams
   FROM taskforce.approval_requests AS r WHERE r.request_id = :review_1;
+COMMIT;
 -- uma (red) makes it: tina stands for blue, uma for red.
 BEGIN;
 SELECT public.appr_as('uma') \gset
@@ -330,16 +370,22 @@ SELECT status FROM taskforce.approve_request(:review_1);
 -- and found no team for uma; the matching moves tina to blue.
 SELECT status FROM taskforce.approve_request(:review_2);
 COMMIT;
+BEGIN;
+SELECT public.appr_as('wendy') \gset
 SELECT a.request_id = :review_1 AS review_1, a.actor_id, a.actor_teams
   FROM taskforce.approval_actions AS a
  WHERE a.request_id IN (:review_1, :review_2) AND a.action = 'approve' ORDER BY a.action_id;
--- The matching itself (internal): an approver in two teams counts once,
--- and a longer augmenting path: a1 {x, y}, a2 {x}, a3 {y, z} all match.
+COMMIT;
+-- The matching itself (internal, as the superuser): an approver in two
+-- teams counts once, and a longer augmenting path: a1 {x, y}, a2 {x}, a3
+-- {y, z} all match.
+\c - postgres
 SELECT m.teams, taskforce._approval_team_matching(m.teams) AS matched
   FROM (VALUES ('[]'::jsonb), ('[[]]'), ('[["red", "blue"]]'), ('[["red", "blue"], []]'),
                ('[["red", "blue"], ["red"]]'), ('[["red"], ["red"], ["red"]]'),
                ('[["x", "y"], ["x"], ["y", "z"]]'), ('[["x", "y"], ["x"], ["y"]]'),
                ('[["a", "b", "c"], ["a"], ["b"], ["a", "b"]]')) AS m(teams);
+\c - appr_admin
 
 -- 5. Expiry.  The hasty workflow's requests expire after 10 ms: acting on
 -- one is 55000, it is not pending for anyone, and expire_requests marks
@@ -366,8 +412,8 @@ BEGIN;
 SELECT public.appr_as('wendy') \gset
 SELECT taskforce.expire_requests() AS expired;
 SELECT taskforce.expire_requests() AS expired_again;
-COMMIT;
 SELECT status, decided_at IS NOT NULL AS decided FROM taskforce.approval_requests WHERE request_id = :hasty_request;
+COMMIT;
 BEGIN;
 SELECT public.appr_as('carol') \gset
 SAVEPOINT s;
@@ -384,8 +430,8 @@ SELECT pg_sleep(0.05);
 BEGIN;
 SELECT public.appr_as('dave') \gset
 SELECT taskforce.request_approval('permission_escalation', 'user', 'bob', 'Make bob an admin, again') > :hasty_2 AS newer;
-COMMIT;
 SELECT title, status FROM taskforce.approval_requests WHERE resource_id = 'bob' ORDER BY request_id;
+COMMIT;
 
 -- 6. Cancelling: the requester or a holder of workflow:manage; others
 -- 42501; a decided request 55000.
@@ -449,6 +495,13 @@ SELECT r.title, r.status, r.requester_id,
   FROM taskforce.approval_requests AS r
   LEFT JOIN taskforce.approval_actions AS a USING (tenant_id, request_id)
  GROUP BY r.request_id, r.title, r.status, r.requester_id ORDER BY r.request_id;
+-- Each decision is an event (events.sql): request_approved names the
+-- approvers (seed 001 §9.2), request_rejected the rejecters and the reason.
+SELECT d.event, d.body::jsonb -> 'payload' -> 'request_id' = to_jsonb(:export_request) AS export_request,
+       (d.body::jsonb -> 'payload') - 'request_id'::text AS payload
+  FROM taskforce.webhook_deliveries AS d
+ WHERE d.event IN ('request_approved', 'request_rejected') ORDER BY d.delivery_id;
+SELECT d.event, count(*) FROM taskforce.webhook_deliveries AS d GROUP BY 1 ORDER BY 1;
 COMMIT;
 -- ... and each change is in the audit trail, attributed to its user.
 \c - postgres

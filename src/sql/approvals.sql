@@ -579,11 +579,12 @@ COMMENT ON FUNCTION taskforce.request_approval(text, text, text, text, text, jso
 
 -- The row key {primary key column: value} (tenant column left out) of the
 -- row of tbl that row_key names, as the state-machine engine and the audit
--- trail write it, and the row's state; undefined_object unless the caller
--- sees exactly one such row.  Runs as the caller (callable by anyone):
--- row security and the table's privileges apply.
+-- trail write it, its state and its tenant (null if the table has no
+-- tenant_id column); undefined_object unless the caller sees exactly one
+-- such row.  Runs as the caller (callable by anyone): row security and the
+-- table's privileges apply.
 CREATE FUNCTION taskforce._approval_row(tbl regclass, row_key jsonb, state_column name,
-                                        OUT resource_id text, OUT state text)
+                                        OUT resource_id text, OUT state text, OUT tenant_id text)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -600,23 +601,21 @@ BEGIN
         RAISE EXCEPTION 'table "%" has no primary key columns besides tenant_id', tbl
             USING ERRCODE = 'invalid_column_reference';
     END IF;
-    IF jsonb_typeof(row_key) IS DISTINCT FROM 'object' THEN
-        RAISE EXCEPTION 'row_key must be a JSON object' USING ERRCODE = 'invalid_parameter_value',
-            HINT = format('Name the row by its primary key: %s.', array_to_string(key_columns, ', '));
-    END IF;
-    SELECT array_agg(k ORDER BY k) INTO given FROM jsonb_object_keys(row_key) AS k;
+    SELECT array_agg(k ORDER BY k) INTO given
+      FROM jsonb_object_keys(CASE WHEN jsonb_typeof(row_key) = 'object' THEN row_key END) AS k;
     IF given IS DISTINCT FROM key_columns::text[] THEN
         RAISE EXCEPTION 'row_key must name exactly the primary key columns of "%"', tbl
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = format('Name the row by its primary key: %s.', array_to_string(key_columns, ', '));
+                  HINT = format('Name the row by its primary key as a JSON object with the keys: %s.',
+                                array_to_string(key_columns, ', '));
     END IF;
     SELECT string_agg(format('t.%1$I = (jsonb_populate_record(NULL::%2$s, $1)).%1$I', c, tbl), ' AND ')
       INTO conditions FROM unnest(key_columns) AS c;
     BEGIN
         EXECUTE format('SELECT (SELECT jsonb_object_agg(k, v) FROM jsonb_each(to_jsonb(t)) AS e(k, v)
-                                 WHERE k = ANY ($2))::text, t.%I::text
+                                 WHERE k = ANY ($2))::text, t.%I::text, to_jsonb(t) ->> ''tenant_id''
                           FROM %s AS t WHERE %s', state_column, tbl, conditions)
-            INTO STRICT resource_id, state USING row_key, key_columns::text[];
+            INTO STRICT resource_id, state, tenant_id USING row_key, key_columns::text[];
     EXCEPTION
         WHEN no_data_found OR too_many_rows THEN
             RAISE EXCEPTION 'no row of "%" has the key %', tbl, row_key
@@ -629,20 +628,22 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION taskforce._approval_row(regclass, jsonb, name) IS
-    'internal: the row key text and state of one row of a table under a state machine, as the caller sees it';
+    'internal: the row key text, state and tenant of one row of a table under a state machine, as the caller sees it';
 
 -- The request for a row of a table under a state machine: the type is the
 -- approval type of the transitions out of the row's current state, the
 -- resource the row (schema.table and its row key), the content its content
--- hash (state_machines.sql's content_hash).  Runs as the caller, so that it
--- finds only a row the caller sees; request_approval then checks the rest.
+-- hash (state_machines.sql's content_hash).  The requester is the context's
+-- user, the tenant the context's (a row of another tenant is not found).
+-- Runs as the caller, so that it finds only a row the caller sees;
+-- request_approval then checks the rest.  No tenant_id argument: with one,
+-- calls of the other form with six untyped literals would be ambiguous.
 CREATE FUNCTION taskforce.request_approval(
     tbl regclass,
     row_key jsonb,
     title text,
     description text DEFAULT '',
-    payload jsonb DEFAULT '{}',
-    tenant_id text DEFAULT NULL)
+    payload jsonb DEFAULT '{}')
     RETURNS bigint
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -655,6 +656,11 @@ BEGIN
     IF tbl IS NULL OR row_key IS NULL THEN
         RAISE EXCEPTION 'tbl and row_key must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    IF taskforce.current_tenant() IS NULL THEN
+        RAISE EXCEPTION 'requesting approval of a row needs an authenticated user'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Authenticate first; an administrator acts through taskforce.act_as().';
+    END IF;
     SELECT a.column_name, a.machine INTO attachment
       FROM taskforce.state_machine_attachments AS a WHERE a.tbl = request_approval.tbl;
     IF NOT FOUND THEN
@@ -663,6 +669,10 @@ BEGIN
                   HINT = 'Attach one with taskforce.attach_state_machine(); approvals of other resources name them with request_approval(request_type, resource_type, resource_id, title).';
     END IF;
     found_row := taskforce._approval_row(tbl, row_key, attachment.column_name);
+    IF found_row.tenant_id IS DISTINCT FROM taskforce.current_tenant() AND found_row.tenant_id IS NOT NULL THEN
+        RAISE EXCEPTION 'no row of "%" has the key %', tbl, row_key
+            USING ERRCODE = 'undefined_object';
+    END IF;
     SELECT array_agg(DISTINCT t.approval_type ORDER BY t.approval_type) INTO types
       FROM taskforce.state_machine_transitions AS t
      WHERE t.machine = attachment.machine AND t.from_state = found_row.state
@@ -679,8 +689,8 @@ BEGIN
     END IF;
     RETURN taskforce.request_approval(types[1], taskforce._audit_object(tbl), found_row.resource_id,
                                       title, description, payload,
-                                      taskforce.content_hash(tbl, row_key), tenant_id);
+                                      taskforce.content_hash(tbl, row_key));
 END
 $$;
-COMMENT ON FUNCTION taskforce.request_approval(regclass, jsonb, text, text, jsonb, text) IS
-    'asks for approval of a row of a table under a state machine ({primary key column: value}): the type is the approval type of the transitions out of its state, the content hash binds its current content; returns the request id';
+COMMENT ON FUNCTION taskforce.request_approval(regclass, jsonb, text, text, jsonb) IS
+    'asks for approval of a row ({primary key column: value}) of a table under a state machine, as the context user: the type is the approval type of the transitions out of its state, the content hash binds its current content; returns the request id';

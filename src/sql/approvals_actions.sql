@@ -117,19 +117,20 @@ REVOKE ALL ON FUNCTION taskforce._approval_current_hash(taskforce.approval_reque
 COMMENT ON FUNCTION taskforce._approval_current_hash(taskforce.approval_requests) IS
     'internal: whether the request''s resource is a table row whose content can be checked, and its current content hash';
 
--- The agent version a request of type agent_publish is about, when its
--- resource is a row of agent_versions (request_approval(tbl, row_key)).
-CREATE FUNCTION taskforce._approval_agent_version(r taskforce.approval_requests,
-                                                  OUT agent_id text, OUT version text)
-    LANGUAGE sql STABLE
+-- The agent version (agent_id, version) an agent_publish request is
+-- about, when its resource is a row of agent_versions (as
+-- request_approval(tbl, row_key) and submit_version make it); null else.
+CREATE FUNCTION taskforce._approval_agent_version(r taskforce.approval_requests)
+    RETURNS text[]
+    LANGUAGE sql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT r.resource_id::jsonb ->> 'agent_id', r.resource_id::jsonb ->> 'version'
-     WHERE r.request_type = 'agent_publish' AND r.resource_type = 'taskforce.agent_versions'
+    SELECT CASE WHEN r.request_type = 'agent_publish' AND r.resource_type = 'taskforce.agent_versions'
+                THEN ARRAY[r.resource_id::jsonb ->> 'agent_id', r.resource_id::jsonb ->> 'version'] END
 $$;
 REVOKE ALL ON FUNCTION taskforce._approval_agent_version(taskforce.approval_requests) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._approval_agent_version(taskforce.approval_requests) IS
-    'internal: the agent version an agent_publish request is about (nulls for another resource)';
+    'internal: {agent_id, version} of the agent version an agent_publish request is about (null for another resource)';
 
 -- A request that ends without approval (rejected, expired, cancelled)
 -- returns its agent version from pending_approval to draft, as a system
@@ -140,14 +141,14 @@ CREATE FUNCTION taskforce._approval_return_to_draft(r taskforce.approval_request
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    v record := taskforce._approval_agent_version(r);
+    v text[] := taskforce._approval_agent_version(r);
 BEGIN
-    IF v.agent_id IS NULL THEN
+    IF v IS NULL THEN
         RETURN;
     END IF;
     PERFORM taskforce._system_transitions(true);
     UPDATE taskforce.agent_versions AS x SET status = 'draft'
-     WHERE x.tenant_id = r.tenant_id AND x.agent_id = v.agent_id AND x.version = v.version
+     WHERE x.tenant_id = r.tenant_id AND x.agent_id = v[1] AND x.version = v[2]
        AND x.status = 'pending_approval';
     PERFORM taskforce._system_transitions(false);
 END
@@ -189,18 +190,18 @@ CREATE FUNCTION taskforce._approval_apply(r taskforce.approval_requests, approve
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    v record := taskforce._approval_agent_version(r);
+    v text[] := taskforce._approval_agent_version(r);
 BEGIN
-    IF NOT r.auto_apply OR v.agent_id IS NULL THEN
+    IF NOT r.auto_apply OR v IS NULL THEN
         RETURN;
     END IF;
     PERFORM taskforce._system_transitions(true);
     UPDATE taskforce.agent_versions AS x
        SET status = 'approved', approved_by = _approval_apply.approved_by, approved_at = pg_catalog.now()
-     WHERE x.tenant_id = r.tenant_id AND x.agent_id = v.agent_id AND x.version = v.version
+     WHERE x.tenant_id = r.tenant_id AND x.agent_id = v[1] AND x.version = v[2]
        AND x.status = 'pending_approval';
     IF FOUND THEN
-        PERFORM taskforce._publish_version(r.tenant_id, v.agent_id, v.version);
+        PERFORM taskforce._publish_version(r.tenant_id, v[1], v[2]);
     END IF;
     PERFORM taskforce._system_transitions(false);
 END
