@@ -510,7 +510,8 @@ BEGIN
                                                       '1 hour'::interval)
                                   ELSE x.next_attempt_at END,
            last_status = http_status,
-           last_error = CASE WHEN ok THEN NULL ELSE pg_catalog.left(coalesce(error, 'failed'), 1000) END,
+           last_error = CASE WHEN ok THEN NULL
+                             ELSE pg_catalog.left(coalesce(error, 'HTTP status ' || http_status, 'failed'), 1000) END,
            delivered_at = CASE WHEN ok THEN now_ts END
      WHERE x.tenant_id = d.tenant_id AND x.delivery_id = d.delivery_id;
     RETURN new_state;

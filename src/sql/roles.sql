@@ -111,19 +111,6 @@ BEGIN
         IF r.purpose IN ('app', 'admin') THEN
             EXECUTE format('GRANT SELECT ON taskforce.environments, taskforce.releases TO %I', r.role_name);
         END IF;
-        -- Approvals (approvals.sql, approvals_actions.sql): workflows,
-        -- requests and actions read under tenant isolation; written only
-        -- through the workflow and request functions.  The engine's checks
-        -- (_workflow_exists, _approval_satisfied) run in the caller's
-        -- transitions; expire_requests for a context with workflow:manage
-        -- (its tenant) or an administrator (every tenant: the pg_cron job).
-        IF r.purpose IN ('app', 'admin') THEN
-            EXECUTE format('GRANT SELECT ON taskforce.approval_workflows, taskforce.approval_requests,
-                taskforce.approval_actions, taskforce.pending_approvals TO %I', r.role_name);
-            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce._workflow_exists(text, text),
-                taskforce._approval_satisfied(text, text, text, text, bytea),
-                taskforce.expire_requests() TO %I', r.role_name);
-        END IF;
         -- Agent catalog (catalog.sql): agents and their versions, read
         -- under tenant isolation; written only through the catalog
         -- functions (create_agent, create_version, submit_version, ...),
@@ -156,6 +143,16 @@ BEGIN
             EXECUTE format('GRANT EXECUTE ON FUNCTION
                 taskforce.define_state_machine(text, text[], text[], jsonb, text),
                 taskforce.drop_state_machine(text) TO %I', r.role_name);
+        END IF;
+        -- Approvals (approvals.sql, approvals_actions.sql): workflows,
+        -- requests and actions read under tenant isolation; written only
+        -- through the workflow and request functions.  expire_requests for
+        -- a context with workflow:manage (its tenant) or an administrator
+        -- (every tenant: the pg_cron job).
+        IF r.purpose IN ('app', 'admin') THEN
+            EXECUTE format('GRANT SELECT ON taskforce.approval_workflows, taskforce.approval_requests,
+                taskforce.approval_actions, taskforce.pending_approvals TO %I', r.role_name);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.expire_requests() TO %I', r.role_name);
         END IF;
         IF r.purpose = 'admin' THEN
             -- Token issuers and keys, the permission catalog, establishing
