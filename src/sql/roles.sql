@@ -104,25 +104,12 @@ BEGIN
             EXECUTE format('GRANT SELECT ON taskforce.retention_runs TO %I', r.role_name);
             EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.apply_retention(boolean, text) TO %I', r.role_name);
         END IF;
-        -- State machines (state_machines.sql): global definitions, read by
-        -- every role; defined and dropped by administrators (the functions
-        -- check it again).  Attaching needs the table's ownership.
-        EXECUTE format('GRANT SELECT ON taskforce.state_machines, taskforce.state_machine_transitions,
-            taskforce.state_machine_attachments, taskforce.state_machine_tables TO %I', r.role_name);
-        IF r.purpose = 'admin' THEN
-            EXECUTE format('GRANT EXECUTE ON FUNCTION
-                taskforce.define_state_machine(text, text[], text[], jsonb, text),
-                taskforce.drop_state_machine(text) TO %I', r.role_name);
-        END IF;
-        -- Approvals (approvals.sql, approvals_actions.sql): workflows,
-        -- requests and actions read under tenant isolation; written only
-        -- through the workflow and request functions.  expire_requests for
-        -- a context with workflow:manage (its tenant) or an administrator
-        -- (every tenant: the pg_cron job).
+        -- Agent catalog (catalog.sql): agents and their versions, read
+        -- under tenant isolation; written only through the catalog
+        -- functions (create_agent, create_version, submit_version, ...),
+        -- which PUBLIC may call and which check the context's permissions.
         IF r.purpose IN ('app', 'admin') THEN
-            EXECUTE format('GRANT SELECT ON taskforce.approval_workflows, taskforce.approval_requests,
-                taskforce.approval_actions, taskforce.pending_approvals TO %I', r.role_name);
-            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.expire_requests() TO %I', r.role_name);
+            EXECUTE format('GRANT SELECT ON taskforce.agents, taskforce.agent_versions TO %I', r.role_name);
         END IF;
         -- Events (events.sql): endpoints without their secret column and
         -- the outbox, read under tenant isolation; endpoints are managed by
@@ -139,6 +126,26 @@ BEGIN
                 taskforce.claim_deliveries(text, integer, interval),
                 taskforce.complete_delivery(bigint, text, boolean, integer, text),
                 taskforce.retry_delivery(bigint) TO %I', r.role_name);
+        END IF;
+        -- State machines (state_machines.sql): global definitions, read by
+        -- every role; defined and dropped by administrators (the functions
+        -- check it again).  Attaching needs the TRIGGER privilege on the table.
+        EXECUTE format('GRANT SELECT ON taskforce.state_machines, taskforce.state_machine_transitions,
+            taskforce.state_machine_attachments, taskforce.state_machine_tables TO %I', r.role_name);
+        IF r.purpose = 'admin' THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION
+                taskforce.define_state_machine(text, text[], text[], jsonb, text),
+                taskforce.drop_state_machine(text) TO %I', r.role_name);
+        END IF;
+        -- Approvals (approvals.sql, approvals_actions.sql): workflows,
+        -- requests and actions read under tenant isolation; written only
+        -- through the workflow and request functions.  expire_requests for
+        -- a context with workflow:manage (its tenant) or an administrator
+        -- (every tenant: the pg_cron job).
+        IF r.purpose IN ('app', 'admin') THEN
+            EXECUTE format('GRANT SELECT ON taskforce.approval_workflows, taskforce.approval_requests,
+                taskforce.approval_actions, taskforce.pending_approvals TO %I', r.role_name);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.expire_requests() TO %I', r.role_name);
         END IF;
         IF r.purpose = 'admin' THEN
             -- Token issuers and keys, the permission catalog, establishing

@@ -266,7 +266,7 @@ COMMENT ON FUNCTION taskforce._state_machine_trigger() IS
 
 -- Records an attachment made by attach_state_machine, once the trigger it
 -- created is in place: callable by anyone, because the row cannot be forged
--- without that trigger, and creating it needs the table's ownership.
+-- without that trigger, and creating it needs the TRIGGER privilege.
 -- Checks the existing rows as the owner (row security would hide some).
 CREATE FUNCTION taskforce._record_state_machine_attachment(tbl regclass, "column" name, machine text,
                                                             content_column name)
@@ -331,8 +331,8 @@ $$;
 COMMENT ON FUNCTION taskforce._forget_state_machine_attachment(regclass) IS
     'internal: forgets an attachment whose trigger detach_state_machine has dropped';
 
--- Runs as the caller: creating a trigger needs the table's ownership, as
--- CREATE TRIGGER always does.
+-- Runs as the caller: CREATE TRIGGER needs the TRIGGER privilege on the
+-- table (DROP TRIGGER, in detach, its ownership).
 CREATE FUNCTION taskforce.attach_state_machine(tbl regclass, "column" name, machine text,
                                                content_column name DEFAULT NULL)
     RETURNS void
@@ -355,7 +355,9 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'Define it with taskforce.define_state_machine(); taskforce.state_machines lists them.';
     END IF;
-    SELECT pg_catalog.getbasetype(a.atttypid)::oid INTO col_type FROM pg_catalog.pg_attribute AS a
+    -- The column's type, or a domain's base type.
+    SELECT CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END INTO col_type
+      FROM pg_catalog.pg_attribute AS a JOIN pg_catalog.pg_type AS ty ON ty.oid = a.atttypid
      WHERE a.attrelid = tbl AND a.attname = "column" AND a.attnum > 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'table "%" has no column "%"', tbl, "column" USING ERRCODE = 'undefined_column';
@@ -392,7 +394,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION taskforce.attach_state_machine(regclass, name, text, name) IS
-    'enforces a state machine on a table''s text column with a C trigger (the table''s owner; content_column: what approvals bind to)';
+    'enforces a state machine on a table''s text column with a C trigger (needs the TRIGGER privilege; content_column: what approvals bind to)';
 
 CREATE FUNCTION taskforce.detach_state_machine(tbl regclass) RETURNS void
     LANGUAGE plpgsql
