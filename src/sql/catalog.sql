@@ -595,8 +595,7 @@ BEGIN
         pg_catalog.format('Publish %s v%s', a.name, v.version),
         description => v.changelog,
         payload => pg_catalog.jsonb_build_object('agent_id', v.agent_id, 'version', v.version,
-                                                 'changelog', v.changelog),
-        tenant_id => tenant);
+                                                 'changelog', v.changelog));
 END
 $$;
 COMMENT ON FUNCTION taskforce.submit_version(text, text, text) IS
