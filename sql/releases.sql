@@ -380,7 +380,7 @@ SELECT l.row_key::jsonb->>'project_id' AS project_id, l.row_key::jsonb->>'releas
 -- The events, one delivery each to the tenant's subscribed endpoints:
 -- what was released and rolled back, into where.
 SELECT d.tenant_id, d.endpoint_id, d.event, d.body::jsonb->'payload' AS payload
-  FROM taskforce.webhook_deliveries AS d ORDER BY d.delivery_id;
+  FROM taskforce.webhook_deliveries AS d WHERE d.tenant_id LIKE 'rel-%' ORDER BY d.delivery_id;
 
 -- 9. Offboarding: a deleted tenant's rows go from every table new in
 -- 0.7.0 (webhooks, approvals, agents, environments, releases) with its
