@@ -223,7 +223,7 @@ BEGIN
        AND NOT EXISTS (SELECT FROM taskforce.roles AS c
                         WHERE c.tenant_id = _approval_check_rules.tenant_id AND c.role_name = r);
     IF unknown IS NOT NULL THEN
-        RAISE EXCEPTION 'role % does not exist in tenant "%"', unknown, tenant_id
+        RAISE EXCEPTION 'approver_roles names roles that do not exist in tenant "%": %', tenant_id, unknown
             USING ERRCODE = 'undefined_object',
                   HINT = 'Name system roles (admin, agent_designer, operator, auditor, viewer) or roles made with taskforce.create_role().';
     END IF;

@@ -21,7 +21,7 @@ DECLARE
     tenant text := taskforce._authorize(NULL, tenant_id);
     w taskforce.approval_workflows;
     r taskforce.approval_requests;
-    existing bigint;
+    existing taskforce.approval_requests;
 BEGIN
     PERFORM taskforce._approval_check_type(request_approval.request_type);
     IF request_approval.resource_type IS NULL OR request_approval.resource_id IS NULL
@@ -55,14 +55,28 @@ BEGIN
         AND x.resource_type = request_approval.resource_type
         AND x.resource_id = request_approval.resource_id
         AND x.status = 'pending' AND x.expires_at <= pg_catalog.now();
-    SELECT x.request_id INTO existing FROM taskforce.approval_requests AS x
+    -- A pending request of the same resource: for a row of a table under a
+    -- state machine, the same content makes it this request (the row was
+    -- withdrawn and submitted again unchanged), other content supersedes
+    -- it (it can never be approved: the content it binds is gone); for
+    -- other resources it is a duplicate.
+    SELECT * INTO existing FROM taskforce.approval_requests AS x
      WHERE x.tenant_id = tenant AND x.request_type = request_approval.request_type
        AND x.resource_type = request_approval.resource_type
-       AND x.resource_id = request_approval.resource_id AND x.status = 'pending';
+       AND x.resource_id = request_approval.resource_id AND x.status = 'pending'
+       FOR UPDATE;
     IF FOUND THEN
-        RAISE EXCEPTION 'request % for this resource is already pending', existing
-            USING ERRCODE = 'duplicate_object',
-                  HINT = 'Wait for it to be decided, or cancel it with taskforce.cancel_request().';
+        IF NOT EXISTS (SELECT FROM taskforce.state_machine_attachments AS a
+                        WHERE taskforce._audit_object(a.tbl) = request_approval.resource_type) THEN
+            RAISE EXCEPTION 'request % for this resource is already pending', existing.request_id
+                USING ERRCODE = 'duplicate_object',
+                      HINT = 'Wait for it to be decided, or cancel it with taskforce.cancel_request().';
+        END IF;
+        IF existing.content_hash IS NOT DISTINCT FROM request_approval.content_hash THEN
+            RETURN existing.request_id;
+        END IF;
+        UPDATE taskforce.approval_requests AS x SET status = 'cancelled', decided_at = pg_catalog.now()
+         WHERE x.tenant_id = tenant AND x.request_id = existing.request_id;
     END IF;
     BEGIN
         INSERT INTO taskforce.approval_requests (tenant_id, request_type, workflow_id, resource_type,
@@ -91,7 +105,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION taskforce.request_approval(text, text, text, text, text, jsonb, bytea, text) IS
-    'asks for approval of a resource under the tenant''s enabled workflow of the request type (its rules are copied into the request); the context user is the requester; returns the request id';
+    'asks for approval of a resource under the tenant''s enabled workflow of the request type (its rules are copied into the request); the context user is the requester; returns the request id (for a table row with a pending request for the same content: that one; for other content the pending one is superseded)';
 
 -- The row key {primary key column: value} (tenant column left out) of the
 -- row of tbl that row_key names, as the state-machine engine and the audit
@@ -150,10 +164,11 @@ COMMENT ON FUNCTION taskforce._approval_row(regclass, jsonb, name) IS
 -- approval type of the transitions out of the row's current state, the
 -- resource the row (schema.table and its row key), the content its content
 -- hash (state_machines.sql's content_hash).  The requester is the context's
--- user, the tenant the context's (a row of another tenant is not found).
--- Runs as the caller, so that it finds only a row the caller sees;
--- request_approval then checks the rest.  No tenant_id argument: with one,
--- calls of the other form with six untyped literals would be ambiguous.
+-- user, the tenant the context's (a row of another tenant is not found);
+-- an administrator without context requests for the row's tenant.  Runs as
+-- the caller, so that it finds only a row the caller sees; request_approval
+-- then checks the rest.  No tenant_id argument: with one, a call of the
+-- other form with six untyped literals would be ambiguous.
 CREATE FUNCTION taskforce.request_approval(
     tbl regclass,
     row_key jsonb,
@@ -165,17 +180,13 @@ CREATE FUNCTION taskforce.request_approval(
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
+    context_tenant text := taskforce.current_tenant();
     attachment record;
     found_row record;
     types text[];
 BEGIN
     IF tbl IS NULL OR row_key IS NULL THEN
         RAISE EXCEPTION 'tbl and row_key must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF taskforce.current_tenant() IS NULL THEN
-        RAISE EXCEPTION 'requesting approval of a row needs an authenticated user'
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'Authenticate first; an administrator acts through taskforce.act_as().';
     END IF;
     SELECT a.column_name, a.machine INTO attachment
       FROM taskforce.state_machine_attachments AS a WHERE a.tbl = request_approval.tbl;
@@ -185,7 +196,8 @@ BEGIN
                   HINT = 'Attach one with taskforce.attach_state_machine(); approvals of other resources name them with request_approval(request_type, resource_type, resource_id, title).';
     END IF;
     found_row := taskforce._approval_row(tbl, row_key, attachment.column_name);
-    IF found_row.tenant_id IS DISTINCT FROM taskforce.current_tenant() AND found_row.tenant_id IS NOT NULL THEN
+    IF context_tenant IS NOT NULL AND found_row.tenant_id IS DISTINCT FROM context_tenant
+       AND found_row.tenant_id IS NOT NULL THEN
         RAISE EXCEPTION 'no row of "%" has the key %', tbl, row_key
             USING ERRCODE = 'undefined_object';
     END IF;
@@ -203,9 +215,11 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Request each with request_approval(request_type, resource_type, resource_id, title, content_hash => taskforce.content_hash(tbl, row_key)).';
     END IF;
+    -- Without a context (an administrator), the row's tenant.
     RETURN taskforce.request_approval(types[1], taskforce._audit_object(tbl), found_row.resource_id,
                                       title, description, payload,
-                                      taskforce.content_hash(tbl, row_key));
+                                      taskforce.content_hash(tbl, row_key),
+                                      CASE WHEN context_tenant IS NULL THEN found_row.tenant_id END);
 END
 $$;
 COMMENT ON FUNCTION taskforce.request_approval(regclass, jsonb, text, text, jsonb) IS
@@ -341,7 +355,8 @@ COMMENT ON FUNCTION taskforce._approval_agent_version(taskforce.approval_request
 
 -- A request that ends without approval (rejected, expired, cancelled)
 -- returns its agent version from pending_approval to draft, as a system
--- transition (the decision was the workflow's, not the caller's).
+-- transition (the decision was the workflow's, not the caller's), through
+-- catalog.sql's _withdraw_version.
 CREATE FUNCTION taskforce._approval_return_to_draft(r taskforce.approval_requests)
     RETURNS void
     LANGUAGE plpgsql
@@ -350,13 +365,13 @@ CREATE FUNCTION taskforce._approval_return_to_draft(r taskforce.approval_request
 DECLARE
     v text[] := taskforce._approval_agent_version(r);
 BEGIN
-    IF v IS NULL THEN
+    IF v IS NULL OR NOT EXISTS (SELECT FROM taskforce.agent_versions AS x
+                                 WHERE x.tenant_id = r.tenant_id AND x.agent_id = v[1] AND x.version = v[2]
+                                   AND x.status = 'pending_approval') THEN
         RETURN;
     END IF;
     PERFORM taskforce._system_transitions(true);
-    UPDATE taskforce.agent_versions AS x SET status = 'draft'
-     WHERE x.tenant_id = r.tenant_id AND x.agent_id = v[1] AND x.version = v[2]
-       AND x.status = 'pending_approval';
+    PERFORM taskforce._withdraw_version(r.tenant_id, v[1], v[2]);
     PERFORM taskforce._system_transitions(false);
 END
 $$;
@@ -389,9 +404,12 @@ REVOKE ALL ON FUNCTION taskforce._expire_request(taskforce.approval_requests, bo
 COMMENT ON FUNCTION taskforce._expire_request(taskforce.approval_requests, boolean) IS
     'internal: marks a pending request expired, emits request_expired, and returns its agent version to draft';
 
--- Applies an approved agent_publish request with auto_apply: the version
--- is approved and published as system transitions in this transaction.
-CREATE FUNCTION taskforce._approval_apply(r taskforce.approval_requests, approved_by text)
+-- Applies an approved agent_publish request with auto_apply (seed 001
+-- §4.2's on_approved callback): the version is approved and published as
+-- system transitions in this transaction, through catalog.sql's
+-- _approve_version and _publish_version (which turns system transitions
+-- off again when it is done).
+CREATE FUNCTION taskforce._approval_apply(r taskforce.approval_requests)
     RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -399,22 +417,20 @@ CREATE FUNCTION taskforce._approval_apply(r taskforce.approval_requests, approve
 DECLARE
     v text[] := taskforce._approval_agent_version(r);
 BEGIN
-    IF NOT r.auto_apply OR v IS NULL THEN
+    IF NOT r.auto_apply OR v IS NULL OR NOT EXISTS (
+           SELECT FROM taskforce.agent_versions AS x
+            WHERE x.tenant_id = r.tenant_id AND x.agent_id = v[1] AND x.version = v[2]
+              AND x.status = 'pending_approval') THEN
         RETURN;
     END IF;
     PERFORM taskforce._system_transitions(true);
-    UPDATE taskforce.agent_versions AS x
-       SET status = 'approved', approved_by = _approval_apply.approved_by, approved_at = pg_catalog.now()
-     WHERE x.tenant_id = r.tenant_id AND x.agent_id = v[1] AND x.version = v[2]
-       AND x.status = 'pending_approval';
-    IF FOUND THEN
-        PERFORM taskforce._publish_version(r.tenant_id, v[1], v[2]);
-    END IF;
+    PERFORM taskforce._approve_version(r.tenant_id, v[1], v[2]);
+    PERFORM taskforce._publish_version(r.tenant_id, v[1], v[2]);
     PERFORM taskforce._system_transitions(false);
 END
 $$;
-REVOKE ALL ON FUNCTION taskforce._approval_apply(taskforce.approval_requests, text) FROM PUBLIC;
-COMMENT ON FUNCTION taskforce._approval_apply(taskforce.approval_requests, text) IS
+REVOKE ALL ON FUNCTION taskforce._approval_apply(taskforce.approval_requests) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._approval_apply(taskforce.approval_requests) IS
     'internal: approves and publishes the agent version of an approved agent_publish request with auto_apply (system transitions)';
 
 -- The rules of acting on a request, in one place.  action: approve, reject
@@ -513,7 +529,7 @@ BEGIN
                 'request_id', r.request_id, 'tenant_id', r.tenant_id, 'request_type', r.request_type,
                 'resource_type', r.resource_type, 'resource_id', r.resource_id,
                 'approved_by', to_jsonb(approvers)));
-            PERFORM taskforce._approval_apply(r, actor);
+            PERFORM taskforce._approval_apply(r);
         END IF;
     ELSIF action = 'reject' THEN
         SELECT count(*) INTO rejections FROM taskforce.approval_actions AS x
