@@ -110,25 +110,25 @@ CREATE ROLE cat_app LOGIN IN ROLE taskforce_app;
 CREATE ROLE cat_admin LOGIN IN ROLE taskforce_admin;
 GRANT cat_app TO cat_admin;
 RESET client_min_messages;
-SELECT count(*) FROM taskforce.create_tenant('acme-corp', 'Acme Corp', limits => '{"max_agents": 4}');
+SELECT count(*) FROM taskforce.create_tenant('cat-acme', 'Acme Corp', limits => '{"max_agents": 4}');
 SELECT count(*) FROM taskforce.create_tenant('cat-other', 'Other Corp');
 SELECT count(*) AS users
-  FROM (VALUES ('acme-corp', ARRAY['alice', 'bob', 'victor']), ('cat-other', ARRAY['eve'])) AS v(t, users),
+  FROM (VALUES ('cat-acme', ARRAY['alice', 'bob', 'victor']), ('cat-other', ARRAY['eve'])) AS v(t, users),
        unnest(v.users) AS u, taskforce.create_user(u, u, tenant_id => v.t) AS c;
 SELECT count(*) AS role_grants
-  FROM (VALUES ('acme-corp', 'alice', 'agent_designer'), ('acme-corp', 'bob', 'admin'),
-               ('acme-corp', 'victor', 'viewer'), ('cat-other', 'eve', 'admin')) AS v(t, u, r),
+  FROM (VALUES ('cat-acme', 'alice', 'agent_designer'), ('cat-acme', 'bob', 'admin'),
+               ('cat-acme', 'victor', 'viewer'), ('cat-other', 'eve', 'admin')) AS v(t, u, r),
        taskforce.grant_role(v.u, v.r, tenant_id => v.t) AS g;
 -- The application role cannot write the catalog's tables directly.
 SET ROLE cat_app;
-INSERT INTO taskforce.agents (tenant_id, agent_id, name) VALUES ('acme-corp', 'x', 'x');
+INSERT INTO taskforce.agents (tenant_id, agent_id, name) VALUES ('cat-acme', 'x', 'x');
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 -- alice (agent_designer) creates the seed's agent with its initial
 -- definition: version 0.1.0, in draft, hashed.
 \c - cat_admin
-SELECT FROM taskforce.act_as('acme-corp', 'alice', scope => 'session');
+SELECT FROM taskforce.act_as('cat-acme', 'alice', scope => 'session');
 SET ROLE cat_app;
 SELECT agent_id, name, category, tags, owner_id, current_version
   FROM taskforce.create_agent('customer-support-agent', 'Customer Support Agent',
@@ -177,13 +177,13 @@ SELECT taskforce.update_version_definition('customer-support-agent', '1.0.0', '{
 RESET ROLE;
 \c - postgres
 UPDATE taskforce.agent_versions SET definition = '{"tools": []}'
- WHERE tenant_id = 'acme-corp' AND agent_id = 'customer-support-agent' AND version = '1.0.0';
+ WHERE tenant_id = 'cat-acme' AND agent_id = 'customer-support-agent' AND version = '1.0.0';
 \echo :LAST_ERROR_SQLSTATE
 UPDATE taskforce.agent_versions SET version = '1.0.1'
- WHERE tenant_id = 'acme-corp' AND agent_id = 'customer-support-agent' AND version = '1.0.0';
+ WHERE tenant_id = 'cat-acme' AND agent_id = 'customer-support-agent' AND version = '1.0.0';
 \echo :LAST_ERROR_SQLSTATE
 \c - cat_admin
-SELECT FROM taskforce.act_as('acme-corp', 'alice', scope => 'session');
+SELECT FROM taskforce.act_as('cat-acme', 'alice', scope => 'session');
 SET ROLE cat_app;
 -- Illegal transitions: 55000 with the allowed next states.
 SELECT taskforce.publish_version('customer-support-agent', '1.0.0');
@@ -195,7 +195,7 @@ SELECT taskforce.submit_version('customer-support-agent', '1.0.0');
 \set VERBOSITY terse
 -- victor (viewer) reads the catalog but may not change it.
 RESET ROLE;
-SELECT FROM taskforce.act_as('acme-corp', 'victor', scope => 'session');
+SELECT FROM taskforce.act_as('cat-acme', 'victor', scope => 'session');
 SET ROLE cat_app;
 SELECT agent_id FROM taskforce.list_agents();
 SELECT taskforce.create_agent('victors-agent', 'Victor''s agent');
@@ -206,7 +206,7 @@ SELECT taskforce.create_version('customer-support-agent', '2.0.0', '{}');
 \echo :LAST_ERROR_SQLSTATE
 -- alice approves and publishes (agent_designer holds agent:publish).
 RESET ROLE;
-SELECT FROM taskforce.act_as('acme-corp', 'alice', scope => 'session');
+SELECT FROM taskforce.act_as('cat-acme', 'alice', scope => 'session');
 SET ROLE cat_app;
 SELECT version, status, approved_by, approved_at IS NOT NULL AS approved
   FROM taskforce.approve_version('customer-support-agent', '1.0.0');
@@ -241,12 +241,12 @@ SELECT taskforce.deprecate_version('customer-support-agent', '1.0.0');
 -- opens an approval request bound to the version's config hash, and the
 -- version cannot be approved until the request is.
 RESET ROLE;
-SELECT FROM taskforce.act_as('acme-corp', 'bob', scope => 'session');
+SELECT FROM taskforce.act_as('cat-acme', 'bob', scope => 'session');
 SET ROLE cat_app;
 SELECT workflow_id, request_type, required_approvals
   FROM taskforce.create_workflow('publish-review', 'Publish review', 'agent_publish', 1, ARRAY['admin']);
 RESET ROLE;
-SELECT FROM taskforce.act_as('acme-corp', 'alice', scope => 'session');
+SELECT FROM taskforce.act_as('cat-acme', 'alice', scope => 'session');
 SET ROLE cat_app;
 SELECT taskforce.submit_version('customer-support-agent', '1.2.0-rc.1') AS request_id \gset
 SELECT request_type, resource_type, resource_id, title, requester_id, status, payload,
@@ -258,20 +258,20 @@ SELECT taskforce.approve_version('customer-support-agent', '1.2.0-rc.1');
 \echo :LAST_ERROR_SQLSTATE
 \set VERBOSITY terse
 RESET ROLE;
-SELECT FROM taskforce.act_as('acme-corp', 'bob', scope => 'session');
+SELECT FROM taskforce.act_as('cat-acme', 'bob', scope => 'session');
 SET ROLE cat_app;
 SELECT status FROM taskforce.approve_request(:request_id, 'looks good');
 RESET ROLE;
-SELECT FROM taskforce.act_as('acme-corp', 'alice', scope => 'session');
+SELECT FROM taskforce.act_as('cat-acme', 'alice', scope => 'session');
 SET ROLE cat_app;
 SELECT status, approved_by FROM taskforce.approve_version('customer-support-agent', '1.2.0-rc.1');
 SELECT status FROM taskforce.publish_version('customer-support-agent', '1.2.0-rc.1');
 RESET ROLE;
-SELECT FROM taskforce.act_as('acme-corp', 'bob', scope => 'session');
+SELECT FROM taskforce.act_as('cat-acme', 'bob', scope => 'session');
 SET ROLE cat_app;
 SELECT enabled FROM taskforce.disable_workflow('publish-review');
 RESET ROLE;
-SELECT FROM taskforce.act_as('acme-corp', 'alice', scope => 'session');
+SELECT FROM taskforce.act_as('cat-acme', 'alice', scope => 'session');
 SET ROLE cat_app;
 -- Versions in precedence order (ORDER BY version_key).
 SELECT version, status FROM taskforce.agent_versions
@@ -280,7 +280,7 @@ SELECT version, status FROM taskforce.agent_versions
 SELECT taskforce.delete_agent('customer-support-agent');
 \echo :LAST_ERROR_SQLSTATE
 
--- Plan limit: acme-corp may have 4 agents.
+-- Plan limit: cat-acme may have 4 agents.
 SELECT count(*) AS created
   FROM (VALUES ('billing-agent', 'Billing Agent', 'Answers invoice and payment questions', 'finance',
                 ARRAY['production', 'billing']),
@@ -318,17 +318,17 @@ RESET enable_seqscan;
 SELECT action, new_values->>'from' AS "from", new_values->>'to' AS "to", user_id
   FROM taskforce.audit_log
  WHERE event_type = 'transition' AND object = 'taskforce.agent_versions'
-   AND tenant_id = 'acme-corp'
+   AND tenant_id = 'cat-acme'
    AND row_key::jsonb @> '{"agent_id": "customer-support-agent", "version": "1.1.0"}'
  ORDER BY logged_at, txid, entry_seq;
 SELECT new_values->'payload'->>'version' AS version, new_values->'payload'->>'previous_version' AS previous,
        new_values->'payload'->'deprecated_versions' AS deprecated
   FROM taskforce.audit_log
- WHERE event_type = 'event' AND object = 'agent_published' AND tenant_id = 'acme-corp'
+ WHERE event_type = 'event' AND object = 'agent_published' AND tenant_id = 'cat-acme'
  ORDER BY logged_at, txid, entry_seq;
 -- Deleting an agent without a published version takes its versions along.
 \c - cat_admin
-SELECT FROM taskforce.act_as('acme-corp', 'alice', scope => 'session');
+SELECT FROM taskforce.act_as('cat-acme', 'alice', scope => 'session');
 SET ROLE cat_app;
 SELECT version FROM taskforce.create_version('hr-helper', '0.9.0', '{}');
 SELECT taskforce.delete_agent('hr-helper');
@@ -348,7 +348,7 @@ SELECT taskforce.create_version('customer-support-agent', '9.0.0', '{}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.delete_agent('customer-support-agent');
 \echo :LAST_ERROR_SQLSTATE
-SELECT taskforce.list_agents(tenant_id => 'acme-corp');
+SELECT taskforce.list_agents(tenant_id => 'cat-acme');
 \echo :LAST_ERROR_SQLSTATE
 -- The same agent_id is free in this tenant.
 SELECT agent_id, owner_id FROM taskforce.create_agent('customer-support-agent', 'Other Support');
