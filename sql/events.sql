@@ -57,6 +57,21 @@ SELECT taskforce.create_webhook_endpoint('publish', 'https://hooks.example.com/p
 SELECT endpoint_id, url, events, enabled, max_attempts, retry_backoff, secret_rotated_at
   FROM taskforce.webhook_endpoints ORDER BY endpoint_id;
 COMMIT;
+-- Changing an endpoint: nulls keep a field.
+BEGIN;
+SELECT taskforce.act_as('ev-acme', 'wendy');
+SET LOCAL ROLE ev_app;
+SELECT taskforce.create_webhook_endpoint('temp', 'https://old.example.com/', '{request_created}', public.ev_secret(5));
+SELECT taskforce.update_webhook_endpoint('temp', url => 'https://new.example.com/hook',
+                                         events => '{request_expired,request_created}', max_attempts => 3);
+SELECT endpoint_id, url, events, max_attempts, retry_backoff FROM taskforce.webhook_endpoints WHERE endpoint_id = 'temp';
+SAVEPOINT s;
+SELECT taskforce.update_webhook_endpoint('temp', url => 'mailto:x@example.com');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT taskforce.update_webhook_endpoint('temp', retry_backoff => '-1 second');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
 
 -- Endpoint errors: bad values (22023, with the valid ones in the hint),
 -- nulls (22004), a duplicate (42710), an unknown endpoint (42704).
@@ -411,3 +426,20 @@ SET taskforce.notify_events = on;
 SET taskforce.notify_events = on;
 SHOW taskforce.notify_events;
 RESET taskforce.notify_events;
+
+-- 10. Purging the outbox: delivered and failed rows older than the
+-- interval, by an administrator (the application role may not: 42501).
+\c - ev_admin
+BEGIN;
+SELECT taskforce.act_as('ev-acme', 'wendy');
+SET LOCAL ROLE ev_app;
+SELECT taskforce.purge_deliveries('0');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+\c - ev_worker
+SELECT taskforce.purge_deliveries();
+SELECT taskforce.purge_deliveries('-1 day');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.purge_deliveries('0');
+\c - postgres
+SELECT state, count(*) FROM taskforce.webhook_deliveries GROUP BY state ORDER BY state;
