@@ -386,6 +386,16 @@ SELECT d.tenant_id, d.endpoint_id, d.event, d.body::jsonb->'payload' AS payload
 -- 0.7.0 (webhooks, approvals, agents, environments, releases) with its
 -- projects and users, in an order the foreign keys accept; the other
 -- tenant's stay.
+-- An application table of globex under the release machine: its trigger
+-- (like isolation's and the audit's) runs no code on DELETE, so an
+-- administrator, not only a superuser, may offboard.
+CREATE TABLE public.rel_tickets (tenant_id text NOT NULL, id int NOT NULL, status text NOT NULL,
+                                 PRIMARY KEY (tenant_id, id));
+SET client_min_messages = warning;
+SELECT taskforce.enable_tenant_isolation('public.rel_tickets');
+RESET client_min_messages;
+SELECT taskforce.attach_state_machine('public.rel_tickets', 'status', 'release');
+INSERT INTO public.rel_tickets VALUES ('rel-globex', 1, 'draft'), ('rel-acme', 1, 'draft');
 \c - rel_admin
 SELECT tenant_id, status FROM taskforce.delete_tenant('rel-globex');
 SELECT taskforce.create_release('shop', 's2', '3.1.0', tenant_id => 'rel-globex');
@@ -401,4 +411,4 @@ SELECT t.tbl, (xpath('/row/n/text()',
   FROM unnest(ARRAY['taskforce.webhook_deliveries', 'taskforce.webhook_endpoints', 'taskforce.approval_actions',
                     'taskforce.approval_requests', 'taskforce.approval_workflows', 'taskforce.agent_versions',
                     'taskforce.agents', 'taskforce.releases', 'taskforce.environments',
-                    'taskforce.projects']::regclass[]) AS t(tbl);
+                    'taskforce.projects', 'public.rel_tickets']::regclass[]) AS t(tbl);

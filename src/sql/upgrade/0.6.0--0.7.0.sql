@@ -18,8 +18,9 @@ DROP FUNCTION taskforce.setup_roles(name, name, name, name);
 -- to; each after the tables that refer to it.  The deletes run with the function owner's
 -- rights (row-level security does not hide the rows from it), so the
 -- tables' own triggers and rules would too: unless the session is a
--- superuser's, a table that has any (other than isolation's own trigger,
--- told by its function, not its name) is refused.
+-- superuser's, a table that has any (other than isolation's, the audit's
+-- and the state machines' (0.7.0: it refuses to run on DELETE), told by
+-- their function, not their name) is refused.
 CREATE OR REPLACE FUNCTION taskforce.offboard_tenant(tenant_id text, dry_run boolean DEFAULT true)
     RETURNS TABLE (table_name regclass, rows bigint)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -58,7 +59,8 @@ BEGIN
                EXISTS (SELECT FROM pg_catalog.pg_trigger AS g
                         WHERE g.tgrelid = table_name AND NOT g.tgisinternal
                           AND g.tgfoid NOT IN ('taskforce._tenant_immutable'::pg_catalog.regproc,
-                                               'taskforce._audit_trigger'::pg_catalog.regproc)
+                                               'taskforce._audit_trigger'::pg_catalog.regproc,
+                                               'taskforce._state_machine_trigger'::pg_catalog.regproc)
                           AND g.tgenabled <> 'D')
             OR EXISTS (SELECT FROM pg_catalog.pg_rewrite AS w
                         WHERE w.ev_class = table_name AND w.ev_type = '4')) THEN
