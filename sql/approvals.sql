@@ -41,6 +41,9 @@ BEGIN
     RETURN titles;
 END
 $$;
+-- Error messages name request ids: start them at 1000, whatever the
+-- suites before made.
+ALTER SEQUENCE taskforce.approval_requests_request_id_seq RESTART WITH 1000;
 RESET client_min_messages;
 
 -- The permission: a system one that, among the system roles, only admin
@@ -487,7 +490,255 @@ SELECT taskforce.expire_requests();
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
--- 8. History: every request and action stays, decided or not.
+
+-- 8. Seed 001 §4.2, the complete example, with the agent catalog
+-- (catalog.sql): alice (agent_designer) creates the agent and version
+-- 1.0.0 and submits it, which opens a request under the strict-publish
+-- workflow (two approvals from admin or agent_designer, 48 hours) bound to
+-- the version's config hash.
+BEGIN;
+SELECT public.appr_as('alice') \gset
+SELECT agent_id, name, owner_id
+  FROM taskforce.create_agent('customer-support-agent', 'Customer Support Agent',
+                              'Handles customer inquiries via email and chat', 'support',
+                              ARRAY['production', 'nlp', 'customer-facing'],
+                              '{"tools": ["semantic_search", "send_email"], "max_iterations": 10, "temperature": 0.7}');
+SELECT version, status FROM taskforce.create_version('customer-support-agent', '1.0.0',
+    '{"tools": ["semantic_search", "send_email", "create_ticket"], "max_iterations": 15, "temperature": 0.5,
+      "rag_config": {"index": "support-docs", "max_results": 5}}',
+    'Added ticket creation capability and improved RAG integration');
+SELECT taskforce.submit_version('customer-support-agent', '1.0.0') AS publish_request \gset
+SELECT r.request_type, r.workflow_id, r.resource_type, r.resource_id, r.requester_id, r.title, r.payload,
+       r.status, r.required_approvals, r.approver_roles, r.expires_at - r.created_at AS expires_in,
+       r.content_hash = v.config_hash AS binds_config_hash, v.status AS version_status
+  FROM taskforce.approval_requests AS r, taskforce.agent_versions AS v
+ WHERE r.request_id = :publish_request AND v.agent_id = 'customer-support-agent' AND v.version = '1.0.0';
+-- alice may not approve her own request.
+SAVEPOINT s;
+SELECT taskforce.approve_request(:publish_request);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+COMMIT;
+-- Pending for bob and carol, not for alice or dave (no approver role).
+BEGIN;
+SELECT who, public.appr_pending(who) AS pending
+  FROM unnest(ARRAY['alice', 'bob', 'carol', 'dave']) AS who ORDER BY who;
+COMMIT;
+-- carol cannot approve the version yet: the request is not approved.
+BEGIN;
+SELECT public.appr_as('carol') \gset
+SAVEPOINT s;
+SELECT taskforce.approve_version('customer-support-agent', '1.0.0');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- Step 4: bob's approval, the first of two; step 5: carol's completes it.
+BEGIN;
+SELECT public.appr_as('bob') \gset
+SELECT status FROM taskforce.approve_request(:publish_request, 'Reviewed and tested - looks good!');
+COMMIT;
+BEGIN;
+SELECT public.appr_as('carol') \gset
+SELECT status FROM taskforce.approve_request(:publish_request, 'LGTM - approved for production');
+-- Step 6: the catalog approves and publishes the version.
+SELECT version, status, approved_by FROM taskforce.approve_version('customer-support-agent', '1.0.0');
+SELECT version, status FROM taskforce.publish_version('customer-support-agent', '1.0.0');
+SELECT agent_id, current_version FROM taskforce.agents WHERE agent_id = 'customer-support-agent';
+COMMIT;
+
+-- 9. Auto-apply (seed 001 §4.2's on_approved callback): the final
+-- approval approves and publishes the version in its own transaction,
+-- and the version it replaces is deprecated.
+BEGIN;
+SELECT public.appr_as('wendy') \gset
+SELECT workflow_id, auto_apply FROM taskforce.update_workflow('strict-publish', auto_apply => true);
+COMMIT;
+BEGIN;
+SELECT public.appr_as('alice') \gset
+SELECT version, status FROM taskforce.create_version('customer-support-agent', '1.1.0',
+    '{"tools": ["semantic_search", "send_email", "create_ticket"], "max_iterations": 20}', 'more iterations');
+SELECT taskforce.submit_version('customer-support-agent', '1.1.0') AS auto_request \gset
+COMMIT;
+BEGIN;
+SELECT public.appr_as('bob') \gset
+SELECT status, auto_apply FROM taskforce.approve_request(:auto_request);
+COMMIT;
+BEGIN;
+SELECT public.appr_as('carol') \gset
+SELECT status FROM taskforce.approve_request(:auto_request);
+SELECT version, status, approved_by, published_at IS NOT NULL AS published
+  FROM taskforce.agent_versions WHERE agent_id = 'customer-support-agent' ORDER BY version_key;
+SELECT current_version FROM taskforce.agents WHERE agent_id = 'customer-support-agent';
+COMMIT;
+BEGIN;
+SELECT public.appr_as('wendy') \gset
+SELECT workflow_id, auto_apply FROM taskforce.update_workflow('strict-publish', auto_apply => false);
+COMMIT;
+
+-- 10. Rejection returns the version to draft (a system transition: bob
+-- holds no right to move it himself).
+BEGIN;
+SELECT public.appr_as('alice') \gset
+SELECT version FROM taskforce.create_version('customer-support-agent', '1.2.0', '{"tools": []}', 'no tools');
+SELECT taskforce.submit_version('customer-support-agent', '1.2.0') AS rejected_request \gset
+COMMIT;
+BEGIN;
+SELECT public.appr_as('bob') \gset
+SELECT status FROM taskforce.reject_request(:rejected_request, 'an agent without tools cannot help anyone');
+SELECT version, status FROM taskforce.agent_versions
+ WHERE agent_id = 'customer-support-agent' AND version = '1.2.0';
+COMMIT;
+
+-- 11. Bound to the content.  Submitting an unchanged version again while
+-- its request is pending gives that request; an approved request binds
+-- the config hash it was made for: once the definition changed, the
+-- version cannot reach approved on it (42501), only on a request for the
+-- new content.
+BEGIN;
+SELECT public.appr_as('alice') \gset
+SELECT version FROM taskforce.create_version('customer-support-agent', '1.3.0', '{"tools": ["a"]}', 'tool a');
+SELECT taskforce.submit_version('customer-support-agent', '1.3.0') AS bound_request \gset
+SELECT version, status FROM taskforce.withdraw_version('customer-support-agent', '1.3.0');
+SELECT taskforce.submit_version('customer-support-agent', '1.3.0') = :bound_request AS same_request;
+COMMIT;
+BEGIN;
+SELECT public.appr_as('bob') \gset
+SELECT status FROM taskforce.approve_request(:bound_request);
+COMMIT;
+BEGIN;
+SELECT public.appr_as('carol') \gset
+SELECT status FROM taskforce.approve_request(:bound_request);
+COMMIT;
+-- The request is approved; alice withdraws the version, changes it and
+-- submits it again: a new request for the new content.
+BEGIN;
+SELECT public.appr_as('alice') \gset
+SELECT version, status FROM taskforce.withdraw_version('customer-support-agent', '1.3.0');
+SELECT version FROM taskforce.update_version_definition('customer-support-agent', '1.3.0', '{"tools": ["b"]}');
+SELECT taskforce.submit_version('customer-support-agent', '1.3.0') AS rebound_request \gset
+SELECT :rebound_request <> :bound_request AS new_request;
+COMMIT;
+BEGIN;
+SELECT public.appr_as('carol') \gset
+SAVEPOINT s;
+SELECT taskforce.approve_version('customer-support-agent', '1.3.0');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- The pending request for the new content, once approved, lets it pass.
+BEGIN;
+SELECT public.appr_as('bob') \gset
+SELECT status FROM taskforce.approve_request(:rebound_request);
+COMMIT;
+BEGIN;
+SELECT public.appr_as('carol') \gset
+SELECT status FROM taskforce.approve_request(:rebound_request);
+SELECT version, status FROM taskforce.approve_version('customer-support-agent', '1.3.0');
+COMMIT;
+
+-- 12. A user table under a state machine (state_machines.sql): documents
+-- go draft -> review -> published, and publishing needs an approved
+-- custom:doc_publish request for the document's content (the row without
+-- its state).  A change of the content voids an approval: approving is
+-- refused (55000), and so is the transition on an earlier approval.
+\c - postgres
+CREATE TABLE public.appr_docs (
+    tenant_id text NOT NULL DEFAULT taskforce.current_tenant(),
+    id integer NOT NULL,
+    body text NOT NULL,
+    state text NOT NULL DEFAULT 'draft',
+    PRIMARY KEY (tenant_id, id));
+SELECT taskforce.enable_tenant_isolation('public.appr_docs');
+GRANT SELECT, INSERT, UPDATE ON public.appr_docs TO appr_app;
+SELECT taskforce.define_state_machine('appr_doc', '{draft}', '{published}',
+    '[{"from": "draft", "to": "review"}, {"from": "review", "to": "draft"},
+      {"from": "review", "to": "published", "approval": "custom:doc_publish"}]');
+SELECT taskforce.attach_state_machine('public.appr_docs', 'state', 'appr_doc');
+\c - appr_admin
+BEGIN;
+SELECT public.appr_as('wendy') \gset
+SELECT workflow_id, request_type FROM taskforce.create_workflow('doc-publish', 'Publishing documents',
+    'custom:doc_publish', 1, ARRAY['legal_counsel']);
+COMMIT;
+BEGIN;
+SELECT public.appr_as('alice') \gset
+INSERT INTO public.appr_docs (id, body) VALUES (1, 'terms v1'), (2, 'privacy v1');
+UPDATE public.appr_docs SET state = 'review';
+-- The request names the row by its key; type, resource and content come
+-- from the table's machine.
+SELECT taskforce.request_approval('public.appr_docs', '{"id": 1}', 'Publish the terms') AS doc_1 \gset
+SELECT taskforce.request_approval('public.appr_docs', '{"id": 2}', 'Publish the privacy policy') AS doc_2 \gset
+SELECT r.request_type, r.resource_type, r.resource_id, r.title,
+       r.content_hash = taskforce.content_hash('public.appr_docs', '{"id": 1}') AS binds_content
+  FROM taskforce.approval_requests AS r WHERE r.request_id = :doc_1;
+-- Without an approved request, the transition is refused.
+SAVEPOINT s;
+UPDATE public.appr_docs SET state = 'published' WHERE id = 1;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+-- Bad requests: no machine on the table (55000), a key that is not the
+-- primary key (22023), no such row (42704), a state no approval leads out
+-- of (55000).
+SELECT taskforce.request_approval('taskforce.teams', '{"team_id": "red"}', 'x');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT taskforce.request_approval('public.appr_docs', '{"name": 1}', 'x');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT taskforce.request_approval('public.appr_docs', '{"id": 99}', 'x');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+INSERT INTO public.appr_docs (id, body) VALUES (3, 'draft only');
+SELECT taskforce.request_approval('public.appr_docs', '{"id": 3}', 'x');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+COMMIT;
+-- lena approves document 2 now; then alice changes both documents.
+BEGIN;
+SELECT public.appr_as('lena') \gset
+SELECT status FROM taskforce.approve_request(:doc_2);
+COMMIT;
+BEGIN;
+SELECT public.appr_as('alice') \gset
+UPDATE public.appr_docs SET body = body || ' (edited)';
+COMMIT;
+-- Approving document 1's request is refused: its content changed.
+BEGIN;
+SELECT public.appr_as('lena') \gset
+SAVEPOINT s;
+SELECT taskforce.approve_request(:doc_1);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- Document 2's approval was for the old content: the transition is
+-- refused (42501), and no row moved.
+BEGIN;
+SELECT public.appr_as('alice') \gset
+SAVEPOINT s;
+UPDATE public.appr_docs SET state = 'published' WHERE id = 2;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT id, body, state FROM public.appr_docs ORDER BY id;
+-- A request for the current content (the pending one for document 1 is
+-- superseded), approved, lets document 1 through.
+SELECT taskforce.request_approval('public.appr_docs', '{"id": 1}', 'Publish the edited terms') AS doc_1b \gset
+SELECT status FROM taskforce.approval_requests WHERE request_id = :doc_1;
+COMMIT;
+BEGIN;
+SELECT public.appr_as('lena') \gset
+SELECT status FROM taskforce.approve_request(:doc_1b);
+COMMIT;
+BEGIN;
+SELECT public.appr_as('alice') \gset
+UPDATE public.appr_docs SET state = 'published' WHERE id = 1;
+SELECT id, state FROM public.appr_docs ORDER BY id;
+COMMIT;
+-- gina (globex) cannot name acme's row (42704).
+BEGIN;
+SELECT public.appr_as('gina', 'appr-globex') \gset
+SAVEPOINT s;
+SELECT taskforce.request_approval('public.appr_docs', '{"id": 2}', 'mine now');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+
+-- 13. History: every request and action stays, decided or not.
 BEGIN;
 SELECT public.appr_as('wendy') \gset
 SELECT r.title, r.status, r.requester_id,

@@ -110,9 +110,10 @@ COMMENT ON FUNCTION taskforce.request_approval(text, text, text, text, text, jso
 -- The row key {primary key column: value} (tenant column left out) of the
 -- row of tbl that row_key names, as the state-machine engine and the audit
 -- trail write it, its state and its tenant (null if the table has no
--- tenant_id column); undefined_object unless the caller sees exactly one
--- such row.  Runs as the caller (callable by anyone): row security and the
--- table's privileges apply.
+-- tenant_id column).  row_key names the primary key columns; tenant_id may
+-- be among them, and defaults to the context's tenant.  undefined_object
+-- unless the caller sees exactly one such row.  Runs as the caller
+-- (callable by anyone): row security and the table's privileges apply.
 CREATE FUNCTION taskforce._approval_row(tbl regclass, row_key jsonb, state_column name,
                                         OUT resource_id text, OUT state text, OUT tenant_id text)
     LANGUAGE plpgsql STABLE
@@ -121,6 +122,8 @@ CREATE FUNCTION taskforce._approval_row(tbl regclass, row_key jsonb, state_colum
 DECLARE
     key_columns name[];
     given text[];
+    has_tenant boolean;
+    tenant text;
     conditions text;
 BEGIN
     SELECT array_agg(a.attname ORDER BY a.attname) INTO key_columns
@@ -131,25 +134,39 @@ BEGIN
         RAISE EXCEPTION 'table "%" has no primary key columns besides tenant_id', tbl
             USING ERRCODE = 'invalid_column_reference';
     END IF;
+    has_tenant := EXISTS (SELECT FROM pg_attribute AS a
+                           WHERE a.attrelid = tbl AND a.attname = 'tenant_id' AND NOT a.attisdropped);
     SELECT array_agg(k ORDER BY k) INTO given
-      FROM jsonb_object_keys(CASE WHEN jsonb_typeof(row_key) = 'object' THEN row_key END) AS k;
+      FROM jsonb_object_keys(CASE WHEN jsonb_typeof(row_key) = 'object' THEN row_key END) AS k
+     WHERE NOT (has_tenant AND k = 'tenant_id');
     IF given IS DISTINCT FROM key_columns::text[] THEN
         RAISE EXCEPTION 'row_key must name exactly the primary key columns of "%"', tbl
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = format('Name the row by its primary key as a JSON object with the keys: %s.',
-                                array_to_string(key_columns, ', '));
+                  HINT = format('Name the row by its primary key as a JSON object with the keys: %s%s.',
+                                array_to_string(key_columns, ', '),
+                                CASE WHEN has_tenant THEN ' (and tenant_id, by default the context''s)' ELSE '' END);
+    END IF;
+    IF has_tenant THEN
+        tenant := coalesce(row_key ->> 'tenant_id', taskforce.current_tenant());
     END IF;
     SELECT string_agg(format('t.%1$I = (jsonb_populate_record(NULL::%2$s, $1)).%1$I', c, tbl), ' AND ')
       INTO conditions FROM unnest(key_columns) AS c;
+    IF tenant IS NOT NULL THEN
+        conditions := conditions || ' AND t.tenant_id::text = $3';
+    END IF;
     BEGIN
         EXECUTE format('SELECT (SELECT jsonb_object_agg(k, v) FROM jsonb_each(to_jsonb(t)) AS e(k, v)
                                  WHERE k = ANY ($2))::text, t.%I::text, to_jsonb(t) ->> ''tenant_id''
                           FROM %s AS t WHERE %s', state_column, tbl, conditions)
-            INTO STRICT resource_id, state, tenant_id USING row_key, key_columns::text[];
+            INTO STRICT resource_id, state, tenant_id USING row_key, key_columns::text[], tenant;
     EXCEPTION
-        WHEN no_data_found OR too_many_rows THEN
+        WHEN no_data_found THEN
             RAISE EXCEPTION 'no row of "%" has the key %', tbl, row_key
                 USING ERRCODE = 'undefined_object';
+        WHEN too_many_rows THEN
+            RAISE EXCEPTION 'several rows of "%" have the key %', tbl, row_key
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Name the tenant: add "tenant_id" to row_key.';
         WHEN invalid_text_representation OR datatype_mismatch OR numeric_value_out_of_range THEN
             RAISE EXCEPTION 'no row of "%" has the key %', tbl, row_key
                 USING ERRCODE = 'undefined_object',
@@ -218,7 +235,10 @@ BEGIN
     -- Without a context (an administrator), the row's tenant.
     RETURN taskforce.request_approval(types[1], taskforce._audit_object(tbl), found_row.resource_id,
                                       title, description, payload,
-                                      taskforce.content_hash(tbl, row_key),
+                                      taskforce.content_hash(tbl, row_key
+                                          || CASE WHEN found_row.tenant_id IS NOT NULL
+                                                  THEN jsonb_build_object('tenant_id', found_row.tenant_id)
+                                                  ELSE '{}' END),
                                       CASE WHEN context_tenant IS NULL THEN found_row.tenant_id END);
 END
 $$;
@@ -326,7 +346,12 @@ BEGIN
     checkable := FOUND;
     IF checkable THEN
         BEGIN
-            current_hash := taskforce.content_hash(tbl, r.resource_id::jsonb);
+            -- The tenant named too: this runs as the owner, whom row
+            -- security does not restrict to the request's tenant.
+            current_hash := taskforce.content_hash(tbl, r.resource_id::jsonb
+                || CASE WHEN EXISTS (SELECT FROM pg_attribute AS a
+                                      WHERE a.attrelid = tbl AND a.attname = 'tenant_id' AND NOT a.attisdropped)
+                        THEN jsonb_build_object('tenant_id', r.tenant_id) ELSE '{}' END);
         EXCEPTION
             WHEN undefined_object OR no_data_found THEN
                 current_hash := NULL;

@@ -593,7 +593,7 @@ BEGIN
     END IF;
     RETURN taskforce.request_approval(
         'taskforce.agent_versions'::pg_catalog.regclass,
-        pg_catalog.jsonb_build_object('agent_id', v.agent_id, 'version', v.version),
+        pg_catalog.jsonb_build_object('tenant_id', tenant, 'agent_id', v.agent_id, 'version', v.version),
         pg_catalog.format('Publish %s v%s', a.name, v.version),
         description => v.changelog,
         payload => pg_catalog.jsonb_build_object('agent_id', v.agent_id, 'version', v.version,
