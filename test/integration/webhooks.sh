@@ -18,6 +18,9 @@
 #     events in one transaction send one notification whose payload is the
 #     transaction id, two transactions two; a worker with --listen wakes up
 #     on it long before its poll interval.
+# (f) pg_dump / pg_restore: endpoints (secrets included) and deliveries
+#     come back identical; the restored outbox continues its ids and signs
+#     with the restored secrets.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 export PGOPTIONS="-c client_min_messages=warning"
@@ -254,5 +257,23 @@ wait_for "woken worker delivered" delivered 5 q -c "SELECT state FROM taskforce.
 kill "$we"
 wait "$we" || fail "the listening worker did not stop cleanly"
 q -c "ALTER DATABASE postgres RESET taskforce.notify_events" >/dev/null
+
+echo "== (f) pg_dump / pg_restore keeps endpoints (secrets included) and the outbox"
+pg_dump -h "$dir" -p "$port" -U postgres -Fc -f "$dir/src.dump" postgres 2>"$dir/pg_dump.log" || fail "pg_dump failed"
+createdb -h "$dir" -p "$port" -U postgres restored || fail "createdb restored"
+pg_restore -h "$dir" -p "$port" -U postgres --exit-on-error -d restored "$dir/src.dump" 2>"$dir/pg_restore.log" || fail "pg_restore failed"
+figures="SELECT (SELECT md5(string_agg(e::text, ',' ORDER BY tenant_id, endpoint_id)) FROM taskforce.webhook_endpoints AS e)
+              || ' ' || (SELECT md5(string_agg(d::text, ',' ORDER BY delivery_id)) FROM taskforce.webhook_deliveries AS d)"
+tf_check "endpoints and deliveries identical after restore" "$(q -c "$figures")" \
+	"$(tf_psql "$dir" "$port" -d restored -At -c "$figures")"
+tf_check "the restored outbox continues its ids and signs with the restored secret" "t t" \
+	"$(tf_psql "$dir" "$port" -d restored -At -F " " <<'EOF'
+SELECT taskforce._emit_event('acme', 'agent_published', '{"agent_id": "after-restore"}') \g /dev/null
+SELECT d.delivery_id > (SELECT max(x.delivery_id) FROM taskforce.webhook_deliveries AS x WHERE x.body NOT LIKE '%after-restore%'),
+       d.signature = 'sha256=' || encode(hmac(convert_to(d.body, 'UTF8'), e.secret, 'sha256'), 'hex')
+  FROM taskforce.webhook_deliveries AS d JOIN taskforce.webhook_endpoints AS e USING (tenant_id, endpoint_id)
+ WHERE d.body LIKE '%after-restore%' AND d.endpoint_id = 'good';
+EOF
+)"
 
 echo "ok: webhooks"
