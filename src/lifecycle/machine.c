@@ -724,15 +724,15 @@ check_permission(TriggerMemo *memo, Transition *t)
 
 /* Writes the transition's audit entry. */
 static void
-audit_transition(Relation rel, HeapTuple tuple, TriggerMemo *memo, Machine *m, const char *column,
-				 const char *from, const char *to, Jsonb *image)
+audit_transition(Relation rel, HeapTuple tuple, TriggerMemo *memo, const char *machine,
+				 const char *column, const char *from, const char *to, Jsonb *image)
 {
 	JsonbParseState *state = NULL;
 	Jsonb	   *values;
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	push_key(&state, "machine");
-	push_string(&state, m->name);
+	push_string(&state, machine);
 	push_key(&state, "column");
 	push_string(&state, column);
 	push_key(&state, "from");
@@ -824,8 +824,16 @@ taskforce_state_machine_trigger(PG_FUNCTION_ARGS)
 
 	image = tf_audit_row_image(rel, newtup);
 	if (t != NULL && t->approval != NULL)
-		check_approval(rel, newtup, memo, t, image);
-	audit_transition(rel, newtup, memo, m, column, from, to, image);
+	{
+		/*
+		 * The approval functions run SQL, which may accept an invalidation
+		 * and drop the cache: keep a copy of the transition.
+		 */
+		Transition	copy = {from, to, t->permission ? pstrdup(t->permission) : NULL, pstrdup(t->approval)};
+
+		check_approval(rel, newtup, memo, &copy, image);
+	}
+	audit_transition(rel, newtup, memo, machine, column, from, to, image);
 	return PointerGetDatum(newtup);
 }
 

@@ -157,6 +157,13 @@ BEGIN
             USING ERRCODE = 'duplicate_object',
                   HINT = 'Drop it first with taskforce.drop_state_machine() (detach it from its tables before).';
     END IF;
+    -- taskforce's own machines are part of the extension, not audited
+    -- changes: a restore's CREATE EXTENSION would write their entries
+    -- again next to the restored ones.
+    IF installing THEN
+        ALTER TABLE taskforce.state_machines DISABLE TRIGGER taskforce_audit;
+        ALTER TABLE taskforce.state_machine_transitions DISABLE TRIGGER taskforce_audit;
+    END IF;
     INSERT INTO taskforce.state_machines AS m (machine, description, initial_states, terminal_states, installed)
     VALUES (machine, description,
             ARRAY(SELECT DISTINCT s FROM unnest(initial_states) AS s ORDER BY s),
@@ -219,6 +226,10 @@ BEGIN
                 USING ERRCODE = 'duplicate_object';
         END;
     END LOOP;
+    IF installing THEN
+        ALTER TABLE taskforce.state_machines ENABLE TRIGGER taskforce_audit;
+        ALTER TABLE taskforce.state_machine_transitions ENABLE TRIGGER taskforce_audit;
+    END IF;
 END
 $$;
 REVOKE ALL ON FUNCTION taskforce.define_state_machine(text, text[], text[], jsonb, text) FROM PUBLIC;
@@ -277,6 +288,7 @@ CREATE FUNCTION taskforce._record_state_machine_attachment(tbl regclass, "column
 DECLARE
     states text[];
     bad text;
+    mark_installed boolean;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger AS t
                     WHERE t.tgrelid = tbl AND t.tgname = 'taskforce_state_machine'
@@ -303,11 +315,18 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = format('The states are %s.', (SELECT string_agg(DISTINCT s, ', ') FROM unnest(states) AS s));
     END IF;
+    mark_installed := taskforce._state_machine_installing()
+                 AND (SELECT n.nspname = 'taskforce' FROM pg_catalog.pg_class AS c
+                        JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace WHERE c.oid = tbl);
+    -- Not audited when the extension makes it (see define_state_machine).
+    IF mark_installed THEN
+        ALTER TABLE taskforce.state_machine_attachments DISABLE TRIGGER taskforce_audit;
+    END IF;
     INSERT INTO taskforce.state_machine_attachments AS a (tbl, column_name, machine, content_column, installed)
-    VALUES (tbl, "column", machine, content_column,
-            taskforce._state_machine_installing()
-            AND (SELECT n.nspname = 'taskforce' FROM pg_catalog.pg_class AS c
-                   JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace WHERE c.oid = tbl));
+    VALUES (tbl, "column", machine, content_column, mark_installed);
+    IF mark_installed THEN
+        ALTER TABLE taskforce.state_machine_attachments ENABLE TRIGGER taskforce_audit;
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION taskforce._record_state_machine_attachment(regclass, name, text, name) IS
