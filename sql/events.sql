@@ -32,6 +32,18 @@ CREATE FUNCTION public.ev_sign(body text, secret bytea) RETURNS text
 CREATE FUNCTION public.ev_body(body text) RETURNS text
     LANGUAGE sql IMMUTABLE AS $$
     SELECT regexp_replace(body, '"timestamp": "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"', '"timestamp": "<utc time>"') $$;
+-- The outbox is shared by every suite of this database: this suite's
+-- deliveries are numbered from 1001 (fewer than 1000 exist before it), and
+-- the others' due ones are held (as if claimed for a day) while it claims
+-- and restored at its end.
+SELECT coalesce(max(delivery_id), 0) < 1000 AS room FROM taskforce.webhook_deliveries;
+SELECT setval('taskforce.webhook_deliveries_delivery_id_seq', 1000);
+CREATE TABLE public.ev_held AS
+    SELECT tenant_id, delivery_id, state, claimed_by, lease_until, next_attempt_at, attempts
+      FROM taskforce.webhook_deliveries WHERE state IN ('pending', 'delivering');
+UPDATE taskforce.webhook_deliveries
+   SET state = 'delivering', claimed_by = 'ev-suite-hold', lease_until = 'infinity', next_attempt_at = 'infinity'
+ WHERE state IN ('pending', 'delivering');
 RESET client_min_messages;
 
 -- Users: wendy manages webhooks (custom role hooks: workflow:manage), olive
@@ -57,6 +69,21 @@ SELECT taskforce.create_webhook_endpoint('publish', 'https://hooks.example.com/p
 SELECT endpoint_id, url, events, enabled, max_attempts, retry_backoff, secret_rotated_at
   FROM taskforce.webhook_endpoints ORDER BY endpoint_id;
 COMMIT;
+-- Changing an endpoint: nulls keep a field.
+BEGIN;
+SELECT taskforce.act_as('ev-acme', 'wendy');
+SET LOCAL ROLE ev_app;
+SELECT taskforce.create_webhook_endpoint('temp', 'https://old.example.com/', '{request_created}', public.ev_secret(5));
+SELECT taskforce.update_webhook_endpoint('temp', url => 'https://new.example.com/hook',
+                                         events => '{request_expired,request_created}', max_attempts => 3);
+SELECT endpoint_id, url, events, max_attempts, retry_backoff FROM taskforce.webhook_endpoints WHERE endpoint_id = 'temp';
+SAVEPOINT s;
+SELECT taskforce.update_webhook_endpoint('temp', url => 'mailto:x@example.com');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT taskforce.update_webhook_endpoint('temp', retry_backoff => '-1 second');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
 
 -- Endpoint errors: bad values (22023, with the valid ones in the hint),
 -- nulls (22004), a duplicate (42710), an unknown endpoint (42704).
@@ -202,10 +229,11 @@ SELECT d.delivery_id, d.endpoint_id, d.event, public.ev_body(d.body) AS body, d.
        d.signature = public.ev_sign(d.body, public.ev_secret(9)) AS verifies_other
   FROM taskforce.webhook_deliveries AS d
   JOIN taskforce.webhook_endpoints AS e USING (tenant_id, endpoint_id)
+ WHERE d.tenant_id LIKE 'ev-%'
  ORDER BY d.delivery_id;
 -- The body parses, and its timestamp is the emitting transaction's time in UTC.
 SELECT DISTINCT (body::jsonb->>'timestamp')::timestamptz <= now() AND body::json->>'event' = event
-  FROM taskforce.webhook_deliveries;
+  FROM taskforce.webhook_deliveries WHERE tenant_id LIKE 'ev-%';
 -- Bad events: unknown (22023, the valid ones in the hint), a payload that
 -- is no object (22023), an unknown tenant (42704), nulls (22004).
 \set VERBOSITY default
@@ -221,7 +249,7 @@ SELECT taskforce._emit_event('ev-acme', 'agent_published', NULL);
 -- Each event is one audit entry (event_type 'event'), with its payload
 -- and how many deliveries it queued.
 SELECT tenant_id, event_type, object, row_key, action, new_values - 'timestamp' AS new_values
-  FROM taskforce.audit_log WHERE event_type = 'event' ORDER BY txid, entry_seq;
+  FROM taskforce.audit_log WHERE event_type = 'event' AND tenant_id LIKE 'ev-%' ORDER BY txid, entry_seq;
 
 -- 5. The outbox as the application sees it: its tenant's deliveries, read
 -- only; no claim, no completion, no insert, no change.
@@ -234,10 +262,10 @@ SAVEPOINT s;
 SELECT * FROM taskforce.claim_deliveries('sneaky');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;
-SELECT taskforce.complete_delivery(1, 'sneaky', true);
+SELECT taskforce.complete_delivery(1001, 'sneaky', true);
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;
-SELECT taskforce.retry_delivery(1);
+SELECT taskforce.retry_delivery(1001);
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;
 INSERT INTO taskforce.webhook_deliveries (tenant_id, endpoint_id, event, body, signature)
@@ -271,18 +299,18 @@ SELECT delivery_id, endpoint_id, attempts FROM taskforce.claim_deliveries('w2');
 SELECT count(*) FROM taskforce.claim_deliveries('w3');
 \c - postgres
 SELECT delivery_id, state, attempts, claimed_by, lease_until IS NOT NULL AS leased
-  FROM taskforce.webhook_deliveries ORDER BY delivery_id;
+  FROM taskforce.webhook_deliveries WHERE tenant_id LIKE 'ev-%' ORDER BY delivery_id;
 -- Completion checks the claim: another worker (55000), an unknown delivery
 -- (42704), a bad status (22023), nulls (22004); so do the claim's arguments.
 \c - ev_worker
 \set VERBOSITY default
-SELECT taskforce.complete_delivery(1, 'w2', true, 200);
+SELECT taskforce.complete_delivery(1001, 'w2', true, 200);
 \echo :LAST_ERROR_SQLSTATE
-SELECT taskforce.complete_delivery(999, 'w1', true, 200);
+SELECT taskforce.complete_delivery(99999, 'w1', true, 200);
 \echo :LAST_ERROR_SQLSTATE
-SELECT taskforce.complete_delivery(1, 'w1', true, 1000);
+SELECT taskforce.complete_delivery(1001, 'w1', true, 1000);
 \echo :LAST_ERROR_SQLSTATE
-SELECT taskforce.complete_delivery(1, NULL, true);
+SELECT taskforce.complete_delivery(1001, NULL, true);
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM taskforce.claim_deliveries('w3', 0);
 \echo :LAST_ERROR_SQLSTATE
@@ -292,56 +320,56 @@ SELECT * FROM taskforce.claim_deliveries('w3', 1, '0');
 \echo :LAST_ERROR_SQLSTATE
 \set VERBOSITY terse
 -- Delivered; once done, not again (55000).
-SELECT taskforce.complete_delivery(1, 'w1', true, 204);
-SELECT taskforce.complete_delivery(1, 'w1', true, 204);
+SELECT taskforce.complete_delivery(1001, 'w1', true, 204);
+SELECT taskforce.complete_delivery(1001, 'w1', true, 204);
 \echo :LAST_ERROR_SQLSTATE
-SELECT taskforce.complete_delivery(2, 'w1', true, 200);
-SELECT taskforce.complete_delivery(5, 'w2', true, 202);
+SELECT taskforce.complete_delivery(1002, 'w1', true, 200);
+SELECT taskforce.complete_delivery(1005, 'w2', true, 202);
 -- A failure with backoff: "publish" waits 10 s * 2^(attempts - 1).
-SELECT taskforce.complete_delivery(4, 'w2', false, 503, 'service unavailable');
+SELECT taskforce.complete_delivery(1004, 'w2', false, 503, 'service unavailable');
 \c - postgres
 SELECT delivery_id, state, attempts, claimed_by, last_status, last_error,
        next_attempt_at - clock_timestamp() BETWEEN interval '9 seconds' AND interval '10 seconds' AS backoff_10s
-  FROM taskforce.webhook_deliveries WHERE delivery_id = 4;
+  FROM taskforce.webhook_deliveries WHERE delivery_id = 1004;
 -- "everything" allows 2 attempts without backoff: fail, claim, fail ->
 -- failed, and no more claims.
 \c - ev_worker
-SELECT taskforce.complete_delivery(3, 'w1', false, NULL, 'connection refused');
+SELECT taskforce.complete_delivery(1003, 'w1', false, NULL, 'connection refused');
 SELECT delivery_id, attempts FROM taskforce.claim_deliveries('w1', 10);
-SELECT taskforce.complete_delivery(3, 'w1', false, 500, 'internal server error');
+SELECT taskforce.complete_delivery(1003, 'w1', false, 500, 'internal server error');
 SELECT count(*) FROM taskforce.claim_deliveries('w1', 10);
 -- The doubled waits of "publish": 10 s, then 20 s, ..., at most 1 hour
 -- (the clock moved by setting next_attempt_at).
 \c - postgres
-UPDATE taskforce.webhook_deliveries SET next_attempt_at = now() WHERE delivery_id = 4;
+UPDATE taskforce.webhook_deliveries SET next_attempt_at = now() WHERE delivery_id = 1004;
 \c - ev_worker
 SELECT delivery_id, attempts FROM taskforce.claim_deliveries('w1', 10);
-SELECT taskforce.complete_delivery(4, 'w1', false, 502);
+SELECT taskforce.complete_delivery(1004, 'w1', false, 502);
 \c - postgres
 SELECT delivery_id, state, attempts, last_status, last_error,
        next_attempt_at - clock_timestamp() BETWEEN interval '19 seconds' AND interval '20 seconds' AS backoff_20s
-  FROM taskforce.webhook_deliveries WHERE delivery_id = 4;
-UPDATE taskforce.webhook_deliveries SET attempts = 12, next_attempt_at = now() WHERE delivery_id = 4;
+  FROM taskforce.webhook_deliveries WHERE delivery_id = 1004;
+UPDATE taskforce.webhook_deliveries SET attempts = 12, next_attempt_at = now() WHERE delivery_id = 1004;
 \c - ev_worker
 SELECT delivery_id, attempts FROM taskforce.claim_deliveries('w1', 10);
-SELECT taskforce.complete_delivery(4, 'w1', false, 502);
+SELECT taskforce.complete_delivery(1004, 'w1', false, 502);
 \c - postgres
 SELECT delivery_id, state, attempts,
        next_attempt_at - clock_timestamp() BETWEEN interval '59 minutes' AND interval '60 minutes' AS backoff_capped
-  FROM taskforce.webhook_deliveries WHERE delivery_id = 4;
+  FROM taskforce.webhook_deliveries WHERE delivery_id = 1004;
 -- The last attempt of "publish" (max_attempts 20) fails for good.
-UPDATE taskforce.webhook_deliveries SET attempts = 19, next_attempt_at = now() WHERE delivery_id = 4;
+UPDATE taskforce.webhook_deliveries SET attempts = 19, next_attempt_at = now() WHERE delivery_id = 1004;
 \c - ev_worker
 SELECT delivery_id, attempts FROM taskforce.claim_deliveries('w1', 10);
-SELECT taskforce.complete_delivery(4, 'w1', false, 502, 'bad gateway');
+SELECT taskforce.complete_delivery(1004, 'w1', false, 502, 'bad gateway');
 SELECT count(*) FROM taskforce.claim_deliveries('w1', 10);
 \c - postgres
 SELECT delivery_id, endpoint_id, state, attempts, claimed_by, last_status, last_error, delivered_at IS NOT NULL AS delivered
-  FROM taskforce.webhook_deliveries ORDER BY delivery_id;
+  FROM taskforce.webhook_deliveries WHERE tenant_id LIKE 'ev-%' ORDER BY delivery_id;
 -- The history of a delivery in the audit trail: its state, attempts and
 -- outcome, who claimed it; no body and no lease bookkeeping.
 SELECT action, old_values, new_values - 'created_at' AS new_values FROM taskforce.audit_log
- WHERE object = 'taskforce.webhook_deliveries' AND row_key::jsonb->>'delivery_id' = '3'
+ WHERE object = 'taskforce.webhook_deliveries' AND row_key::jsonb->>'delivery_id' = '1003'
  ORDER BY txid, entry_seq;
 
 -- 7. An expired lease: w1 vanishes; after the lease w2 claims the
@@ -352,22 +380,22 @@ SELECT taskforce._emit_event('ev-acme', 'request_created', '{"request_id": 8}');
 SELECT delivery_id, endpoint_id, attempts FROM taskforce.claim_deliveries('w1', 10, '1 second');
 SELECT pg_sleep(1.2);
 SELECT delivery_id, endpoint_id, attempts FROM taskforce.claim_deliveries('w2', 10, '1 second');
-SELECT taskforce.complete_delivery(6, 'w1', true, 200);
+SELECT taskforce.complete_delivery(1006, 'w1', true, 200);
 \echo :LAST_ERROR_SQLSTATE
 SELECT pg_sleep(1.2);
 SELECT delivery_id, endpoint_id, attempts FROM taskforce.claim_deliveries('w3', 10);
-SELECT taskforce.complete_delivery(6, 'w3', true, 200);
+SELECT taskforce.complete_delivery(1006, 'w3', true, 200);
 \c - postgres
 SELECT delivery_id, state, attempts, claimed_by, last_error
-  FROM taskforce.webhook_deliveries WHERE delivery_id IN (6, 7) ORDER BY delivery_id;
+  FROM taskforce.webhook_deliveries WHERE delivery_id IN (1006, 1007) ORDER BY delivery_id;
 -- An administrator queues a failed delivery again, with fresh attempts
 -- (not one that has not failed: 55000).
 \c - ev_worker
-SELECT taskforce.retry_delivery(7);
-SELECT taskforce.retry_delivery(7);
+SELECT taskforce.retry_delivery(1007);
+SELECT taskforce.retry_delivery(1007);
 \echo :LAST_ERROR_SQLSTATE
 SELECT delivery_id, attempts FROM taskforce.claim_deliveries('w1', 10);
-SELECT taskforce.complete_delivery(7, 'w1', true, 200);
+SELECT taskforce.complete_delivery(1007, 'w1', true, 200);
 
 -- 8. A disabled endpoint gets no new events and its pending deliveries
 -- wait; enabled again, they go out.  Rotating a secret re-signs what is
@@ -384,7 +412,7 @@ COMMIT;
 SELECT taskforce._emit_event('ev-acme', 'request_created', '{"request_id": 10}');
 \c - ev_worker
 SELECT delivery_id, endpoint_id, event FROM taskforce.claim_deliveries('w1', 10);
-SELECT taskforce.complete_delivery(9, 'w1', false, 500);
+SELECT taskforce.complete_delivery(1009, 'w1', false, 500);
 \c - ev_admin
 BEGIN;
 SELECT taskforce.act_as('ev-acme', 'wendy');
@@ -398,7 +426,8 @@ COMMIT;
 SELECT d.delivery_id, d.endpoint_id, d.state,
        d.signature = public.ev_sign(d.body, public.ev_secret(22)) AS new_secret,
        d.signature = public.ev_sign(d.body, public.ev_secret(2)) AS old_secret
-  FROM taskforce.webhook_deliveries AS d WHERE d.endpoint_id = 'everything' ORDER BY d.delivery_id;
+  FROM taskforce.webhook_deliveries AS d WHERE d.tenant_id = 'ev-acme' AND d.endpoint_id = 'everything'
+ ORDER BY d.delivery_id;
 \c - ev_worker
 SELECT delivery_id, endpoint_id, event FROM taskforce.claim_deliveries('w1', 10);
 
@@ -411,3 +440,32 @@ SET taskforce.notify_events = on;
 SET taskforce.notify_events = on;
 SHOW taskforce.notify_events;
 RESET taskforce.notify_events;
+
+-- 10. Purging the outbox: delivered and failed rows older than the
+-- interval, by an administrator (the application role may not: 42501).
+\c - ev_admin
+BEGIN;
+SELECT taskforce.act_as('ev-acme', 'wendy');
+SET LOCAL ROLE ev_app;
+SELECT taskforce.purge_deliveries('0');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+\c - ev_worker
+SELECT taskforce.purge_deliveries();
+SELECT taskforce.purge_deliveries('-1 day');
+\echo :LAST_ERROR_SQLSTATE
+\c - postgres
+UPDATE taskforce.webhook_deliveries SET created_at = created_at - interval '31 days'
+ WHERE tenant_id LIKE 'ev-%' AND delivery_id <= 1005;
+\c - ev_worker
+SELECT taskforce.purge_deliveries();
+\c - postgres
+SELECT delivery_id, state FROM taskforce.webhook_deliveries WHERE tenant_id LIKE 'ev-%' ORDER BY delivery_id;
+
+-- The other suites' deliveries, as they were.
+UPDATE taskforce.webhook_deliveries AS d
+   SET state = h.state, claimed_by = h.claimed_by, lease_until = h.lease_until,
+       next_attempt_at = h.next_attempt_at, attempts = h.attempts
+  FROM public.ev_held AS h
+ WHERE d.tenant_id = h.tenant_id AND d.delivery_id = h.delivery_id;
+DROP TABLE public.ev_held;

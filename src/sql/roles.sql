@@ -125,7 +125,8 @@ BEGIN
             EXECUTE format('GRANT EXECUTE ON FUNCTION
                 taskforce.claim_deliveries(text, integer, interval),
                 taskforce.complete_delivery(bigint, text, boolean, integer, text),
-                taskforce.retry_delivery(bigint) TO %I', r.role_name);
+                taskforce.retry_delivery(bigint),
+                taskforce.purge_deliveries(interval) TO %I', r.role_name);
         END IF;
         -- State machines (state_machines.sql): global definitions, read by
         -- every role; defined and dropped by administrators (the functions
