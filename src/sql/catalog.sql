@@ -175,8 +175,10 @@ COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.agent_versions IS
 
 SELECT taskforce.enable_tenant_isolation(t)
   FROM (VALUES ('taskforce.agents'::regclass), ('taskforce.agent_versions')) AS v(t);
-SELECT taskforce.enable_audit(t)
-  FROM (VALUES ('taskforce.agents'::regclass), ('taskforce.agent_versions')) AS v(t);
+-- The derived columns (the search document, the version's sort key) are
+-- left out of the audit entries: they repeat what is there.
+SELECT taskforce.enable_audit('taskforce.agents', exclude_columns => '{search}');
+SELECT taskforce.enable_audit('taskforce.agent_versions', exclude_columns => '{version_key}');
 
 -- The lifecycle of a version (seed 001 §4.2), enforced by the state-machine
 -- engine (state_machines.sql).  Approval needs agent:publish and, when the
