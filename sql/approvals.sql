@@ -676,7 +676,7 @@ UPDATE public.appr_docs SET state = 'published' WHERE id = 1;
 ROLLBACK TO s;
 -- Bad requests: no machine on the table (55000), a key that is not the
 -- primary key (22023), no such row (42704), a state no approval leads out
--- of (55000).
+-- of (55000).  Asking again for the same content gives the same request.
 SELECT taskforce.request_approval('taskforce.teams', '{"team_id": "red"}', 'x');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;
@@ -690,6 +690,16 @@ INSERT INTO public.appr_docs (id, body) VALUES (3, 'draft only');
 SELECT taskforce.request_approval('public.appr_docs', '{"id": 3}', 'x');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;
+-- Naming the row with the other form binds its current content only: a
+-- made-up content hash is refused (22023), so nobody can supersede the
+-- pending request with a request for other content.
+SELECT taskforce.request_approval('custom:doc_publish', 'public.appr_docs', '{"id": 1}', 'sneaky',
+                                  content_hash => '\x00');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT taskforce.request_approval('custom:doc_publish', 'public.appr_docs', '{"id": 1}', 'Publish the terms',
+                                  content_hash => taskforce.content_hash('public.appr_docs', '{"id": 1}')) = :doc_1
+       AS same_request;
 COMMIT;
 -- lena approves document 2 now; then alice changes both documents.
 BEGIN;
