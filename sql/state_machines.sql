@@ -390,7 +390,24 @@ SELECT action, new_values->>'machine' AS machine, old_values->>'machine' AS drop
  WHERE object = 'taskforce.state_machines' AND coalesce(new_values, old_values)->>'machine' = 'doc'
  ORDER BY txid, entry_seq;
 
-DROP TABLE public.sm_tickets, public.sm_nopk, public.sm_intstate, public.sm_approved, public.sm_asked CASCADE;
+-- A partitioned table: the trigger reaches every partition; transitions
+-- name the table attached to, not the partition.
+CREATE TABLE public.sm_parts (id integer, region text, status text NOT NULL, PRIMARY KEY (id, region))
+    PARTITION BY LIST (region);
+CREATE TABLE public.sm_parts_eu PARTITION OF public.sm_parts FOR VALUES IN ('eu');
+CREATE TABLE public.sm_parts_us PARTITION OF public.sm_parts FOR VALUES IN ('us');
+SELECT taskforce.attach_state_machine('public.sm_parts', 'status', 'ticket');
+INSERT INTO public.sm_parts VALUES (1, 'eu', 'open'), (2, 'us', 'open');
+INSERT INTO public.sm_parts VALUES (3, 'us', 'closed');
+UPDATE public.sm_parts SET status = 'in_progress';
+UPDATE public.sm_parts SET status = 'closed' WHERE region = 'eu';
+SELECT object, row_key, new_values->>'from' AS "from", new_values->>'to' AS "to"
+  FROM taskforce.audit_log WHERE event_type = 'transition' AND object LIKE 'public.sm\_parts%'
+ ORDER BY txid, entry_seq;
+SELECT encode(taskforce.content_hash('public.sm_parts', '{"id": 2, "region": "us"}'), 'hex')
+     = encode(taskforce.config_hash('{"id": 2, "region": "us"}'), 'hex') AS partition_row_hash;
+
+DROP TABLE public.sm_parts, public.sm_tickets, public.sm_nopk, public.sm_intstate, public.sm_approved, public.sm_asked CASCADE;
 DROP FUNCTION public.sm_close_as_system(integer);
 SELECT taskforce.drop_state_machine('ticket');
 SELECT count(*) AS machines_left FROM taskforce.state_machines WHERE NOT installed;
