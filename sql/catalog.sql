@@ -41,18 +41,31 @@ SELECT taskforce.semver_key(NULL) IS NULL AS strict;
 -- Invalid versions: 22023 with what is wrong.
 \set VERBOSITY default
 SELECT taskforce.semver_key('1.0');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.semver_key('01.0.0');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.semver_key('1.0.0-01');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.semver_key('1.0.0-alpha..1');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.semver_key('1.0.0-');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.semver_key('1.0.0+');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.semver_key('1.0.0+build..1');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.semver_key('v1.0.0');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.semver_key('1.0.0-al_pha');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.semver_key(' 1.0.0');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.semver_key('9223372036854775808.0.0');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.semver_key('1.0.0-99999999999999999999');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.semver_compare('1.0.0', 'latest');
+\echo :LAST_ERROR_SQLSTATE
 \set VERBOSITY terse
 -- Leading zeros are allowed in alphanumeric identifiers and build metadata.
 SELECT taskforce.semver_compare('1.0.0-0a', '1.0.0-0a+007') AS ok;
@@ -97,24 +110,25 @@ CREATE ROLE cat_app LOGIN IN ROLE taskforce_app;
 CREATE ROLE cat_admin LOGIN IN ROLE taskforce_admin;
 GRANT cat_app TO cat_admin;
 RESET client_min_messages;
-SELECT count(*) FROM taskforce.create_tenant('acme-corp', 'Acme Corp', limits => '{"max_agents": 4}');
+SELECT count(*) FROM taskforce.create_tenant('cat-acme', 'Acme Corp', limits => '{"max_agents": 4}');
 SELECT count(*) FROM taskforce.create_tenant('cat-other', 'Other Corp');
 SELECT count(*) AS users
-  FROM (VALUES ('acme-corp', ARRAY['alice', 'bob', 'victor']), ('cat-other', ARRAY['eve'])) AS v(t, users),
+  FROM (VALUES ('cat-acme', ARRAY['alice', 'bob', 'victor']), ('cat-other', ARRAY['eve'])) AS v(t, users),
        unnest(v.users) AS u, taskforce.create_user(u, u, tenant_id => v.t) AS c;
 SELECT count(*) AS role_grants
-  FROM (VALUES ('acme-corp', 'alice', 'agent_designer'), ('acme-corp', 'bob', 'admin'),
-               ('acme-corp', 'victor', 'viewer'), ('cat-other', 'eve', 'admin')) AS v(t, u, r),
+  FROM (VALUES ('cat-acme', 'alice', 'agent_designer'), ('cat-acme', 'bob', 'admin'),
+               ('cat-acme', 'victor', 'viewer'), ('cat-other', 'eve', 'admin')) AS v(t, u, r),
        taskforce.grant_role(v.u, v.r, tenant_id => v.t) AS g;
 -- The application role cannot write the catalog's tables directly.
 SET ROLE cat_app;
-INSERT INTO taskforce.agents (tenant_id, agent_id, name) VALUES ('acme-corp', 'x', 'x');
+INSERT INTO taskforce.agents (tenant_id, agent_id, name) VALUES ('cat-acme', 'x', 'x');
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 -- alice (agent_designer) creates the seed's agent with its initial
 -- definition: version 0.1.0, in draft, hashed.
 \c - cat_admin
-SELECT FROM taskforce.act_as('acme-corp', 'alice', scope => 'session');
+SELECT FROM taskforce.act_as('cat-acme', 'alice', scope => 'session');
 SET ROLE cat_app;
 SELECT agent_id, name, category, tags, owner_id, current_version
   FROM taskforce.create_agent('customer-support-agent', 'Customer Support Agent',
@@ -137,10 +151,15 @@ SELECT version, status, created_by, changelog, length(config_hash) AS hash_bytes
 -- Bad versions and definitions; a version equal in precedence clashes.
 \set VERBOSITY default
 SELECT taskforce.create_version('customer-support-agent', '1.0', '{}');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.create_version('customer-support-agent', '1.0.0', '{}');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.create_version('customer-support-agent', '1.0.0+build.7', '{}');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.create_version('customer-support-agent', '1.1.0', '["not", "an", "object"]');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.create_version('no-such-agent', '1.0.0', '{}');
+\echo :LAST_ERROR_SQLSTATE
 \set VERBOSITY terse
 -- A draft can change; its hash follows its definition.
 SELECT version, status, config_hash = taskforce.config_hash('{"temperature": 0.50, "tools": []}') AS rehashed
@@ -154,31 +173,40 @@ SELECT version, status, submitted_at IS NOT NULL AS submitted
 -- a direct UPDATE by the table's owner alike.
 \set VERBOSITY default
 SELECT taskforce.update_version_definition('customer-support-agent', '1.0.0', '{"tools": []}');
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 \c - postgres
 UPDATE taskforce.agent_versions SET definition = '{"tools": []}'
- WHERE tenant_id = 'acme-corp' AND agent_id = 'customer-support-agent' AND version = '1.0.0';
+ WHERE tenant_id = 'cat-acme' AND agent_id = 'customer-support-agent' AND version = '1.0.0';
+\echo :LAST_ERROR_SQLSTATE
 UPDATE taskforce.agent_versions SET version = '1.0.1'
- WHERE tenant_id = 'acme-corp' AND agent_id = 'customer-support-agent' AND version = '1.0.0';
+ WHERE tenant_id = 'cat-acme' AND agent_id = 'customer-support-agent' AND version = '1.0.0';
+\echo :LAST_ERROR_SQLSTATE
 \c - cat_admin
-SELECT FROM taskforce.act_as('acme-corp', 'alice', scope => 'session');
+SELECT FROM taskforce.act_as('cat-acme', 'alice', scope => 'session');
 SET ROLE cat_app;
 -- Illegal transitions: 55000 with the allowed next states.
 SELECT taskforce.publish_version('customer-support-agent', '1.0.0');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.archive_version('customer-support-agent', '0.1.0');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.submit_version('customer-support-agent', '1.0.0');
+\echo :LAST_ERROR_SQLSTATE
 \set VERBOSITY terse
 -- victor (viewer) reads the catalog but may not change it.
 RESET ROLE;
-SELECT FROM taskforce.act_as('acme-corp', 'victor', scope => 'session');
+SELECT FROM taskforce.act_as('cat-acme', 'victor', scope => 'session');
 SET ROLE cat_app;
 SELECT agent_id FROM taskforce.list_agents();
 SELECT taskforce.create_agent('victors-agent', 'Victor''s agent');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.approve_version('customer-support-agent', '1.0.0');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.create_version('customer-support-agent', '2.0.0', '{}');
+\echo :LAST_ERROR_SQLSTATE
 -- alice approves and publishes (agent_designer holds agent:publish).
 RESET ROLE;
-SELECT FROM taskforce.act_as('acme-corp', 'alice', scope => 'session');
+SELECT FROM taskforce.act_as('cat-acme', 'alice', scope => 'session');
 SET ROLE cat_app;
 SELECT version, status, approved_by, approved_at IS NOT NULL AS approved
   FROM taskforce.approve_version('customer-support-agent', '1.0.0');
@@ -204,14 +232,55 @@ SELECT status FROM taskforce.update_version_definition('customer-support-agent',
 SELECT status, archived_at IS NOT NULL AS archived FROM taskforce.archive_version('customer-support-agent', '1.0.0');
 \set VERBOSITY default
 SELECT taskforce.archive_version('customer-support-agent', '1.0.0');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.deprecate_version('customer-support-agent', '1.0.0');
+\echo :LAST_ERROR_SQLSTATE
 \set VERBOSITY terse
+
+-- With an agent_publish workflow (bob, admin, sets one up), submitting
+-- opens an approval request bound to the version's config hash, and the
+-- version cannot be approved until the request is.
+RESET ROLE;
+SELECT FROM taskforce.act_as('cat-acme', 'bob', scope => 'session');
+SET ROLE cat_app;
+SELECT workflow_id, request_type, required_approvals
+  FROM taskforce.create_workflow('publish-review', 'Publish review', 'agent_publish', 1, ARRAY['admin']);
+RESET ROLE;
+SELECT FROM taskforce.act_as('cat-acme', 'alice', scope => 'session');
+SET ROLE cat_app;
+SELECT taskforce.submit_version('customer-support-agent', '1.2.0-rc.1') AS request_id \gset
+SELECT request_type, resource_type, resource_id, title, requester_id, status, payload,
+       content_hash = (SELECT config_hash FROM taskforce.agent_versions
+                        WHERE agent_id = 'customer-support-agent' AND version = '1.2.0-rc.1') AS bound_to_hash
+  FROM taskforce.approval_requests WHERE request_id = :request_id;
+\set VERBOSITY default
+SELECT taskforce.approve_version('customer-support-agent', '1.2.0-rc.1');
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY terse
+RESET ROLE;
+SELECT FROM taskforce.act_as('cat-acme', 'bob', scope => 'session');
+SET ROLE cat_app;
+SELECT status FROM taskforce.approve_request(:request_id, 'looks good');
+RESET ROLE;
+SELECT FROM taskforce.act_as('cat-acme', 'alice', scope => 'session');
+SET ROLE cat_app;
+SELECT status, approved_by FROM taskforce.approve_version('customer-support-agent', '1.2.0-rc.1');
+SELECT status FROM taskforce.publish_version('customer-support-agent', '1.2.0-rc.1');
+RESET ROLE;
+SELECT FROM taskforce.act_as('cat-acme', 'bob', scope => 'session');
+SET ROLE cat_app;
+SELECT enabled FROM taskforce.disable_workflow('publish-review');
+RESET ROLE;
+SELECT FROM taskforce.act_as('cat-acme', 'alice', scope => 'session');
+SET ROLE cat_app;
 -- Versions in precedence order (ORDER BY version_key).
 SELECT version, status FROM taskforce.agent_versions
  WHERE agent_id = 'customer-support-agent' ORDER BY version_key;
 -- An agent with a published version cannot be deleted.
 SELECT taskforce.delete_agent('customer-support-agent');
+\echo :LAST_ERROR_SQLSTATE
 
--- Plan limit: acme-corp may have 4 agents.
+-- Plan limit: cat-acme may have 4 agents.
 SELECT count(*) AS created
   FROM (VALUES ('billing-agent', 'Billing Agent', 'Answers invoice and payment questions', 'finance',
                 ARRAY['production', 'billing']),
@@ -222,6 +291,7 @@ SELECT count(*) AS created
        taskforce.create_agent(v.id, v.name, v.description, v.category, v.tags) AS a;
 \set VERBOSITY default
 SELECT taskforce.create_agent('one-too-many', 'One Too Many');
+\echo :LAST_ERROR_SQLSTATE
 \set VERBOSITY terse
 -- Listing by category and by tags (any match), and ranked search: a match
 -- in the name (A) ranks above one in the tags (B) or the description (C).
@@ -234,6 +304,7 @@ SELECT agent_id FROM taskforce.search_agents('support OR billing OR benefits', l
 SELECT agent_id FROM taskforce.search_agents('payment');
 SELECT agent_id FROM taskforce.search_agents('"customer support" -triage');
 SELECT taskforce.search_agents('support', lim => 0);
+\echo :LAST_ERROR_SQLSTATE
 -- The search uses the index on a catalog of any size.
 RESET ROLE;
 \c - postgres
@@ -241,9 +312,23 @@ SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT agent_id FROM taskforce.agents
  WHERE search @@ websearch_to_tsquery('english', 'customer support');
 RESET enable_seqscan;
+-- Every transition of a version is in the audit trail, attributed to the
+-- context's user: 1.1.0 from its creation to its deprecation by the
+-- publish of 1.2.0-rc.1.  The publish put agent_published in the outbox.
+SELECT action, new_values->>'from' AS "from", new_values->>'to' AS "to", user_id
+  FROM taskforce.audit_log
+ WHERE event_type = 'transition' AND object = 'taskforce.agent_versions'
+   AND tenant_id = 'cat-acme'
+   AND row_key::jsonb @> '{"agent_id": "customer-support-agent", "version": "1.1.0"}'
+ ORDER BY logged_at, txid, entry_seq;
+SELECT new_values->'payload'->>'version' AS version, new_values->'payload'->>'previous_version' AS previous,
+       new_values->'payload'->'deprecated_versions' AS deprecated
+  FROM taskforce.audit_log
+ WHERE event_type = 'event' AND object = 'agent_published' AND tenant_id = 'cat-acme'
+ ORDER BY logged_at, txid, entry_seq;
 -- Deleting an agent without a published version takes its versions along.
 \c - cat_admin
-SELECT FROM taskforce.act_as('acme-corp', 'alice', scope => 'session');
+SELECT FROM taskforce.act_as('cat-acme', 'alice', scope => 'session');
 SET ROLE cat_app;
 SELECT version FROM taskforce.create_version('hr-helper', '0.9.0', '{}');
 SELECT taskforce.delete_agent('hr-helper');
@@ -257,10 +342,14 @@ SELECT count(*) AS visible_agents, (SELECT count(*) FROM taskforce.agent_version
   FROM taskforce.agents;
 SELECT count(*) AS listed FROM taskforce.list_agents();
 SELECT count(*) AS found FROM taskforce.search_agents('customer support');
-SELECT taskforce.publish_version('customer-support-agent', '1.2.0-rc.1');
+SELECT taskforce.publish_version('customer-support-agent', '1.1.0');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.create_version('customer-support-agent', '9.0.0', '{}');
+\echo :LAST_ERROR_SQLSTATE
 SELECT taskforce.delete_agent('customer-support-agent');
-SELECT taskforce.list_agents(tenant_id => 'acme-corp');
+\echo :LAST_ERROR_SQLSTATE
+SELECT taskforce.list_agents(tenant_id => 'cat-acme');
+\echo :LAST_ERROR_SQLSTATE
 -- The same agent_id is free in this tenant.
 SELECT agent_id, owner_id FROM taskforce.create_agent('customer-support-agent', 'Other Support');
 RESET ROLE;

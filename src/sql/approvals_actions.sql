@@ -1,8 +1,249 @@
--- src/sql/approvals_actions.sql: acting on approval requests (issue 11;
--- spec/LIFE_SPEC.md §4): approve, reject, comment, cancel, expire, and what
--- the current user may act on.  Every vote runs the rules in one function
--- (_act_on_request) under a lock on the request row, so concurrent votes
--- decide a request exactly once.
+-- src/sql/approvals_actions.sql: making and acting on approval requests
+-- (issue 11; spec/LIFE_SPEC.md §4): request, approve, reject, comment,
+-- cancel, expire, and what the current user may act on.  Every vote runs
+-- the rules in one function (_act_on_request) under a lock on the request
+-- row, so concurrent votes decide a request exactly once.
+
+CREATE FUNCTION taskforce.request_approval(
+    request_type text,
+    resource_type text,
+    resource_id text,
+    title text,
+    description text DEFAULT '',
+    payload jsonb DEFAULT '{}',
+    content_hash bytea DEFAULT NULL,
+    tenant_id text DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    tenant text := taskforce._authorize(NULL, tenant_id);
+    w taskforce.approval_workflows;
+    r taskforce.approval_requests;
+    existing taskforce.approval_requests;
+BEGIN
+    PERFORM taskforce._approval_check_type(request_approval.request_type);
+    IF request_approval.resource_type IS NULL OR request_approval.resource_id IS NULL
+       OR request_approval.title IS NULL THEN
+        RAISE EXCEPTION 'resource_type, resource_id and title must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF pg_catalog.btrim(request_approval.resource_type) = '' OR pg_catalog.btrim(request_approval.resource_id) = ''
+       OR pg_catalog.btrim(request_approval.title) = '' THEN
+        RAISE EXCEPTION 'resource_type, resource_id and title must not be blank'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF request_approval.payload IS NOT NULL AND jsonb_typeof(request_approval.payload) <> 'object' THEN
+        RAISE EXCEPTION 'payload must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The workflow is read under a share lock: a concurrent update or
+    -- disable waits for this request (or this request for it).
+    SELECT * INTO w FROM taskforce.approval_workflows AS x
+     WHERE x.tenant_id = tenant AND x.request_type = request_approval.request_type AND x.enabled
+       FOR SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tenant "%" has no enabled workflow for request type "%"', tenant, request_approval.request_type
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'An administrator creates one with taskforce.create_workflow().';
+    END IF;
+    -- An overdue pending request of the same resource expires now, so that
+    -- it does not block the new one.
+    PERFORM taskforce._expire_request(x, false)
+       FROM taskforce.approval_requests AS x
+      WHERE x.tenant_id = tenant AND x.request_type = request_approval.request_type
+        AND x.resource_type = request_approval.resource_type
+        AND x.resource_id = request_approval.resource_id
+        AND x.status = 'pending' AND x.expires_at <= pg_catalog.now();
+    -- A pending request of the same resource: for a row of a table under a
+    -- state machine, the same content makes it this request (the row was
+    -- withdrawn and submitted again unchanged), other content supersedes
+    -- it (it can never be approved: the content it binds is gone); for
+    -- other resources it is a duplicate.
+    SELECT * INTO existing FROM taskforce.approval_requests AS x
+     WHERE x.tenant_id = tenant AND x.request_type = request_approval.request_type
+       AND x.resource_type = request_approval.resource_type
+       AND x.resource_id = request_approval.resource_id AND x.status = 'pending'
+       FOR UPDATE;
+    IF FOUND THEN
+        IF NOT EXISTS (SELECT FROM taskforce.state_machine_attachments AS a
+                        WHERE taskforce._audit_object(a.tbl) = request_approval.resource_type) THEN
+            RAISE EXCEPTION 'request % for this resource is already pending', existing.request_id
+                USING ERRCODE = 'duplicate_object',
+                      HINT = 'Wait for it to be decided, or cancel it with taskforce.cancel_request().';
+        END IF;
+        IF existing.content_hash IS NOT DISTINCT FROM request_approval.content_hash THEN
+            RETURN existing.request_id;
+        END IF;
+        UPDATE taskforce.approval_requests AS x SET status = 'cancelled', decided_at = pg_catalog.now()
+         WHERE x.tenant_id = tenant AND x.request_id = existing.request_id;
+    END IF;
+    BEGIN
+        INSERT INTO taskforce.approval_requests (tenant_id, request_type, workflow_id, resource_type,
+            resource_id, requester_id, title, description, payload, content_hash, required_approvals,
+            required_rejections, approver_roles, min_distinct_teams, allow_self_approval, auto_apply,
+            expires_at)
+        VALUES (tenant, request_approval.request_type, w.workflow_id, request_approval.resource_type,
+                request_approval.resource_id, coalesce(taskforce.current_user_id(), session_user::text),
+                request_approval.title, coalesce(request_approval.description, ''),
+                coalesce(request_approval.payload, '{}'), request_approval.content_hash,
+                w.required_approvals, w.required_rejections, w.approver_roles, w.min_distinct_teams,
+                w.allow_self_approval, w.auto_apply, pg_catalog.now() + w.expires_after)
+        RETURNING * INTO r;
+    EXCEPTION
+        WHEN unique_violation THEN
+            -- A concurrent request for the same resource won the race.
+            RAISE EXCEPTION 'a request for this resource is already pending'
+                USING ERRCODE = 'duplicate_object',
+                      HINT = 'Wait for it to be decided, or cancel it with taskforce.cancel_request().';
+    END;
+    PERFORM taskforce._emit_event(tenant, 'request_created', jsonb_build_object(
+        'request_id', r.request_id, 'tenant_id', r.tenant_id, 'request_type', r.request_type,
+        'resource_type', r.resource_type, 'resource_id', r.resource_id,
+        'requester_id', r.requester_id, 'title', r.title, 'expires_at', r.expires_at));
+    RETURN r.request_id;
+END
+$$;
+COMMENT ON FUNCTION taskforce.request_approval(text, text, text, text, text, jsonb, bytea, text) IS
+    'asks for approval of a resource under the tenant''s enabled workflow of the request type (its rules are copied into the request); the context user is the requester; returns the request id (for a table row with a pending request for the same content: that one; for other content the pending one is superseded)';
+
+-- The row key {primary key column: value} (tenant column left out) of the
+-- row of tbl that row_key names, as the state-machine engine and the audit
+-- trail write it, its state and its tenant (null if the table has no
+-- tenant_id column).  row_key names the primary key columns; tenant_id may
+-- be among them, and defaults to the context's tenant.  undefined_object
+-- unless the caller sees exactly one such row.  Runs as the caller
+-- (callable by anyone): row security and the table's privileges apply.
+CREATE FUNCTION taskforce._approval_row(tbl regclass, row_key jsonb, state_column name,
+                                        OUT resource_id text, OUT state text, OUT tenant_id text)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    key_columns name[];
+    given text[];
+    has_tenant boolean;
+    tenant text;
+    conditions text;
+BEGIN
+    SELECT array_agg(a.attname ORDER BY a.attname) INTO key_columns
+      FROM pg_index AS i
+      JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+     WHERE i.indrelid = tbl AND i.indisprimary AND a.attname <> 'tenant_id';
+    IF key_columns IS NULL THEN
+        RAISE EXCEPTION 'table "%" has no primary key columns besides tenant_id', tbl
+            USING ERRCODE = 'invalid_column_reference';
+    END IF;
+    has_tenant := EXISTS (SELECT FROM pg_attribute AS a
+                           WHERE a.attrelid = tbl AND a.attname = 'tenant_id' AND NOT a.attisdropped);
+    SELECT array_agg(k ORDER BY k) INTO given
+      FROM jsonb_object_keys(CASE WHEN jsonb_typeof(row_key) = 'object' THEN row_key END) AS k
+     WHERE NOT (has_tenant AND k = 'tenant_id');
+    IF given IS DISTINCT FROM key_columns::text[] THEN
+        RAISE EXCEPTION 'row_key must name exactly the primary key columns of "%"', tbl
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Name the row by its primary key as a JSON object with the keys: %s%s.',
+                                array_to_string(key_columns, ', '),
+                                CASE WHEN has_tenant THEN ' (and tenant_id, by default the context''s)' ELSE '' END);
+    END IF;
+    IF has_tenant THEN
+        tenant := coalesce(row_key ->> 'tenant_id', taskforce.current_tenant());
+    END IF;
+    SELECT string_agg(format('t.%1$I = (jsonb_populate_record(NULL::%2$s, $1)).%1$I', c, tbl), ' AND ')
+      INTO conditions FROM unnest(key_columns) AS c;
+    IF tenant IS NOT NULL THEN
+        conditions := conditions || ' AND t.tenant_id::text = $3';
+    END IF;
+    BEGIN
+        EXECUTE format('SELECT (SELECT jsonb_object_agg(k, v) FROM jsonb_each(to_jsonb(t)) AS e(k, v)
+                                 WHERE k = ANY ($2))::text, t.%I::text, to_jsonb(t) ->> ''tenant_id''
+                          FROM %s AS t WHERE %s', state_column, tbl, conditions)
+            INTO STRICT resource_id, state, tenant_id USING row_key, key_columns::text[], tenant;
+    EXCEPTION
+        WHEN no_data_found THEN
+            RAISE EXCEPTION 'no row of "%" has the key %', tbl, row_key
+                USING ERRCODE = 'undefined_object';
+        WHEN too_many_rows THEN
+            RAISE EXCEPTION 'several rows of "%" have the key %', tbl, row_key
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Name the tenant: add "tenant_id" to row_key.';
+        WHEN invalid_text_representation OR datatype_mismatch OR numeric_value_out_of_range THEN
+            RAISE EXCEPTION 'no row of "%" has the key %', tbl, row_key
+                USING ERRCODE = 'undefined_object',
+                      DETAIL = SQLERRM;
+    END;
+END
+$$;
+COMMENT ON FUNCTION taskforce._approval_row(regclass, jsonb, name) IS
+    'internal: the row key text, state and tenant of one row of a table under a state machine, as the caller sees it';
+
+-- The request for a row of a table under a state machine: the type is the
+-- approval type of the transitions out of the row's current state, the
+-- resource the row (schema.table and its row key), the content its content
+-- hash (state_machines.sql's content_hash).  The requester is the context's
+-- user, the tenant the context's (a row of another tenant is not found);
+-- an administrator without context requests for the row's tenant.  Runs as
+-- the caller, so that it finds only a row the caller sees; request_approval
+-- then checks the rest.  No tenant_id argument: with one, a call of the
+-- other form with six untyped literals would be ambiguous.
+CREATE FUNCTION taskforce.request_approval(
+    tbl regclass,
+    row_key jsonb,
+    title text,
+    description text DEFAULT '',
+    payload jsonb DEFAULT '{}')
+    RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    context_tenant text := taskforce.current_tenant();
+    attachment record;
+    found_row record;
+    types text[];
+BEGIN
+    IF tbl IS NULL OR row_key IS NULL THEN
+        RAISE EXCEPTION 'tbl and row_key must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT a.column_name, a.machine INTO attachment
+      FROM taskforce.state_machine_attachments AS a WHERE a.tbl = request_approval.tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table "%" has no state machine', tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Attach one with taskforce.attach_state_machine(); approvals of other resources name them with request_approval(request_type, resource_type, resource_id, title).';
+    END IF;
+    found_row := taskforce._approval_row(tbl, row_key, attachment.column_name);
+    IF context_tenant IS NOT NULL AND found_row.tenant_id IS DISTINCT FROM context_tenant
+       AND found_row.tenant_id IS NOT NULL THEN
+        RAISE EXCEPTION 'no row of "%" has the key %', tbl, row_key
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT array_agg(DISTINCT t.approval_type ORDER BY t.approval_type) INTO types
+      FROM taskforce.state_machine_transitions AS t
+     WHERE t.machine = attachment.machine AND t.from_state = found_row.state
+       AND t.approval_type IS NOT NULL;
+    IF types IS NULL THEN
+        RAISE EXCEPTION 'no transition of "%" out of state "%" needs approval', tbl, found_row.state
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF cardinality(types) > 1 THEN
+        RAISE EXCEPTION 'transitions of "%" out of state "%" need approvals of several types: %',
+                        tbl, found_row.state, array_to_string(types, ', ')
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Request each with request_approval(request_type, resource_type, resource_id, title, content_hash => taskforce.content_hash(tbl, row_key)).';
+    END IF;
+    -- Without a context (an administrator), the row's tenant.
+    RETURN taskforce.request_approval(types[1], taskforce._audit_object(tbl), found_row.resource_id,
+                                      title, description, payload,
+                                      taskforce.content_hash(tbl, row_key
+                                          || CASE WHEN found_row.tenant_id IS NOT NULL
+                                                  THEN jsonb_build_object('tenant_id', found_row.tenant_id)
+                                                  ELSE '{}' END),
+                                      CASE WHEN context_tenant IS NULL THEN found_row.tenant_id END);
+END
+$$;
+COMMENT ON FUNCTION taskforce.request_approval(regclass, jsonb, text, text, jsonb) IS
+    'asks for approval of a row ({primary key column: value}) of a table under a state machine, as the context user: the type is the approval type of the transitions out of its state, the content hash binds its current content; returns the request id';
 
 -- The size of a maximum matching of approvers to teams: each approver
 -- counts for at most one of its teams and each team for at most one
@@ -105,7 +346,12 @@ BEGIN
     checkable := FOUND;
     IF checkable THEN
         BEGIN
-            current_hash := taskforce.content_hash(tbl, r.resource_id::jsonb);
+            -- The tenant named too: this runs as the owner, whom row
+            -- security does not restrict to the request's tenant.
+            current_hash := taskforce.content_hash(tbl, r.resource_id::jsonb
+                || CASE WHEN EXISTS (SELECT FROM pg_attribute AS a
+                                      WHERE a.attrelid = tbl AND a.attname = 'tenant_id' AND NOT a.attisdropped)
+                        THEN jsonb_build_object('tenant_id', r.tenant_id) ELSE '{}' END);
         EXCEPTION
             WHEN undefined_object OR no_data_found THEN
                 current_hash := NULL;
@@ -117,38 +363,40 @@ REVOKE ALL ON FUNCTION taskforce._approval_current_hash(taskforce.approval_reque
 COMMENT ON FUNCTION taskforce._approval_current_hash(taskforce.approval_requests) IS
     'internal: whether the request''s resource is a table row whose content can be checked, and its current content hash';
 
--- The agent version a request of type agent_publish is about, when its
--- resource is a row of agent_versions (request_approval(tbl, row_key)).
-CREATE FUNCTION taskforce._approval_agent_version(r taskforce.approval_requests,
-                                                  OUT agent_id text, OUT version text)
-    LANGUAGE sql STABLE
+-- The agent version (agent_id, version) an agent_publish request is
+-- about, when its resource is a row of agent_versions (as
+-- request_approval(tbl, row_key) and submit_version make it); null else.
+CREATE FUNCTION taskforce._approval_agent_version(r taskforce.approval_requests)
+    RETURNS text[]
+    LANGUAGE sql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT r.resource_id::jsonb ->> 'agent_id', r.resource_id::jsonb ->> 'version'
-     WHERE r.request_type = 'agent_publish' AND r.resource_type = 'taskforce.agent_versions'
+    SELECT CASE WHEN r.request_type = 'agent_publish' AND r.resource_type = 'taskforce.agent_versions'
+                THEN ARRAY[r.resource_id::jsonb ->> 'agent_id', r.resource_id::jsonb ->> 'version'] END
 $$;
 REVOKE ALL ON FUNCTION taskforce._approval_agent_version(taskforce.approval_requests) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._approval_agent_version(taskforce.approval_requests) IS
-    'internal: the agent version an agent_publish request is about (nulls for another resource)';
+    'internal: {agent_id, version} of the agent version an agent_publish request is about (null for another resource)';
 
 -- A request that ends without approval (rejected, expired, cancelled)
 -- returns its agent version from pending_approval to draft, as a system
--- transition (the decision was the workflow's, not the caller's).
+-- transition (the decision was the workflow's, not the caller's), through
+-- catalog.sql's _withdraw_version.
 CREATE FUNCTION taskforce._approval_return_to_draft(r taskforce.approval_requests)
     RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    v record := taskforce._approval_agent_version(r);
+    v text[] := taskforce._approval_agent_version(r);
 BEGIN
-    IF v.agent_id IS NULL THEN
+    IF v IS NULL OR NOT EXISTS (SELECT FROM taskforce.agent_versions AS x
+                                 WHERE x.tenant_id = r.tenant_id AND x.agent_id = v[1] AND x.version = v[2]
+                                   AND x.status = 'pending_approval') THEN
         RETURN;
     END IF;
     PERFORM taskforce._system_transitions(true);
-    UPDATE taskforce.agent_versions AS x SET status = 'draft'
-     WHERE x.tenant_id = r.tenant_id AND x.agent_id = v.agent_id AND x.version = v.version
-       AND x.status = 'pending_approval';
+    PERFORM taskforce._withdraw_version(r.tenant_id, v[1], v[2]);
     PERFORM taskforce._system_transitions(false);
 END
 $$;
@@ -181,32 +429,33 @@ REVOKE ALL ON FUNCTION taskforce._expire_request(taskforce.approval_requests, bo
 COMMENT ON FUNCTION taskforce._expire_request(taskforce.approval_requests, boolean) IS
     'internal: marks a pending request expired, emits request_expired, and returns its agent version to draft';
 
--- Applies an approved agent_publish request with auto_apply: the version
--- is approved and published as system transitions in this transaction.
-CREATE FUNCTION taskforce._approval_apply(r taskforce.approval_requests, approved_by text)
+-- Applies an approved agent_publish request with auto_apply (seed 001
+-- §4.2's on_approved callback): the version is approved and published as
+-- system transitions in this transaction, through catalog.sql's
+-- _approve_version and _publish_version (which turns system transitions
+-- off again when it is done).
+CREATE FUNCTION taskforce._approval_apply(r taskforce.approval_requests)
     RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    v record := taskforce._approval_agent_version(r);
+    v text[] := taskforce._approval_agent_version(r);
 BEGIN
-    IF NOT r.auto_apply OR v.agent_id IS NULL THEN
+    IF NOT r.auto_apply OR v IS NULL OR NOT EXISTS (
+           SELECT FROM taskforce.agent_versions AS x
+            WHERE x.tenant_id = r.tenant_id AND x.agent_id = v[1] AND x.version = v[2]
+              AND x.status = 'pending_approval') THEN
         RETURN;
     END IF;
     PERFORM taskforce._system_transitions(true);
-    UPDATE taskforce.agent_versions AS x
-       SET status = 'approved', approved_by = _approval_apply.approved_by, approved_at = pg_catalog.now()
-     WHERE x.tenant_id = r.tenant_id AND x.agent_id = v.agent_id AND x.version = v.version
-       AND x.status = 'pending_approval';
-    IF FOUND THEN
-        PERFORM taskforce._publish_version(r.tenant_id, v.agent_id, v.version);
-    END IF;
+    PERFORM taskforce._approve_version(r.tenant_id, v[1], v[2]);
+    PERFORM taskforce._publish_version(r.tenant_id, v[1], v[2]);
     PERFORM taskforce._system_transitions(false);
 END
 $$;
-REVOKE ALL ON FUNCTION taskforce._approval_apply(taskforce.approval_requests, text) FROM PUBLIC;
-COMMENT ON FUNCTION taskforce._approval_apply(taskforce.approval_requests, text) IS
+REVOKE ALL ON FUNCTION taskforce._approval_apply(taskforce.approval_requests) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._approval_apply(taskforce.approval_requests) IS
     'internal: approves and publishes the agent version of an approved agent_publish request with auto_apply (system transitions)';
 
 -- The rules of acting on a request, in one place.  action: approve, reject
@@ -305,7 +554,7 @@ BEGIN
                 'request_id', r.request_id, 'tenant_id', r.tenant_id, 'request_type', r.request_type,
                 'resource_type', r.resource_type, 'resource_id', r.resource_id,
                 'approved_by', to_jsonb(approvers)));
-            PERFORM taskforce._approval_apply(r, actor);
+            PERFORM taskforce._approval_apply(r);
         END IF;
     ELSIF action = 'reject' THEN
         SELECT count(*) INTO rejections FROM taskforce.approval_actions AS x

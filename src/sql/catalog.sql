@@ -175,8 +175,10 @@ COMMENT ON TRIGGER refuse_deleted_tenant_write ON taskforce.agent_versions IS
 
 SELECT taskforce.enable_tenant_isolation(t)
   FROM (VALUES ('taskforce.agents'::regclass), ('taskforce.agent_versions')) AS v(t);
-SELECT taskforce.enable_audit(t)
-  FROM (VALUES ('taskforce.agents'::regclass), ('taskforce.agent_versions')) AS v(t);
+-- The derived columns (the search document, the version's sort key) are
+-- left out of the audit entries: they repeat what is there.
+SELECT taskforce.enable_audit('taskforce.agents', exclude_columns => '{search}');
+SELECT taskforce.enable_audit('taskforce.agent_versions', exclude_columns => '{version_key}');
 
 -- The lifecycle of a version (seed 001 §4.2), enforced by the state-machine
 -- engine (state_machines.sql).  Approval needs agent:publish and, when the
@@ -543,6 +545,25 @@ $$;
 COMMENT ON FUNCTION taskforce.update_version_definition(text, text, jsonb, text, text) IS
     'replaces the definition (and optionally the changelog) of a draft version; object_not_in_prerequisite_state once it has left draft; needs agent:update';
 
+-- Raises object_not_in_prerequisite_state when the version already is in
+-- the state a step moves it to: the engine sees no transition in an update
+-- that leaves the column as it is, but the caller asked for one.
+CREATE FUNCTION taskforce._refuse_same_status(v taskforce.agent_versions, target text)
+    RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF v.status = target THEN
+        RAISE EXCEPTION 'version "%" of agent "%" is already %', v.version, v.agent_id, target
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce._refuse_same_status(taskforce.agent_versions, text) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._refuse_same_status(taskforce.agent_versions, text) IS
+    'internal: object_not_in_prerequisite_state when a lifecycle step would leave the version where it is';
+
 -- The lifecycle steps.  Each moves the status column; the state machine's
 -- trigger decides whether the move is allowed (55000 with the allowed next
 -- states otherwise), checks its permission and, for approval, the approved
@@ -561,6 +582,7 @@ DECLARE
     a taskforce.agents := taskforce._lock_agent(tenant, agent_id);
     v taskforce.agent_versions := taskforce._lock_agent_version(tenant, agent_id, version);
 BEGIN
+    PERFORM taskforce._refuse_same_status(v, 'pending_approval');
     UPDATE taskforce.agent_versions AS x
        SET status = 'pending_approval', submitted_at = pg_catalog.now()
      WHERE x.tenant_id = tenant AND x.agent_id = v.agent_id AND x.version = v.version;
@@ -571,7 +593,7 @@ BEGIN
     END IF;
     RETURN taskforce.request_approval(
         'taskforce.agent_versions'::pg_catalog.regclass,
-        pg_catalog.jsonb_build_object('agent_id', v.agent_id, 'version', v.version),
+        pg_catalog.jsonb_build_object('tenant_id', tenant, 'agent_id', v.agent_id, 'version', v.version),
         pg_catalog.format('Publish %s v%s', a.name, v.version),
         description => v.changelog,
         payload => pg_catalog.jsonb_build_object('agent_id', v.agent_id, 'version', v.version,
@@ -589,6 +611,7 @@ CREATE FUNCTION taskforce._withdraw_version(tenant_id text, agent_id text, versi
 DECLARE
     v taskforce.agent_versions := taskforce._lock_agent_version(tenant_id, agent_id, version);
 BEGIN
+    PERFORM taskforce._refuse_same_status(v, 'draft');
     UPDATE taskforce.agent_versions AS x
        SET status = 'draft', submitted_at = NULL
      WHERE x.tenant_id = _withdraw_version.tenant_id AND x.agent_id = v.agent_id AND x.version = v.version
@@ -622,6 +645,7 @@ CREATE FUNCTION taskforce._approve_version(tenant_id text, agent_id text, versio
 DECLARE
     v taskforce.agent_versions := taskforce._lock_agent_version(tenant_id, agent_id, version);
 BEGIN
+    PERFORM taskforce._refuse_same_status(v, 'approved');
     UPDATE taskforce.agent_versions AS x
        SET status = 'approved', approved_at = pg_catalog.now(),
            approved_by = coalesce(taskforce.current_user_id(), session_user::text)
@@ -660,12 +684,15 @@ DECLARE
     v taskforce.agent_versions := taskforce._lock_agent_version(tenant_id, agent_id, version);
     previous text[];
 BEGIN
+    PERFORM taskforce._refuse_same_status(v, 'published');
     UPDATE taskforce.agent_versions AS x
        SET status = 'published', published_at = pg_catalog.now()
      WHERE x.tenant_id = _publish_version.tenant_id AND x.agent_id = v.agent_id AND x.version = v.version
     RETURNING * INTO v;
     -- The version it replaces is deprecated by the system, whatever the
-    -- caller may do otherwise: publishing implies it.
+    -- caller may do otherwise: publishing implies it.  System transitions
+    -- are off again afterwards (for the rest of the transaction, even if a
+    -- caller such as approvals' auto-apply had them on: call this last).
     PERFORM taskforce._system_transitions(true);
     WITH d AS (
         UPDATE taskforce.agent_versions AS x
@@ -714,6 +741,7 @@ DECLARE
     a taskforce.agents := taskforce._lock_agent(tenant, agent_id);
     v taskforce.agent_versions := taskforce._lock_agent_version(tenant, agent_id, version);
 BEGIN
+    PERFORM taskforce._refuse_same_status(v, 'deprecated');
     UPDATE taskforce.agent_versions AS x
        SET status = 'deprecated', deprecated_at = pg_catalog.now()
      WHERE x.tenant_id = tenant AND x.agent_id = v.agent_id AND x.version = v.version
@@ -738,6 +766,7 @@ DECLARE
     tenant text := taskforce._authorize('agent:publish', tenant_id);
     v taskforce.agent_versions := taskforce._lock_agent_version(tenant, agent_id, version);
 BEGIN
+    PERFORM taskforce._refuse_same_status(v, 'archived');
     UPDATE taskforce.agent_versions AS x
        SET status = 'archived', archived_at = pg_catalog.now()
      WHERE x.tenant_id = tenant AND x.agent_id = v.agent_id AND x.version = v.version

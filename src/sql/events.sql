@@ -318,6 +318,38 @@ $$;
 COMMENT ON FUNCTION taskforce.create_webhook_endpoint(text, text, text[], bytea, integer, interval, text) IS
     'registers a webhook endpoint of the current tenant for the given events, signed with the given secret (at least 16 bytes); needs workflow:manage';
 
+-- Changes an endpoint's URL, events or retry policy (nulls keep a field).
+-- Deliveries already queued keep their body and go to the new URL.
+CREATE FUNCTION taskforce.update_webhook_endpoint(
+    endpoint_id text,
+    url text DEFAULT NULL,
+    events text[] DEFAULT NULL,
+    max_attempts integer DEFAULT NULL,
+    retry_backoff interval DEFAULT NULL,
+    tenant_id text DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    tenant text := taskforce._authorize('workflow:manage', tenant_id);
+    e taskforce.webhook_endpoints := taskforce._lock_webhook_endpoint(tenant, endpoint_id);
+BEGIN
+    PERFORM taskforce._check_webhook_fields(coalesce(url, e.url), events, e.secret,
+                                            coalesce(max_attempts, e.max_attempts),
+                                            coalesce(retry_backoff, e.retry_backoff));
+    UPDATE taskforce.webhook_endpoints AS x
+       SET url = coalesce(update_webhook_endpoint.url, x.url),
+           events = coalesce(ARRAY(SELECT DISTINCT v FROM unnest(update_webhook_endpoint.events) AS v ORDER BY v),
+                             x.events),
+           max_attempts = coalesce(update_webhook_endpoint.max_attempts, x.max_attempts),
+           retry_backoff = coalesce(update_webhook_endpoint.retry_backoff, x.retry_backoff)
+     WHERE x.tenant_id = tenant AND x.endpoint_id = update_webhook_endpoint.endpoint_id;
+END
+$$;
+COMMENT ON FUNCTION taskforce.update_webhook_endpoint(text, text, text[], integer, interval, text) IS
+    'changes a webhook endpoint''s url, events, max_attempts or retry_backoff (nulls keep a field); needs workflow:manage';
+
 -- Turns an endpoint on or off; its pending deliveries wait while it is off.
 CREATE FUNCTION taskforce._set_webhook_enabled(endpoint_id text, enabled boolean, tenant_id text)
     RETURNS void
@@ -510,7 +542,8 @@ BEGIN
                                                       '1 hour'::interval)
                                   ELSE x.next_attempt_at END,
            last_status = http_status,
-           last_error = CASE WHEN ok THEN NULL ELSE pg_catalog.left(coalesce(error, 'failed'), 1000) END,
+           last_error = CASE WHEN ok THEN NULL
+                             ELSE pg_catalog.left(coalesce(error, 'HTTP status ' || http_status, 'failed'), 1000) END,
            delivered_at = CASE WHEN ok THEN now_ts END
      WHERE x.tenant_id = d.tenant_id AND x.delivery_id = d.delivery_id;
     RETURN new_state;
@@ -553,3 +586,28 @@ $$;
 REVOKE ALL ON FUNCTION taskforce.retry_delivery(bigint) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce.retry_delivery(bigint) IS
     'queues a failed webhook delivery again with its attempts reset; for administrators (admin role)';
+
+-- Deletes delivered and failed deliveries created before now() -
+-- older_than (each deletion is an audit entry; the events' own entries
+-- stay).  Returns how many.  Schedulable with pg_cron.
+CREATE FUNCTION taskforce.purge_deliveries(older_than interval DEFAULT '30 days')
+    RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF older_than IS NULL OR older_than < '0' THEN
+        RAISE EXCEPTION 'older_than must not be negative or null, not %', coalesce(older_than::text, 'null')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    DELETE FROM taskforce.webhook_deliveries AS d
+     WHERE d.state IN ('delivered', 'failed') AND d.created_at < pg_catalog.now() - older_than;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce.purge_deliveries(interval) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce.purge_deliveries(interval) IS
+    'deletes delivered and failed webhook deliveries older than the interval; returns how many; for administrators (admin role)';

@@ -125,7 +125,8 @@ BEGIN
             EXECUTE format('GRANT EXECUTE ON FUNCTION
                 taskforce.claim_deliveries(text, integer, interval),
                 taskforce.complete_delivery(bigint, text, boolean, integer, text),
-                taskforce.retry_delivery(bigint) TO %I', r.role_name);
+                taskforce.retry_delivery(bigint),
+                taskforce.purge_deliveries(interval) TO %I', r.role_name);
         END IF;
         -- State machines (state_machines.sql): global definitions, read by
         -- every role; defined and dropped by administrators (the functions
@@ -139,16 +140,13 @@ BEGIN
         END IF;
         -- Approvals (approvals.sql, approvals_actions.sql): workflows,
         -- requests and actions read under tenant isolation; written only
-        -- through the workflow and request functions.  The engine's checks
-        -- (_workflow_exists, _approval_satisfied) run in the caller's
-        -- transitions; expire_requests for a context with workflow:manage
-        -- (its tenant) or an administrator (every tenant: the pg_cron job).
+        -- through the workflow and request functions.  expire_requests for
+        -- a context with workflow:manage (its tenant) or an administrator
+        -- (every tenant: the pg_cron job).
         IF r.purpose IN ('app', 'admin') THEN
             EXECUTE format('GRANT SELECT ON taskforce.approval_workflows, taskforce.approval_requests,
                 taskforce.approval_actions, taskforce.pending_approvals TO %I', r.role_name);
-            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce._workflow_exists(text, text),
-                taskforce._approval_satisfied(text, text, text, text, bytea),
-                taskforce.expire_requests() TO %I', r.role_name);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION taskforce.expire_requests() TO %I', r.role_name);
         END IF;
         IF r.purpose = 'admin' THEN
             -- Token issuers and keys, the permission catalog, establishing
