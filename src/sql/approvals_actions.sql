@@ -703,10 +703,14 @@ BEGIN
                   HINT = 'Authenticate first, or call as an administrator role (every tenant).';
     END IF;
     -- A request someone is voting on right now is skipped: the vote
-    -- decides (or sees it expired); the next run takes it.
+    -- decides (or sees it expired); the next run takes it.  A deleted
+    -- tenant's requests stay as they are (its rows refuse every write, and
+    -- one tenant must not stop the job for all).
     FOR r IN SELECT * FROM taskforce.approval_requests AS x
               WHERE x.status = 'pending' AND x.expires_at <= pg_catalog.now()
                 AND (tenant IS NULL OR x.tenant_id = tenant)
+                AND NOT EXISTS (SELECT FROM taskforce.tenants AS t
+                                 WHERE t.tenant_id = x.tenant_id AND t.status = 'deleted')
               ORDER BY x.expires_at, x.tenant_id, x.request_id
                 FOR UPDATE SKIP LOCKED LOOP
         PERFORM taskforce._expire_request(r);
