@@ -435,6 +435,28 @@ SELECT public.appr_as('dave') \gset
 SELECT taskforce.request_approval('permission_escalation', 'user', 'bob', 'Make bob an admin, again') > :hasty_2 AS newer;
 SELECT title, status FROM taskforce.approval_requests WHERE resource_id = 'bob' ORDER BY request_id;
 COMMIT;
+-- The scheduled job's way: an administrator without context expires every
+-- tenant's overdue requests, but leaves a deleted tenant's alone (its rows
+-- refuse writes: it must not make the job fail for everyone).
+SELECT count(*) FROM taskforce.create_tenant('appr-gone', 'Gone');
+SELECT user_id FROM taskforce.create_user('gus', 'gus', tenant_id => 'appr-gone');
+SELECT workflow_id FROM taskforce.create_workflow('hasty', 'Hasty', 'permission_escalation', 1, ARRAY['admin'],
+                                                  expires_after => '10 milliseconds', tenant_id => 'appr-gone');
+BEGIN;
+SELECT public.appr_as('gus', 'appr-gone') \gset
+SELECT taskforce.request_approval('permission_escalation', 'user', 'gus', 'Make gus an admin') AS gone_request \gset
+COMMIT;
+BEGIN;
+SELECT public.appr_as('dave') \gset
+SELECT taskforce.request_approval('permission_escalation', 'user', 'eve', 'Make eve an admin') AS hasty_3 \gset
+COMMIT;
+SELECT status FROM taskforce.delete_tenant('appr-gone', 'test');
+SELECT pg_sleep(0.05);
+SELECT taskforce.expire_requests() >= 1 AS expired_some;
+\c - postgres
+SELECT tenant_id, title, status FROM taskforce.approval_requests
+ WHERE request_id IN (:gone_request, :hasty_3) ORDER BY request_id;
+\c - appr_admin
 
 -- 6. Cancelling: the requester or a holder of workflow:manage; others
 -- 42501; a decided request 55000.
@@ -676,7 +698,7 @@ UPDATE public.appr_docs SET state = 'published' WHERE id = 1;
 ROLLBACK TO s;
 -- Bad requests: no machine on the table (55000), a key that is not the
 -- primary key (22023), no such row (42704), a state no approval leads out
--- of (55000).
+-- of (55000).  Asking again for the same content gives the same request.
 SELECT taskforce.request_approval('taskforce.teams', '{"team_id": "red"}', 'x');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;
@@ -690,6 +712,16 @@ INSERT INTO public.appr_docs (id, body) VALUES (3, 'draft only');
 SELECT taskforce.request_approval('public.appr_docs', '{"id": 3}', 'x');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;
+-- Naming the row with the other form binds its current content only: a
+-- made-up content hash is refused (22023), so nobody can supersede the
+-- pending request with a request for other content.
+SELECT taskforce.request_approval('custom:doc_publish', 'public.appr_docs', '{"id": 1}', 'sneaky',
+                                  content_hash => '\x00');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT taskforce.request_approval('custom:doc_publish', 'public.appr_docs', '{"id": 1}', 'Publish the terms',
+                                  content_hash => taskforce.content_hash('public.appr_docs', '{"id": 1}')) = :doc_1
+       AS same_request;
 COMMIT;
 -- lena approves document 2 now; then alice changes both documents.
 BEGIN;

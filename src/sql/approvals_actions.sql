@@ -22,6 +22,7 @@ DECLARE
     w taskforce.approval_workflows;
     r taskforce.approval_requests;
     existing taskforce.approval_requests;
+    row_hash record;
 BEGIN
     PERFORM taskforce._approval_check_type(request_approval.request_type);
     IF request_approval.resource_type IS NULL OR request_approval.resource_id IS NULL
@@ -55,24 +56,39 @@ BEGIN
         AND x.resource_type = request_approval.resource_type
         AND x.resource_id = request_approval.resource_id
         AND x.status = 'pending' AND x.expires_at <= pg_catalog.now();
-    -- A pending request of the same resource: for a row of a table under a
-    -- state machine, the same content makes it this request (the row was
-    -- withdrawn and submitted again unchanged), other content supersedes
-    -- it (it can never be approved: the content it binds is gone); for
-    -- other resources it is a duplicate.
+    -- A table row's request binds the row's current content: no other
+    -- content_hash is accepted.
+    row_hash := taskforce._approval_resource_hash(tenant, request_approval.resource_type,
+                                                  request_approval.resource_id);
+    IF row_hash.checkable THEN
+        IF row_hash.current_hash IS NULL THEN
+            RAISE EXCEPTION 'no row of "%" has the key %', request_approval.resource_type, request_approval.resource_id
+                USING ERRCODE = 'undefined_object';
+        END IF;
+        IF request_approval.content_hash IS DISTINCT FROM row_hash.current_hash THEN
+            RAISE EXCEPTION 'content_hash is not the current content hash of % %',
+                            request_approval.resource_type, request_approval.resource_id
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Request approval of a row with request_approval(tbl, row_key, title).';
+        END IF;
+    END IF;
+    -- A pending request of the same resource: for a table row, one for the
+    -- same (current) content is this request (the row was withdrawn and
+    -- submitted again unchanged); one for other content can never be
+    -- approved (the content it binds is gone), and this one supersedes it.
+    -- For other resources it is a duplicate.
     SELECT * INTO existing FROM taskforce.approval_requests AS x
      WHERE x.tenant_id = tenant AND x.request_type = request_approval.request_type
        AND x.resource_type = request_approval.resource_type
        AND x.resource_id = request_approval.resource_id AND x.status = 'pending'
        FOR UPDATE;
     IF FOUND THEN
-        IF NOT EXISTS (SELECT FROM taskforce.state_machine_attachments AS a
-                        WHERE taskforce._audit_object(a.tbl) = request_approval.resource_type) THEN
+        IF NOT row_hash.checkable THEN
             RAISE EXCEPTION 'request % for this resource is already pending', existing.request_id
                 USING ERRCODE = 'duplicate_object',
                       HINT = 'Wait for it to be decided, or cancel it with taskforce.cancel_request().';
         END IF;
-        IF existing.content_hash IS NOT DISTINCT FROM request_approval.content_hash THEN
+        IF existing.content_hash IS NOT DISTINCT FROM row_hash.current_hash THEN
             RETURN existing.request_id;
         END IF;
         UPDATE taskforce.approval_requests AS x SET status = 'cancelled', decided_at = pg_catalog.now()
@@ -330,11 +346,12 @@ REVOKE ALL ON FUNCTION taskforce._approval_actor_roles() FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._approval_actor_roles() IS
     'internal: the roles the context user acts on requests with (role grants, and asserted roles except an API key''s)';
 
--- The current content hash of a request's resource when the resource is a
--- row of a table under a state machine (checkable), null if that row is
--- gone; not checkable for other resources.
-CREATE FUNCTION taskforce._approval_current_hash(r taskforce.approval_requests,
-                                                 OUT checkable boolean, OUT current_hash bytea)
+-- The current content hash of a resource when it is a row of a table
+-- under a state machine (checkable), null if there is no such row of the
+-- tenant; not checkable for other resources.  Runs as the owner (through
+-- the SECURITY DEFINER callers), so the tenant is named in the key.
+CREATE FUNCTION taskforce._approval_resource_hash(tenant_id text, resource_type text, resource_id text,
+                                                  OUT checkable boolean, OUT current_hash bytea)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -342,26 +359,25 @@ DECLARE
     tbl regclass;
 BEGIN
     SELECT a.tbl INTO tbl FROM taskforce.state_machine_attachments AS a
-     WHERE taskforce._audit_object(a.tbl) = r.resource_type;
+     WHERE taskforce._audit_object(a.tbl) = resource_type;
     checkable := FOUND;
     IF checkable THEN
         BEGIN
-            -- The tenant named too: this runs as the owner, whom row
-            -- security does not restrict to the request's tenant.
-            current_hash := taskforce.content_hash(tbl, r.resource_id::jsonb
+            current_hash := taskforce.content_hash(tbl, resource_id::jsonb
                 || CASE WHEN EXISTS (SELECT FROM pg_attribute AS a
                                       WHERE a.attrelid = tbl AND a.attname = 'tenant_id' AND NOT a.attisdropped)
-                        THEN jsonb_build_object('tenant_id', r.tenant_id) ELSE '{}' END);
+                        THEN jsonb_build_object('tenant_id', tenant_id) ELSE '{}' END);
         EXCEPTION
-            WHEN undefined_object OR no_data_found THEN
+            WHEN undefined_object OR no_data_found OR invalid_parameter_value OR invalid_text_representation
+                 OR cardinality_violation THEN
                 current_hash := NULL;
         END;
     END IF;
 END
 $$;
-REVOKE ALL ON FUNCTION taskforce._approval_current_hash(taskforce.approval_requests) FROM PUBLIC;
-COMMENT ON FUNCTION taskforce._approval_current_hash(taskforce.approval_requests) IS
-    'internal: whether the request''s resource is a table row whose content can be checked, and its current content hash';
+REVOKE ALL ON FUNCTION taskforce._approval_resource_hash(text, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._approval_resource_hash(text, text, text) IS
+    'internal: whether a resource is a table row whose content can be checked, and its current content hash';
 
 -- The agent version (agent_id, version) an agent_publish request is
 -- about, when its resource is a row of agent_versions (as
@@ -524,7 +540,7 @@ BEGIN
         RAISE EXCEPTION 'user "%" has already voted on approval request %', actor, r.request_id
             USING ERRCODE = 'duplicate_object';
     END IF;
-    hash := taskforce._approval_current_hash(r);
+    hash := taskforce._approval_resource_hash(r.tenant_id, r.resource_type, r.resource_id);
     IF action = 'approve' AND hash.checkable
        AND hash.current_hash IS DISTINCT FROM r.content_hash THEN
         RAISE EXCEPTION 'the content changed since the request was made'
@@ -687,10 +703,14 @@ BEGIN
                   HINT = 'Authenticate first, or call as an administrator role (every tenant).';
     END IF;
     -- A request someone is voting on right now is skipped: the vote
-    -- decides (or sees it expired); the next run takes it.
+    -- decides (or sees it expired); the next run takes it.  A deleted
+    -- tenant's requests stay as they are (its rows refuse every write, and
+    -- one tenant must not stop the job for all).
     FOR r IN SELECT * FROM taskforce.approval_requests AS x
               WHERE x.status = 'pending' AND x.expires_at <= pg_catalog.now()
                 AND (tenant IS NULL OR x.tenant_id = tenant)
+                AND NOT EXISTS (SELECT FROM taskforce.tenants AS t
+                                 WHERE t.tenant_id = x.tenant_id AND t.status = 'deleted')
               ORDER BY x.expires_at, x.tenant_id, x.request_id
                 FOR UPDATE SKIP LOCKED LOOP
         PERFORM taskforce._expire_request(r);

@@ -122,6 +122,20 @@ SELECT taskforce.set_password('alice', 'Correct-Horse-9!', tenant_id => 'acme');
 SELECT taskforce.configure_jwt_issuer('https://idp.example.com', '{taskforce-api}', '{HS256}');
 SELECT taskforce.add_jwt_key('hs-dump', 'https://idp.example.com', 'HS256',
                              secret => convert_to('dump-restore-secret-of-32-bytes!', 'UTF8'));
+
+-- Approvals: a workflow, a request with a vote and a comment (the request
+-- ids come from an identity whose position must survive too).
+SELECT taskforce.create_user('bob', 'bob', tenant_id => 'acme');
+SELECT taskforce.grant_role('bob', 'admin', tenant_id => 'acme');
+SELECT taskforce.create_workflow('export', 'Exports', 'data_export', 2, '{admin}',
+                                 expires_after => '7 days', tenant_id => 'acme');
+BEGIN;
+SELECT taskforce.act_as('acme', 'alice');
+SELECT taskforce.request_approval('data_export', 'dataset', 'q3', 'Export Q3', payload => '{"rows": 3}');
+SELECT taskforce.act_as('acme', 'bob');
+SELECT taskforce.approve_request(max(request_id), 'fine') FROM taskforce.approval_requests;
+SELECT taskforce.comment_request(max(request_id), 'one more needed') FROM taskforce.approval_requests;
+COMMIT;
 SQL
 tf_psql "$tmp" "$PORT" -d src -At -c \
 	"SELECT api_key FROM taskforce.create_api_key('svc', 'pipeline', '{operator}', tenant_id => 'acme')" \
@@ -193,6 +207,14 @@ SELECT 'api_keys.md5', md5(string_agg(k::text, E'\n' ORDER BY k.tenant_id, k.key
 SELECT 'jwt.md5', md5((SELECT string_agg(i::text, E'\n' ORDER BY i.issuer) FROM taskforce.jwt_issuers AS i)
                       || (SELECT string_agg(k::text, E'\n' ORDER BY k.kid) FROM taskforce.jwt_keys AS k));
 SELECT 'security_events.md5', md5(string_agg(e::text, E'\n' ORDER BY e.event_id)) FROM taskforce.security_events AS e;
+SELECT 'approvals.md5', md5((SELECT string_agg(w::text, E'\n' ORDER BY w.tenant_id, w.workflow_id) FROM taskforce.approval_workflows AS w)
+                            || (SELECT string_agg(r::text, E'\n' ORDER BY r.tenant_id, r.request_id) FROM taskforce.approval_requests AS r)
+                            || (SELECT string_agg(a::text, E'\n' ORDER BY a.tenant_id, a.action_id) FROM taskforce.approval_actions AS a));
+SELECT 'approvals.counts', (SELECT count(*) FROM taskforce.approval_workflows) || ' workflows, '
+       || (SELECT count(*) FROM taskforce.approval_requests) || ' requests, '
+       || (SELECT count(*) FROM taskforce.approval_actions) || ' actions';
+SELECT 'approvals.next_ids', (SELECT last_value FROM taskforce.approval_requests_request_id_seq) || ' '
+       || (SELECT last_value FROM taskforce.approval_actions_action_id_seq);
 SQL
 
 tf_psql "$tmp" "$PORT" -d src -At -F '|' -f "$tmp/figures.sql" >"$tmp/src.figures" || fail "figures of src"
@@ -210,6 +232,7 @@ tf_check "src triggers" "events:taskforce_tenant_immutable events_2026_01:taskfo
 tf_check "src RLS enabled/forced" "events:true/true events_2026_01:true/true events_2026_02:true/true events_2026_03:true/true items:true/true notes:true/true notes_archive:true/true t2:true/true taskforce.agent_versions:true/true taskforce.agents:true/true taskforce.api_keys:true/true taskforce.approval_actions:true/true taskforce.approval_requests:true/true taskforce.approval_workflows:true/true taskforce.audit_log:true/true taskforce.evidence:true/true taskforce.password_policies:true/true taskforce.project_members:true/true taskforce.projects:true/true taskforce.resource_acls:true/true taskforce.resource_grants:true/true taskforce.resource_policies:true/true taskforce.retention_runs:true/true taskforce.role_grants:true/true taskforce.roles:true/true taskforce.session_participants:true/true taskforce.team_members:true/true taskforce.teams:true/true taskforce.tenants:true/true taskforce.user_credentials:true/true taskforce.users:true/true taskforce.webhook_deliveries:true/true taskforce.webhook_endpoints:true/true" \
 	"$(fig rls.enabled_forced "$tmp/src.figures")"
 tf_check "src isolation_report() rows" "0" "$(fig isolation_report.count "$tmp/src.figures")"
+tf_check "src approvals" "1 workflows, 1 requests, 2 actions" "$(fig approvals.counts "$tmp/src.figures")"
 got=$(q src "SELECT plan || ' ' || (limits->>'max_agents') || ' ' || (limits->>'storage_gb') || ' ' || (limits->>'max_workflows')
                     || ' ' || array_to_string(features, ',') || ' ' || (settings->>'theme') || ' ' || (metadata->>'region')
                FROM taskforce.tenants WHERE tenant_id = 'acme'") || fail "reading acme in src"
