@@ -108,7 +108,7 @@ SHLIB_LINK += -lcrypto
 REGRESS = tenancy context isolation roles rbac passwords api_keys jwt escalation hardening_review operations evidence audit audit_log audit_app audit_purge projects acl retention state_machines catalog approvals events
 TEMP_INSTANCE ?= ./tmp_check
 REGRESS_OPTS = --temp-instance=$(TEMP_INSTANCE) --temp-config=test/taskforce.conf
-ISOLATION = tenant_isolation context_scope permission_cache manage_race permission_cache_snapshot jwt_key_cache context_liveness lockout credential_snapshot deleted_tenant_writes live_contexts audit_seal audit_purge retention_race acl_cache acl_drop_race publish_race agent_limit_race approval_race
+ISOLATION = tenant_isolation context_scope permission_cache manage_race permission_cache_snapshot jwt_key_cache context_liveness lockout credential_snapshot deleted_tenant_writes live_contexts audit_seal audit_purge retention_race acl_cache acl_drop_race state_machine_cache publish_race agent_limit_race approval_race
 ISOLATION_OPTS = --inputdir=test --temp-instance=$(TEMP_INSTANCE)_iso --temp-config=test/taskforce.conf
 
 EXTRA_CLEAN = $(DATA_built) tmp_check tmp_check_iso results output_iso regression.diffs regression.out

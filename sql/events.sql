@@ -20,8 +20,8 @@ CREATE ROLE ev_worker LOGIN IN ROLE taskforce_admin;
 CREATE ROLE ev_auditor LOGIN IN ROLE taskforce_auditor;
 CREATE ROLE ev_bi LOGIN IN ROLE taskforce_bi;
 GRANT ev_app TO ev_admin;
-SELECT count(*) FROM taskforce.create_tenant('ev-acme', 'Acme');
-SELECT count(*) FROM taskforce.create_tenant('ev-globex', 'Globex');
+SELECT count(*) FROM taskforce.create_tenant('wh-acme', 'Acme');
+SELECT count(*) FROM taskforce.create_tenant('wh-globex', 'Globex');
 -- The secrets of the test, and the independent signature check: pgcrypto's
 -- HMAC-SHA256 of the body's UTF-8 bytes.
 CREATE FUNCTION public.ev_secret(n integer) RETURNS bytea
@@ -49,16 +49,16 @@ RESET client_min_messages;
 -- Users: wendy manages webhooks (custom role hooks: workflow:manage), olive
 -- holds no role; gina is an admin of globex.
 \c - ev_admin
-SELECT role_name, permissions FROM taskforce.create_role('hooks', '{workflow:manage}', tenant_id => 'ev-acme');
-SELECT count(*) FROM unnest(ARRAY['wendy', 'olive']) AS u, taskforce.create_user(u, u, tenant_id => 'ev-acme') AS cu;
-SELECT role_name FROM taskforce.grant_role('wendy', 'hooks', tenant_id => 'ev-acme');
-SELECT user_id FROM taskforce.create_user('gina', 'gina', tenant_id => 'ev-globex');
-SELECT role_name FROM taskforce.grant_role('gina', 'admin', tenant_id => 'ev-globex');
+SELECT role_name, permissions FROM taskforce.create_role('hooks', '{workflow:manage}', tenant_id => 'wh-acme');
+SELECT count(*) FROM unnest(ARRAY['wendy', 'olive']) AS u, taskforce.create_user(u, u, tenant_id => 'wh-acme') AS cu;
+SELECT role_name FROM taskforce.grant_role('wendy', 'hooks', tenant_id => 'wh-acme');
+SELECT user_id FROM taskforce.create_user('gina', 'gina', tenant_id => 'wh-globex');
+SELECT role_name FROM taskforce.grant_role('gina', 'admin', tenant_id => 'wh-globex');
 
 -- 1. Endpoints, as wendy.  The events are kept sorted and without
 -- duplicates; the function returns nothing.
 BEGIN;
-SELECT taskforce.act_as('ev-acme', 'wendy');
+SELECT taskforce.act_as('wh-acme', 'wendy');
 SET LOCAL ROLE ev_app;
 SELECT taskforce.create_webhook_endpoint('approvals', 'https://hooks.example.com/approvals',
     '{request_approved,request_created,request_approved}', public.ev_secret(1));
@@ -71,7 +71,7 @@ SELECT endpoint_id, url, events, enabled, max_attempts, retry_backoff, secret_ro
 COMMIT;
 -- Changing an endpoint: nulls keep a field.
 BEGIN;
-SELECT taskforce.act_as('ev-acme', 'wendy');
+SELECT taskforce.act_as('wh-acme', 'wendy');
 SET LOCAL ROLE ev_app;
 SELECT taskforce.create_webhook_endpoint('temp', 'https://old.example.com/', '{request_created}', public.ev_secret(5));
 SELECT taskforce.update_webhook_endpoint('temp', url => 'https://new.example.com/hook',
@@ -89,7 +89,7 @@ ROLLBACK;
 -- nulls (22004), a duplicate (42710), an unknown endpoint (42704).
 \set VERBOSITY default
 BEGIN;
-SELECT taskforce.act_as('ev-acme', 'wendy');
+SELECT taskforce.act_as('wh-acme', 'wendy');
 SET LOCAL ROLE ev_app;
 SAVEPOINT s;
 SELECT taskforce.create_webhook_endpoint('bad url', 'https://x.example.com/', '{agent_published}', public.ev_secret(1));
@@ -136,7 +136,7 @@ ROLLBACK;
 
 -- olive holds no workflow:manage: every management call is refused (42501).
 BEGIN;
-SELECT taskforce.act_as('ev-acme', 'olive');
+SELECT taskforce.act_as('wh-acme', 'olive');
 SET LOCAL ROLE ev_app;
 SAVEPOINT s;
 SELECT taskforce.create_webhook_endpoint('mine', 'https://x.example.com/', '{agent_published}', public.ev_secret(9));
@@ -154,7 +154,7 @@ ROLLBACK;
 -- the secret is refused (42501) to it and, like the whole table, to the
 -- auditor and BI roles, with or without a context.
 BEGIN;
-SELECT taskforce.act_as('ev-acme', 'wendy');
+SELECT taskforce.act_as('wh-acme', 'wendy');
 SET LOCAL ROLE ev_app;
 SAVEPOINT s;
 SELECT secret FROM taskforce.webhook_endpoints;
@@ -185,7 +185,7 @@ SELECT secret FROM taskforce.webhook_endpoints;
 -- acme's, and naming one is "does not exist" (42704), not a denial.
 \c - ev_admin
 BEGIN;
-SELECT taskforce.act_as('ev-globex', 'gina');
+SELECT taskforce.act_as('wh-globex', 'gina');
 SET LOCAL ROLE ev_app;
 SELECT count(*) FROM taskforce.webhook_endpoints;
 SAVEPOINT s;
@@ -196,7 +196,7 @@ SELECT taskforce.rotate_webhook_secret('approvals', public.ev_secret(9));
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;
 SELECT taskforce.create_webhook_endpoint('g1', 'https://globex.example.com/', '{request_created}', public.ev_secret(4),
-                                         tenant_id => 'ev-acme');
+                                         tenant_id => 'wh-acme');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;
 SELECT taskforce.create_webhook_endpoint('g1', 'https://globex.example.com/', '{request_created}', public.ev_secret(4));
@@ -205,22 +205,22 @@ COMMIT;
 -- 4. Emitting is taskforce's own: the application and admin roles may not
 -- call _emit_event (42501).
 BEGIN;
-SELECT taskforce.act_as('ev-acme', 'wendy');
+SELECT taskforce.act_as('wh-acme', 'wendy');
 SET LOCAL ROLE ev_app;
-SELECT taskforce._emit_event('ev-acme', 'request_created', '{}');
+SELECT taskforce._emit_event('wh-acme', 'request_created', '{}');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
-SELECT taskforce._emit_event('ev-acme', 'request_created', '{}');
+SELECT taskforce._emit_event('wh-acme', 'request_created', '{}');
 \echo :LAST_ERROR_SQLSTATE
 
 -- As the owner (in the tests; taskforce's functions in use): one delivery
 -- per enabled subscribed endpoint of the tenant, none for globex's g1.
 \c - postgres
-SELECT taskforce._emit_event('ev-acme', 'request_approved',
-    '{"request_id": 7, "tenant_id": "ev-acme", "resource_type": "agent", "resource_id": "support-bot", "approved_by": ["bob", "carol"]}');
-SELECT taskforce._emit_event('ev-acme', 'agent_published', '{"agent_id": "support-bot", "version": "1.0.0"}');
-SELECT taskforce._emit_event('ev-acme', 'release_released', '{}');
-SELECT taskforce._emit_event('ev-globex', 'agent_published', '{"agent_id": "x"}');
+SELECT taskforce._emit_event('wh-acme', 'request_approved',
+    '{"request_id": 7, "tenant_id": "wh-acme", "resource_type": "agent", "resource_id": "support-bot", "approved_by": ["bob", "carol"]}');
+SELECT taskforce._emit_event('wh-acme', 'agent_published', '{"agent_id": "support-bot", "version": "1.0.0"}');
+SELECT taskforce._emit_event('wh-acme', 'release_released', '{}');
+SELECT taskforce._emit_event('wh-globex', 'agent_published', '{"agent_id": "x"}');
 -- The body is the exact JSON text sent, keys in the seed's order; the
 -- signature verifies with the endpoint's secret (pgcrypto, independently)
 -- and with no other endpoint's.
@@ -229,33 +229,33 @@ SELECT d.delivery_id, d.endpoint_id, d.event, public.ev_body(d.body) AS body, d.
        d.signature = public.ev_sign(d.body, public.ev_secret(9)) AS verifies_other
   FROM taskforce.webhook_deliveries AS d
   JOIN taskforce.webhook_endpoints AS e USING (tenant_id, endpoint_id)
- WHERE d.tenant_id LIKE 'ev-%'
+ WHERE d.tenant_id LIKE 'wh-%'
  ORDER BY d.delivery_id;
 -- The body parses, and its timestamp is the emitting transaction's time in UTC.
 SELECT DISTINCT (body::jsonb->>'timestamp')::timestamptz <= now() AND body::json->>'event' = event
-  FROM taskforce.webhook_deliveries WHERE tenant_id LIKE 'ev-%';
+  FROM taskforce.webhook_deliveries WHERE tenant_id LIKE 'wh-%';
 -- Bad events: unknown (22023, the valid ones in the hint), a payload that
 -- is no object (22023), an unknown tenant (42704), nulls (22004).
 \set VERBOSITY default
-SELECT taskforce._emit_event('ev-acme', 'agent_deleted', '{}');
+SELECT taskforce._emit_event('wh-acme', 'agent_deleted', '{}');
 \echo :LAST_ERROR_SQLSTATE
-SELECT taskforce._emit_event('ev-acme', 'agent_published', '[1, 2]');
+SELECT taskforce._emit_event('wh-acme', 'agent_published', '[1, 2]');
 \echo :LAST_ERROR_SQLSTATE
-SELECT taskforce._emit_event('ev-nosuch', 'agent_published', '{}');
+SELECT taskforce._emit_event('wh-nosuch', 'agent_published', '{}');
 \echo :LAST_ERROR_SQLSTATE
-SELECT taskforce._emit_event('ev-acme', 'agent_published', NULL);
+SELECT taskforce._emit_event('wh-acme', 'agent_published', NULL);
 \echo :LAST_ERROR_SQLSTATE
 \set VERBOSITY terse
 -- Each event is one audit entry (event_type 'event'), with its payload
 -- and how many deliveries it queued.
 SELECT tenant_id, event_type, object, row_key, action, new_values - 'timestamp' AS new_values
-  FROM taskforce.audit_log WHERE event_type = 'event' AND tenant_id LIKE 'ev-%' ORDER BY txid, entry_seq;
+  FROM taskforce.audit_log WHERE event_type = 'event' AND tenant_id LIKE 'wh-%' ORDER BY txid, entry_seq;
 
 -- 5. The outbox as the application sees it: its tenant's deliveries, read
 -- only; no claim, no completion, no insert, no change.
 \c - ev_admin
 BEGIN;
-SELECT taskforce.act_as('ev-acme', 'wendy');
+SELECT taskforce.act_as('wh-acme', 'wendy');
 SET LOCAL ROLE ev_app;
 SELECT delivery_id, endpoint_id, event, state FROM taskforce.webhook_deliveries ORDER BY delivery_id;
 SAVEPOINT s;
@@ -269,7 +269,7 @@ SELECT taskforce.retry_delivery(1001);
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;
 INSERT INTO taskforce.webhook_deliveries (tenant_id, endpoint_id, event, body, signature)
-VALUES ('ev-acme', 'approvals', 'request_approved', '{}', 'sha256=00');
+VALUES ('wh-acme', 'approvals', 'request_approved', '{}', 'sha256=00');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;
 UPDATE taskforce.webhook_deliveries SET state = 'delivered';
@@ -279,7 +279,7 @@ UPDATE taskforce.webhook_endpoints SET url = 'https://evil.example.com/';
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 BEGIN;
-SELECT taskforce.act_as('ev-globex', 'gina');
+SELECT taskforce.act_as('wh-globex', 'gina');
 SET LOCAL ROLE ev_app;
 SELECT delivery_id, endpoint_id, event FROM taskforce.webhook_deliveries ORDER BY delivery_id;
 ROLLBACK;
@@ -299,7 +299,7 @@ SELECT delivery_id, endpoint_id, attempts FROM taskforce.claim_deliveries('w2');
 SELECT count(*) FROM taskforce.claim_deliveries('w3');
 \c - postgres
 SELECT delivery_id, state, attempts, claimed_by, lease_until IS NOT NULL AS leased
-  FROM taskforce.webhook_deliveries WHERE tenant_id LIKE 'ev-%' ORDER BY delivery_id;
+  FROM taskforce.webhook_deliveries WHERE tenant_id LIKE 'wh-%' ORDER BY delivery_id;
 -- Completion checks the claim: another worker (55000), an unknown delivery
 -- (42704), a bad status (22023), nulls (22004); so do the claim's arguments.
 \c - ev_worker
@@ -365,7 +365,7 @@ SELECT taskforce.complete_delivery(1004, 'w1', false, 502, 'bad gateway');
 SELECT count(*) FROM taskforce.claim_deliveries('w1', 10);
 \c - postgres
 SELECT delivery_id, endpoint_id, state, attempts, claimed_by, last_status, last_error, delivered_at IS NOT NULL AS delivered
-  FROM taskforce.webhook_deliveries WHERE tenant_id LIKE 'ev-%' ORDER BY delivery_id;
+  FROM taskforce.webhook_deliveries WHERE tenant_id LIKE 'wh-%' ORDER BY delivery_id;
 -- The history of a delivery in the audit trail: its state, attempts and
 -- outcome, who claimed it; no body and no lease bookkeeping.
 SELECT action, old_values, new_values - 'created_at' AS new_values FROM taskforce.audit_log
@@ -375,7 +375,7 @@ SELECT action, old_values, new_values - 'created_at' AS new_values FROM taskforc
 -- 7. An expired lease: w1 vanishes; after the lease w2 claims the
 -- deliveries and w1 can no longer complete them (55000).  A lease that
 -- expires on the last attempt ("everything": 2) fails the delivery.
-SELECT taskforce._emit_event('ev-acme', 'request_created', '{"request_id": 8}');
+SELECT taskforce._emit_event('wh-acme', 'request_created', '{"request_id": 8}');
 \c - ev_worker
 SELECT delivery_id, endpoint_id, attempts FROM taskforce.claim_deliveries('w1', 10, '1 second');
 SELECT pg_sleep(1.2);
@@ -401,21 +401,21 @@ SELECT taskforce.complete_delivery(1007, 'w1', true, 200);
 -- wait; enabled again, they go out.  Rotating a secret re-signs what is
 -- not yet delivered.
 \c - postgres
-SELECT taskforce._emit_event('ev-acme', 'request_approved', '{"request_id": 9}');
+SELECT taskforce._emit_event('wh-acme', 'request_approved', '{"request_id": 9}');
 \c - ev_admin
 BEGIN;
-SELECT taskforce.act_as('ev-acme', 'wendy');
+SELECT taskforce.act_as('wh-acme', 'wendy');
 SET LOCAL ROLE ev_app;
 SELECT taskforce.disable_webhook_endpoint('approvals');
 COMMIT;
 \c - postgres
-SELECT taskforce._emit_event('ev-acme', 'request_created', '{"request_id": 10}');
+SELECT taskforce._emit_event('wh-acme', 'request_created', '{"request_id": 10}');
 \c - ev_worker
 SELECT delivery_id, endpoint_id, event FROM taskforce.claim_deliveries('w1', 10);
 SELECT taskforce.complete_delivery(1009, 'w1', false, 500);
 \c - ev_admin
 BEGIN;
-SELECT taskforce.act_as('ev-acme', 'wendy');
+SELECT taskforce.act_as('wh-acme', 'wendy');
 SET LOCAL ROLE ev_app;
 SELECT taskforce.enable_webhook_endpoint('approvals');
 SELECT taskforce.rotate_webhook_secret('everything', public.ev_secret(22));
@@ -426,7 +426,7 @@ COMMIT;
 SELECT d.delivery_id, d.endpoint_id, d.state,
        d.signature = public.ev_sign(d.body, public.ev_secret(22)) AS new_secret,
        d.signature = public.ev_sign(d.body, public.ev_secret(2)) AS old_secret
-  FROM taskforce.webhook_deliveries AS d WHERE d.tenant_id = 'ev-acme' AND d.endpoint_id = 'everything'
+  FROM taskforce.webhook_deliveries AS d WHERE d.tenant_id = 'wh-acme' AND d.endpoint_id = 'everything'
  ORDER BY d.delivery_id;
 \c - ev_worker
 SELECT delivery_id, endpoint_id, event FROM taskforce.claim_deliveries('w1', 10);
@@ -445,7 +445,7 @@ RESET taskforce.notify_events;
 -- interval, by an administrator (the application role may not: 42501).
 \c - ev_admin
 BEGIN;
-SELECT taskforce.act_as('ev-acme', 'wendy');
+SELECT taskforce.act_as('wh-acme', 'wendy');
 SET LOCAL ROLE ev_app;
 SELECT taskforce.purge_deliveries('0');
 \echo :LAST_ERROR_SQLSTATE
@@ -456,11 +456,11 @@ SELECT taskforce.purge_deliveries('-1 day');
 \echo :LAST_ERROR_SQLSTATE
 \c - postgres
 UPDATE taskforce.webhook_deliveries SET created_at = created_at - interval '31 days'
- WHERE tenant_id LIKE 'ev-%' AND delivery_id <= 1005;
+ WHERE tenant_id LIKE 'wh-%' AND delivery_id <= 1005;
 \c - ev_worker
 SELECT taskforce.purge_deliveries();
 \c - postgres
-SELECT delivery_id, state FROM taskforce.webhook_deliveries WHERE tenant_id LIKE 'ev-%' ORDER BY delivery_id;
+SELECT delivery_id, state FROM taskforce.webhook_deliveries WHERE tenant_id LIKE 'wh-%' ORDER BY delivery_id;
 
 -- The other suites' deliveries, as they were.
 UPDATE taskforce.webhook_deliveries AS d

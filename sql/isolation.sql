@@ -24,7 +24,7 @@ CREATE TABLE agents (
 GRANT SELECT, INSERT, UPDATE, DELETE ON agents TO taskforce_app, taskforce_admin;
 SELECT taskforce.enable_tenant_isolation('agents');
 SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'agents'::regclass;
-SELECT policyname, permissive, roles, cmd, qual, with_check FROM pg_policies WHERE tablename = 'agents';
+SELECT policyname, permissive, roles, cmd, qual, with_check FROM pg_policies WHERE schemaname = 'public' AND tablename = 'agents';
 SELECT pg_get_expr(adbin, adrelid) AS tenant_default FROM pg_attrdef WHERE adrelid = 'agents'::regclass;
 SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'agents'::regclass;
 -- Calling it again is harmless; bad arguments are refused.

@@ -17,6 +17,7 @@
 #include "access/xact.h"
 #include "commands/async.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
@@ -45,14 +46,16 @@ PG_FUNCTION_INFO_V1(taskforce_webhook_signature);
 
 /*
  * taskforce._webhook_signature(secret bytea, body text): returns
- * 'sha256=' followed by the lower-case hex HMAC-SHA256 of the body's
- * bytes under the secret.
+ * 'sha256=' followed by the lower-case hex HMAC-SHA256 of the body's UTF-8
+ * bytes (what is POSTed, whatever the database encoding) under the secret.
  */
 Datum
 taskforce_webhook_signature(PG_FUNCTION_ARGS)
 {
 	bytea	   *secret = PG_GETARG_BYTEA_PP(0);
 	text	   *body = PG_GETARG_TEXT_PP(1);
+	int			body_len = VARSIZE_ANY_EXHDR(body);
+	char	   *utf8 = pg_server_to_any(VARDATA_ANY(body), body_len, PG_UTF8);
 	uint8		mac[TF_SHA256_LEN];
 	char	   *out;
 	size_t		prefix_len = strlen(TF_SIGNATURE_PREFIX);
@@ -62,7 +65,8 @@ taskforce_webhook_signature(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a webhook secret must not be empty")));
 	if (!tf_hmac_sha256((const uint8 *) VARDATA_ANY(secret), VARSIZE_ANY_EXHDR(secret),
-						(const uint8 *) VARDATA_ANY(body), VARSIZE_ANY_EXHDR(body), mac))
+						(const uint8 *) utf8, utf8 == VARDATA_ANY(body) ? (size_t) body_len : strlen(utf8),
+						mac))
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 				 errmsg("could not compute the webhook signature")));

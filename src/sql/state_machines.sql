@@ -453,6 +453,8 @@ COMMENT ON FUNCTION taskforce._state_machine_drops() IS
     'internal: event trigger that forgets the attachments of dropped tables and triggers';
 CREATE EVENT TRIGGER taskforce_state_machine_drops ON sql_drop
     EXECUTE FUNCTION taskforce._state_machine_drops();
+COMMENT ON EVENT TRIGGER taskforce_state_machine_drops IS
+    'forgets the state machine attachments of dropped tables and triggers';
 
 CREATE VIEW taskforce.state_machine_tables AS
 SELECT a.tbl, a.column_name, a.machine, a.content_column, m.initial_states, m.terminal_states,

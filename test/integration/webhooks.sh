@@ -21,6 +21,7 @@
 # (f) pg_dump / pg_restore: endpoints (secrets included) and deliveries
 #     come back identical; the restored outbox continues its ids and signs
 #     with the restored secrets.
+# (g) In a LATIN1 database the signature covers the UTF-8 bytes POSTed.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 export PGOPTIONS="-c client_min_messages=warning"
@@ -275,5 +276,24 @@ SELECT d.delivery_id > (SELECT max(x.delivery_id) FROM taskforce.webhook_deliver
  WHERE d.body LIKE '%after-restore%' AND d.endpoint_id = 'good';
 EOF
 )"
+
+echo "== (g) a LATIN1 database signs the UTF-8 bytes it POSTs"
+createdb -h "$dir" -p "$port" -U postgres -E LATIN1 -T template0 --locale=C latin1 || fail "createdb latin1"
+tf_psql "$dir" "$port" -d latin1 -At >/dev/null <<EOF
+CREATE EXTENSION taskforce CASCADE;
+SELECT count(*) FROM taskforce.setup_roles();
+SELECT count(*) FROM taskforce.create_tenant('acme', 'Acme');
+SELECT taskforce.create_webhook_endpoint('good', '$url/good', '{agent_published}', '\\x$s_good', tenant_id => 'acme');
+SELECT taskforce._emit_event('acme', 'agent_published', '{"agent_id": "latin1-caf\\u00e9"}');
+EOF
+tf_check "signed over the UTF-8 bytes, not the LATIN1 ones" "t f" \
+	"$(tf_psql "$dir" "$port" -d latin1 -At -F " " -c "
+	SELECT d.signature = 'sha256=' || encode(hmac(convert_to(d.body, 'UTF8'), e.secret, 'sha256'), 'hex'),
+	       d.signature = 'sha256=' || encode(hmac(convert_to(d.body, 'LATIN1'), e.secret, 'sha256'), 'hex')
+	  FROM taskforce.webhook_deliveries AS d JOIN taskforce.webhook_endpoints AS e USING (tenant_id, endpoint_id)")"
+python3 "$here/tools/webhook_worker.py" --dsn "host=$dir port=$port dbname=latin1 user=hook_worker" --once --name w-g \
+	2>"$dir/worker-g.log" || fail "the worker failed on latin1"
+tf_check "the receiver verified it" "True 204" \
+	"$(received "' '.join(str(x) for x in [(r['valid'], r['code']) for r in rows if 'latin1-caf\u00e9' in r['body']][0])")"
 
 echo "ok: webhooks"
