@@ -28,11 +28,13 @@ SELECT * FROM unnest(ARRAY[
     'memory:read', 'memory:write', 'memory:delete', 'tenant:manage', 'user:manage',
     'role:manage', 'policy:manage', 'audit:read', 'system:config', 'system:metrics',
     -- Added by taskforce after Appendix A: evidence:write (0.5.0, operators);
-    -- projects, teams and resource ACL administration (0.6.0, admin only).
+    -- projects, teams and resource ACL administration (0.6.0, admin only);
+    -- agent publishing (0.7.0, designers), workflows and releases (0.7.0,
+    -- admin only).
     'evidence:write',
     'project:create', 'project:read', 'project:update', 'project:delete', 'project:manage_members',
     'team:create', 'team:read', 'team:update', 'team:delete', 'team:manage_members',
-    'acl:manage'])
+    'acl:manage', 'agent:publish', 'workflow:manage', 'release:manage'])
     WITH ORDINALITY AS v(permission, ord);
 SELECT a.permission,
        max(c.cell) FILTER (WHERE c.role_name = 'admin') AS admin,
