@@ -94,7 +94,7 @@ SELECT * FROM taskforce.format_citations('x', '[{"title": "A", "score": "high"}]
 SELECT p.oid::regprocedure, p.provolatile, p.proparallel FROM pg_proc AS p
  WHERE p.oid IN ('taskforce.extract_citations(jsonb)'::regprocedure,
                  'taskforce.format_citations(text, jsonb, text, integer, boolean, boolean)'::regprocedure)
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 
 -- Evidence records, written and read as an ordinary application role.
 SET client_min_messages = warning;

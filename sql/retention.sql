@@ -51,7 +51,7 @@ SELECT FROM taskforce.enable_audit('public.ret_chunks');
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.ret_chunks, public.ret_notes TO taskforce_app;
 RESET client_min_messages;
 SELECT table_name, resource_column FROM taskforce.protected_tables
- WHERE table_name::text LIKE 'ret\_%' ORDER BY 1::text;
+ WHERE table_name::text LIKE 'ret\_%' ORDER BY table_name::text;
 
 -- Policies, by the tenant admin through the application: tenant-scope
 -- public and internal resources go after 30 days, confidential ones only
