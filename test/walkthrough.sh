@@ -131,7 +131,10 @@ fi
 # 6. Resource access control: the knowledge-assistant scenario.
 lib tf_psql "$dir" "$PORT" -d "$DB" <"$here/test/walkthrough_acl.sql" 2>&1
 
-# 7. Leave it running and say how to use it.
+# 7. Governed lifecycle: seed 001 §4.2's complete approval example.
+lib tf_psql "$dir" "$PORT" -d "$DB" <"$here/test/walkthrough_lifecycle.sql" 2>&1
+
+# 8. Leave it running and say how to use it.
 psql_bin=$(command -v psql)
 pg_ctl_bin=$(command -v pg_ctl)
 cat <<EOF
