@@ -753,14 +753,16 @@ audit_transition(Relation rel, HeapTuple tuple, TriggerMemo *memo, const char *m
 /*
  * Whether this insert loads existing rows rather than creating one: a
  * superuser's COPY, or an INSERT with row_security off, as pg_dump's output
- * runs them.  A restore loads taskforce's own tables (whose trigger the
+ * runs them, by a superuser's session.  A restore loads taskforce's own tables (whose trigger the
  * extension has already made) with rows in any state; a superuser could
  * disable the trigger anyway.
  */
 static bool
 loading_rows(void)
 {
-	if (!superuser())
+	/* The session's user, not the current one: taskforce's own SECURITY
+	 * DEFINER functions run as a superuser for any caller. */
+	if (!superuser_arg(GetSessionUserId()))
 		return false;
 	return !row_security ||
 		(ActivePortal != NULL && ActivePortal->commandTag == CMDTAG_COPY);
