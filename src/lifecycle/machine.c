@@ -921,6 +921,26 @@ attached_trigger(Relation rel, char **column, char **content_column)
 	return false;
 }
 
+/*
+ * Whether text can be cast to a key column's (base) type without running
+ * anyone's code but the server's: a base type (its input function is C,
+ * made by a superuser) or an enum, or an array of those; not a domain,
+ * composite or range, whose input checks constraints.
+ */
+static bool
+key_type_is_trusted(Oid type)
+{
+	char		kind = get_typtype(type);
+	Oid			element;
+
+	if (kind == TYPTYPE_ENUM)
+		return true;
+	if (kind != TYPTYPE_BASE)
+		return false;
+	element = get_element_type(type);
+	return !OidIsValid(element) || key_type_is_trusted(element);
+}
+
 PG_FUNCTION_INFO_V1(taskforce_content_hash);
 
 /*
@@ -993,6 +1013,8 @@ taskforce_content_hash(PG_FUNCTION_ARGS)
 		Form_pg_attribute a = TupleDescAttr(RelationGetDescr(rel), att - 1);
 		const char *name = NameStr(a->attname);
 		JsonbValue	k;
+		int32		typmod = a->atttypmod;
+		Oid			base = getBaseTypeAndTypmod(a->atttypid, &typmod);
 
 		k.type = jbvString;
 		k.val.string.val = (char *) name;
@@ -1005,8 +1027,19 @@ taskforce_content_hash(PG_FUNCTION_ARGS)
 							errmsg("row_key of table \"%s\" needs its primary key column \"%s\"",
 								   RelationGetRelationName(rel), name)));
 		}
+
+		/*
+		 * The key is cast to the column's base type: a domain's CHECK (or a
+		 * composite's, a range's) would run code of the table's owner as
+		 * our caller, who may be a SECURITY DEFINER function.
+		 */
+		if (!key_type_is_trusted(base))
+			ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							errmsg("primary key column \"%s\" of table \"%s\" is of type %s, which row keys do not support",
+								   name, RelationGetRelationName(rel), format_type_be(a->atttypid)),
+							errhint("Key columns are of built-in scalar or enum types, or domains over them.")));
 		appendStringInfo(&sql, " AND t.%s = ($1 ->> %s)::%s", quote_identifier(name),
-						 quote_literal_cstr(name), format_type_with_typemod(a->atttypid, a->atttypmod));
+						 quote_literal_cstr(name), format_type_with_typemod(base, typmod));
 	}
 
 	args[0] = JsonbPGetDatum(key);

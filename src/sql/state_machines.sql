@@ -300,6 +300,24 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Call taskforce.attach_state_machine().';
     END IF;
+    -- The check below reads the rows as the owner: only a table (and
+    -- tables under it) with a text state column, so that reading it runs
+    -- no code of the caller's (a view's functions, a cast of its own type,
+    -- a foreign table's wrapper would run as the owner).
+    IF EXISTS (WITH RECURSIVE tree(relid) AS (
+                   SELECT tbl::oid
+                   UNION
+                   SELECT i.inhrelid FROM pg_catalog.pg_inherits AS i JOIN tree ON i.inhparent = tree.relid)
+               SELECT FROM tree JOIN pg_catalog.pg_class AS c ON c.oid = tree.relid
+                WHERE c.relkind NOT IN ('r', 'p'))
+       OR NOT EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
+                       JOIN pg_catalog.pg_type AS ty ON ty.oid = a.atttypid
+                      WHERE a.attrelid = tbl AND a.attname = "column" AND a.attnum > 0 AND NOT a.attisdropped
+                        AND CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END
+                            IN ('text'::regtype, 'varchar'::regtype)) THEN
+        RAISE EXCEPTION '"%" is not a table with a text column "%"', tbl, "column"
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
     SELECT m.initial_states || m.terminal_states
            || ARRAY(SELECT x FROM taskforce.state_machine_transitions AS st,
                                   LATERAL (VALUES (st.from_state), (st.to_state)) AS v(x)
