@@ -792,3 +792,33 @@ SELECT a.object, a.action, a.user_id, count(*)
   FROM taskforce.audit_log AS a
  WHERE a.object IN ('taskforce.approval_requests', 'taskforce.approval_actions') AND a.tenant_id = 'appr-acme'
  GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+
+-- 14. A credential limited to permission scopes acts within them: tina's
+-- API key limited to agent:read (a dashboard's, say) does not vote with
+-- the reviewer role her user holds (42501); her unlimited key does.
+\c - appr_admin
+SELECT workflow_id FROM taskforce.create_workflow('scoped-votes', 'Scoped votes', 'custom:scoped_vote', 1,
+                                                  ARRAY['reviewer'], tenant_id => 'appr-acme');
+SELECT api_key AS tina_read_key FROM taskforce.create_api_key('tina', 'dashboard', scopes => ARRAY['agent:read'],
+                                                              tenant_id => 'appr-acme') \gset
+SELECT api_key AS tina_full_key FROM taskforce.create_api_key('tina', 'laptop', tenant_id => 'appr-acme') \gset
+BEGIN;
+SELECT public.appr_as('alice') \gset
+SELECT taskforce.request_approval('custom:scoped_vote', 'doc', 'scoped-1', 'scoped') AS scoped_request \gset
+COMMIT;
+\c - appr_app
+BEGIN;
+SELECT FROM taskforce.authenticate_api_key(:'tina_read_key');
+SAVEPOINT s;
+SELECT status FROM taskforce.approve_request(:scoped_request);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT status FROM taskforce.reject_request(:scoped_request, 'no');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT count(*) AS listed_for_read_key FROM taskforce.pending_for_me() WHERE request_id = :scoped_request;
+COMMIT;
+BEGIN;
+SELECT FROM taskforce.authenticate_api_key(:'tina_full_key');
+SELECT status FROM taskforce.approve_request(:scoped_request);
+COMMIT;

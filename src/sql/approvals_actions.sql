@@ -328,7 +328,10 @@ COMMENT ON FUNCTION taskforce._approval_team_matching(jsonb) IS
 
 -- The roles the context user acts with: its role grants that have not
 -- expired and the roles its credential asserted, except an API key's
--- (_acl_context_roles), as for ACLs.
+-- (_acl_context_roles), as for ACLs.  None for a context limited to
+-- permission scopes (a read-only API key, a scoped token): a vote is not
+-- within any permission scope, and the credential must not reach past its
+-- scopes with its user's roles.
 CREATE FUNCTION taskforce._approval_actor_roles()
     RETURNS text[]
     LANGUAGE sql STABLE
@@ -340,11 +343,11 @@ CREATE FUNCTION taskforce._approval_actor_roles()
                AND (g.expires_at IS NULL OR g.expires_at > pg_catalog.now())
             UNION
             SELECT unnest(taskforce._acl_context_roles())) AS x
-     WHERE r IS NOT NULL
+     WHERE r IS NOT NULL AND (taskforce.current_context()).permission_scopes IS NULL
 $$;
 REVOKE ALL ON FUNCTION taskforce._approval_actor_roles() FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._approval_actor_roles() IS
-    'internal: the roles the context user acts on requests with (role grants, and asserted roles except an API key''s)';
+    'internal: the roles the context user acts on requests with (role grants, and asserted roles except an API key''s; none when the context is limited to permission scopes)';
 
 -- The current content hash of a resource when it is a row of a table
 -- under a state machine (checkable), null if there is no such row of the
@@ -526,7 +529,9 @@ BEGIN
     IF NOT roles && r.approver_roles AND NOT (action = 'comment' AND actor = r.requester_id) THEN
         RAISE EXCEPTION 'user "%" may not % approval request %', actor, action, r.request_id
             USING ERRCODE = 'insufficient_privilege',
-                  HINT = format('Approvers hold one of the roles: %s.', array_to_string(r.approver_roles, ', '));
+                  HINT = CASE WHEN (taskforce.current_context()).permission_scopes IS NOT NULL
+                              THEN 'A credential limited to permission scopes does not act on approval requests; use an unlimited one.'
+                              ELSE format('Approvers hold one of the roles: %s.', array_to_string(r.approver_roles, ', ')) END;
     END IF;
     IF action <> 'comment' AND actor = r.requester_id AND NOT r.allow_self_approval THEN
         RAISE EXCEPTION 'user "%" requested approval request % and may not vote on it', actor, r.request_id
