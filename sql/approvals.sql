@@ -822,3 +822,21 @@ BEGIN;
 SELECT FROM taskforce.authenticate_api_key(:'tina_full_key');
 SELECT status FROM taskforce.approve_request(:scoped_request);
 COMMIT;
+
+-- 15. Approver roles are chosen by those who manage workflows: dave, who
+-- may manage roles (and holds agent:read, all the reviewer role gives),
+-- cannot make himself a reviewer (42501); carol, an admin, can.
+\c - appr_admin
+SELECT role_name FROM taskforce.create_role('role_keeper', ARRAY['role:manage', 'agent:read'], tenant_id => 'appr-acme');
+SELECT role_name FROM taskforce.grant_role('dave', 'role_keeper', tenant_id => 'appr-acme');
+BEGIN;
+SELECT public.appr_as('dave') \gset
+SAVEPOINT s;
+SELECT role_name FROM taskforce.grant_role('dave', 'reviewer');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+COMMIT;
+BEGIN;
+SELECT public.appr_as('carol') \gset
+SELECT role_name FROM taskforce.grant_role('dave', 'reviewer');
+ROLLBACK;
