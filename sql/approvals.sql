@@ -840,3 +840,21 @@ BEGIN;
 SELECT public.appr_as('carol') \gset
 SELECT role_name FROM taskforce.grant_role('dave', 'reviewer');
 ROLLBACK;
+
+-- 16. A request for a row is for a transition it can make now: a draft
+-- document cannot be asked for ahead (55000) through the form that names
+-- the resource, as through the form that names the row.  (Asked ahead by
+-- someone else, the request would let the author approve it.)
+BEGIN;
+SELECT public.appr_as('alice') \gset
+INSERT INTO public.appr_docs (id, body) VALUES (4, 'ahead of time');
+SAVEPOINT s;
+SELECT taskforce.request_approval('custom:doc_publish', 'public.appr_docs', '{"id": 4}', 'ahead',
+                                  content_hash => taskforce.content_hash('public.appr_docs', '{"id": 4}'));
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+UPDATE public.appr_docs SET state = 'review' WHERE id = 4;
+SELECT taskforce.request_approval('custom:doc_publish', 'public.appr_docs', '{"id": 4}', 'in review',
+                                  content_hash => taskforce.content_hash('public.appr_docs', '{"id": 4}'))
+       IS NOT NULL AS requested_in_review;
+ROLLBACK;

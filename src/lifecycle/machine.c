@@ -982,8 +982,8 @@ PG_FUNCTION_INFO_V1(taskforce_content_hash);
  * trigger's rule.  The row is read as the caller (row security applies);
  * row_key names the primary key columns, tenant_id optional.
  */
-Datum
-taskforce_content_hash(PG_FUNCTION_ARGS)
+static Datum
+row_content_hash_or_state(FunctionCallInfo fcinfo, bool want_state)
 {
 	Oid			relid;
 	Jsonb	   *key;
@@ -1093,11 +1093,39 @@ taskforce_content_hash(PG_FUNCTION_ARGS)
 	dummy.fn_mcxt = CurrentMemoryContext;
 	InitFunctionCallInfoData(*fake, &dummy, 0, InvalidOid, NULL, NULL);
 	memo = trigger_memo(fake, rel, column, content_column);
-	hash = content_hash(&tuple, RelationGetDescr(rel), memo, tf_audit_row_image(rel, &tuple));
-	hash = hash ? (bytea *) SPI_datumTransfer(PointerGetDatum(hash), false, -1) : NULL;
+	if (want_state)
+	{
+		char	   *state = state_value(&tuple, RelationGetDescr(rel), memo->state_att);
+
+		hash = state ? (bytea *) SPI_datumTransfer(CStringGetTextDatum(state), false, -1) : NULL;
+	}
+	else
+	{
+		hash = content_hash(&tuple, RelationGetDescr(rel), memo, tf_audit_row_image(rel, &tuple));
+		hash = hash ? (bytea *) SPI_datumTransfer(PointerGetDatum(hash), false, -1) : NULL;
+	}
 	SPI_finish();
 	table_close(rel, AccessShareLock);
 	if (hash == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_BYTEA_P(hash);
+	PG_RETURN_POINTER(hash);
+}
+
+Datum
+taskforce_content_hash(PG_FUNCTION_ARGS)
+{
+	return row_content_hash_or_state(fcinfo, false);
+}
+
+PG_FUNCTION_INFO_V1(taskforce_row_state);
+
+/*
+ * _row_state(tbl, row_key): the state of an existing row, found as
+ * content_hash finds it (approvals.sql: a request is for a transition the
+ * row can make).
+ */
+Datum
+taskforce_row_state(PG_FUNCTION_ARGS)
+{
+	return row_content_hash_or_state(fcinfo, true);
 }

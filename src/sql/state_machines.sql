@@ -503,3 +503,13 @@ CREATE FUNCTION taskforce.content_hash(tbl regclass, row_key jsonb) RETURNS byte
     AS 'MODULE_PATHNAME', 'taskforce_content_hash';
 COMMENT ON FUNCTION taskforce.content_hash(regclass, jsonb) IS
     'content hash of a row of a table with a state machine (its content column, else SHA-256 of the row without the state column)';
+
+-- The state of an existing row, found as content_hash finds it: for
+-- approvals.sql, whose requests for a row are for a transition out of its
+-- state.  Runs as the caller (approvals' SECURITY DEFINER functions).
+CREATE FUNCTION taskforce._row_state(tbl regclass, row_key jsonb) RETURNS text
+    LANGUAGE C STABLE
+    AS 'MODULE_PATHNAME', 'taskforce_row_state';
+REVOKE ALL ON FUNCTION taskforce._row_state(regclass, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._row_state(regclass, jsonb) IS
+    'internal: the state of a row of a table with a state machine, named by its key as for content_hash';
