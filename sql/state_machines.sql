@@ -474,6 +474,25 @@ CREATE TRIGGER taskforce_state_machine INSTEAD OF INSERT ON sm_forged
     FOR EACH ROW EXECUTE FUNCTION taskforce._state_machine_trigger('sm_gate', 'state', '');
 SELECT taskforce._record_state_machine_attachment('pg_temp.sm_forged', 'state', 'sm_gate', NULL);
 SELECT public.sm_escalated() AS escalated_by_forged_attachment;
+-- A key of an enum type of the caller's: its owner may make a cast from
+-- text to it, which the key's cast would run as taskforce's owner.
+CREATE TYPE pg_temp.sm_color AS ENUM ('red');
+CREATE FUNCTION pg_temp.sm_evil_cast(text) RETURNS pg_temp.sm_color LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_temp.sm_evil($1);
+    RETURN 'red';
+END
+$$;
+CREATE CAST (text AS pg_temp.sm_color) WITH FUNCTION pg_temp.sm_evil_cast(text);
+CREATE TEMP TABLE sm_colored (tenant_id text NOT NULL DEFAULT 'sm-acme', id pg_temp.sm_color,
+                              state text NOT NULL DEFAULT 'open', PRIMARY KEY (tenant_id, id));
+SELECT taskforce.attach_state_machine('pg_temp.sm_colored', 'state', 'sm_gate');
+INSERT INTO sm_colored (id) VALUES ('red');
+SELECT taskforce.request_approval('custom:sm_gate', taskforce._audit_object('pg_temp.sm_colored'), '{"id": "red"}',
+                                  'close red', content_hash => (SELECT taskforce.config_hash(to_jsonb(c) - 'state')
+                                                                  FROM sm_colored AS c)) IS NOT NULL AS requested;
+SELECT public.sm_escalated() AS escalated_by_enum_cast;
+SELECT taskforce.detach_state_machine('pg_temp.sm_colored');
 -- A key of a composite type is refused (its input would check its fields'
 -- domains); a table whose tenant column is outside its primary key gets
 -- its requests (the tenant narrows the key).

@@ -923,9 +923,10 @@ attached_trigger(Relation rel, char **column, char **content_column)
 
 /*
  * Whether text can be cast to a key column's (base) type without running
- * anyone's code but the server's: a base type (its input function is C,
- * made by a superuser) or an enum, or an array of those; not a domain,
- * composite or range, whose input checks constraints.
+ * anyone's code but the server's: a base type (made by a superuser, with C
+ * input functions, so nobody else may add a cast to it) or an array of
+ * base types; not a domain, composite or range, whose input checks
+ * constraints, nor an enum, whose owner may create a cast from text.
  */
 static bool
 key_type_is_trusted(Oid type)
@@ -933,8 +934,6 @@ key_type_is_trusted(Oid type)
 	char		kind = get_typtype(type);
 	Oid			element;
 
-	if (kind == TYPTYPE_ENUM)
-		return true;
 	if (kind != TYPTYPE_BASE)
 		return false;
 	element = get_element_type(type);
@@ -970,7 +969,7 @@ append_key_condition(StringInfo sql, Relation rel, Form_pg_attribute a)
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						errmsg("key column \"%s\" of table \"%s\" is of type %s, which row keys do not support",
 							   name, RelationGetRelationName(rel), format_type_be(a->atttypid)),
-						errhint("Key columns are of built-in scalar or enum types, or domains over them.")));
+						errhint("Key columns are of base types (text, integer, uuid, ...) or domains over them.")));
 	appendStringInfo(sql, " AND t.%s = ($1 ->> %s)::%s", quote_identifier(name),
 					 quote_literal_cstr(name), format_type_with_typemod(base, typmod));
 }
