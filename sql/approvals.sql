@@ -792,3 +792,69 @@ SELECT a.object, a.action, a.user_id, count(*)
   FROM taskforce.audit_log AS a
  WHERE a.object IN ('taskforce.approval_requests', 'taskforce.approval_actions') AND a.tenant_id = 'appr-acme'
  GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+
+-- 14. A credential limited to permission scopes acts within them: tina's
+-- API key limited to agent:read (a dashboard's, say) does not vote with
+-- the reviewer role her user holds (42501); her unlimited key does.
+\c - appr_admin
+SELECT workflow_id FROM taskforce.create_workflow('scoped-votes', 'Scoped votes', 'custom:scoped_vote', 1,
+                                                  ARRAY['reviewer'], tenant_id => 'appr-acme');
+SELECT api_key AS tina_read_key FROM taskforce.create_api_key('tina', 'dashboard', scopes => ARRAY['agent:read'],
+                                                              tenant_id => 'appr-acme') \gset
+SELECT api_key AS tina_full_key FROM taskforce.create_api_key('tina', 'laptop', tenant_id => 'appr-acme') \gset
+BEGIN;
+SELECT public.appr_as('alice') \gset
+SELECT taskforce.request_approval('custom:scoped_vote', 'doc', 'scoped-1', 'scoped') AS scoped_request \gset
+COMMIT;
+\c - appr_app
+BEGIN;
+SELECT FROM taskforce.authenticate_api_key(:'tina_read_key');
+SAVEPOINT s;
+SELECT status FROM taskforce.approve_request(:scoped_request);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT status FROM taskforce.reject_request(:scoped_request, 'no');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT count(*) AS listed_for_read_key FROM taskforce.pending_for_me() WHERE request_id = :scoped_request;
+COMMIT;
+BEGIN;
+SELECT FROM taskforce.authenticate_api_key(:'tina_full_key');
+SELECT status FROM taskforce.approve_request(:scoped_request);
+COMMIT;
+
+-- 15. Approver roles are chosen by those who manage workflows: dave, who
+-- may manage roles (and holds agent:read, all the reviewer role gives),
+-- cannot make himself a reviewer (42501); carol, an admin, can.
+\c - appr_admin
+SELECT role_name FROM taskforce.create_role('role_keeper', ARRAY['role:manage', 'agent:read'], tenant_id => 'appr-acme');
+SELECT role_name FROM taskforce.grant_role('dave', 'role_keeper', tenant_id => 'appr-acme');
+BEGIN;
+SELECT public.appr_as('dave') \gset
+SAVEPOINT s;
+SELECT role_name FROM taskforce.grant_role('dave', 'reviewer');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+COMMIT;
+BEGIN;
+SELECT public.appr_as('carol') \gset
+SELECT role_name FROM taskforce.grant_role('dave', 'reviewer');
+ROLLBACK;
+
+-- 16. A request for a row is for a transition it can make now: a draft
+-- document cannot be asked for ahead (55000) through the form that names
+-- the resource, as through the form that names the row.  (Asked ahead by
+-- someone else, the request would let the author approve it.)
+BEGIN;
+SELECT public.appr_as('alice') \gset
+INSERT INTO public.appr_docs (id, body) VALUES (4, 'ahead of time');
+SAVEPOINT s;
+SELECT taskforce.request_approval('custom:doc_publish', 'public.appr_docs', '{"id": 4}', 'ahead',
+                                  content_hash => taskforce.content_hash('public.appr_docs', '{"id": 4}'));
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+UPDATE public.appr_docs SET state = 'review' WHERE id = 4;
+SELECT taskforce.request_approval('custom:doc_publish', 'public.appr_docs', '{"id": 4}', 'in review',
+                                  content_hash => taskforce.content_hash('public.appr_docs', '{"id": 4}'))
+       IS NOT NULL AS requested_in_review;
+ROLLBACK;

@@ -434,7 +434,89 @@ SELECT object, row_key, new_values->>'from' AS "from", new_values->>'to' AS "to"
 SELECT encode(taskforce.content_hash('public.sm_parts', '{"id": 2, "region": "us"}'), 'hex')
      = encode(taskforce.config_hash('{"id": 2, "region": "us"}'), 'hex') AS partition_row_hash;
 
+-- 11. Code of the caller never runs as the extension's owner.  An
+-- application role without any schema of its own makes temporary objects:
+-- a table whose primary key is a domain with a CHECK function, attached
+-- and then requested for (the content hash of a request is computed as
+-- the owner), and a view with a forged trigger handed to
+-- _record_state_machine_attachment (whose check of the existing rows runs
+-- as the owner).
+-- Either would run pg_temp.sm_evil() as a superuser.
+CREATE FUNCTION public.sm_escalated() RETURNS boolean LANGUAGE sql
+    AS $$ SELECT rolsuper FROM pg_roles WHERE rolname = 'sm_app' $$;
+SELECT taskforce.define_state_machine('sm_gate', '{open}', '{closed}',
+    '[{"from": "open", "to": "closed", "approval": "custom:sm_gate"}]');
+SELECT count(*) FROM taskforce.create_workflow('sm-gate', 'gate', 'custom:sm_gate', 1, ARRAY['closer'],
+                                               tenant_id => 'sm-acme');
+\c - sm_admin
+SELECT FROM taskforce.act_as('sm-acme', 'ana', scope => 'session');
+SET ROLE sm_app;
+CREATE FUNCTION pg_temp.sm_evil(text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        EXECUTE 'ALTER ROLE sm_app SUPERUSER';
+    END IF;
+    RETURN true;
+END
+$$;
+CREATE DOMAIN pg_temp.sm_evil_key AS text CHECK (pg_temp.sm_evil(VALUE));
+CREATE TEMP TABLE sm_keyed (tenant_id text NOT NULL DEFAULT 'sm-acme', id pg_temp.sm_evil_key,
+                            state text NOT NULL DEFAULT 'open', PRIMARY KEY (tenant_id, id));
+SELECT taskforce.attach_state_machine('pg_temp.sm_keyed', 'state', 'sm_gate');
+INSERT INTO sm_keyed (id) VALUES ('k');
+SELECT taskforce.request_approval('custom:sm_gate', taskforce._audit_object('pg_temp.sm_keyed'), '{"id": "k"}',
+                                  'close k', content_hash => taskforce.content_hash('pg_temp.sm_keyed', '{"id": "k"}'))
+       IS NOT NULL AS requested;
+SELECT public.sm_escalated() AS escalated_by_domain_key;
+SELECT taskforce.detach_state_machine('pg_temp.sm_keyed');
+CREATE TEMP VIEW sm_forged AS SELECT 1 AS id, CASE WHEN pg_temp.sm_evil('x') THEN 'open' END AS state;
+CREATE TRIGGER taskforce_state_machine INSTEAD OF INSERT ON sm_forged
+    FOR EACH ROW EXECUTE FUNCTION taskforce._state_machine_trigger('sm_gate', 'state', '');
+SELECT taskforce._record_state_machine_attachment('pg_temp.sm_forged', 'state', 'sm_gate', NULL);
+SELECT public.sm_escalated() AS escalated_by_forged_attachment;
+-- A key of an enum type of the caller's: its owner may make a cast from
+-- text to it, which the key's cast would run as taskforce's owner.
+CREATE TYPE pg_temp.sm_color AS ENUM ('red');
+CREATE FUNCTION pg_temp.sm_evil_cast(text) RETURNS pg_temp.sm_color LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_temp.sm_evil($1);
+    RETURN 'red';
+END
+$$;
+CREATE CAST (text AS pg_temp.sm_color) WITH FUNCTION pg_temp.sm_evil_cast(text);
+CREATE TEMP TABLE sm_colored (tenant_id text NOT NULL DEFAULT 'sm-acme', id pg_temp.sm_color,
+                              state text NOT NULL DEFAULT 'open', PRIMARY KEY (tenant_id, id));
+SELECT taskforce.attach_state_machine('pg_temp.sm_colored', 'state', 'sm_gate');
+INSERT INTO sm_colored (id) VALUES ('red');
+SELECT taskforce.request_approval('custom:sm_gate', taskforce._audit_object('pg_temp.sm_colored'), '{"id": "red"}',
+                                  'close red', content_hash => (SELECT taskforce.config_hash(to_jsonb(c) - 'state')
+                                                                  FROM sm_colored AS c)) IS NOT NULL AS requested;
+SELECT public.sm_escalated() AS escalated_by_enum_cast;
+SELECT taskforce.detach_state_machine('pg_temp.sm_colored');
+-- A key of a composite type is refused (its input would check its fields'
+-- domains); a table whose tenant column is outside its primary key gets
+-- its requests (the tenant narrows the key).
+CREATE TYPE pg_temp.sm_pair AS (a text, b text);
+CREATE TEMP TABLE sm_paired (id pg_temp.sm_pair PRIMARY KEY, state text NOT NULL DEFAULT 'open');
+SELECT taskforce.attach_state_machine('pg_temp.sm_paired', 'state', 'sm_gate');
+INSERT INTO sm_paired (id) VALUES (('x', 'y'));
+SELECT taskforce.content_hash('pg_temp.sm_paired', '{"id": "(x,y)"}');
+SELECT taskforce.detach_state_machine('pg_temp.sm_paired');
+CREATE TEMP TABLE sm_single (tenant_id text NOT NULL DEFAULT 'sm-acme', id integer PRIMARY KEY,
+                             state text NOT NULL DEFAULT 'open');
+SELECT taskforce.attach_state_machine('pg_temp.sm_single', 'state', 'sm_gate');
+INSERT INTO sm_single (id) VALUES (1);
+SELECT taskforce.request_approval('pg_temp.sm_single', '{"id": 1}', 'close 1') IS NOT NULL AS requested;
+SELECT taskforce.detach_state_machine('pg_temp.sm_single');
+RESET ROLE;
+\c - postgres
+ALTER ROLE sm_app NOSUPERUSER;
+SELECT count(*) FROM taskforce.disable_workflow('sm-gate', tenant_id => 'sm-acme');
+DELETE FROM taskforce.state_machine_attachments WHERE machine = 'sm_gate';
+DROP FUNCTION public.sm_escalated();
+
 DROP TABLE public.sm_parts, public.sm_tickets, public.sm_nopk, public.sm_intstate, public.sm_approved, public.sm_asked CASCADE;
 DROP FUNCTION public.sm_close_as_system(integer);
 SELECT taskforce.drop_state_machine('ticket');
+SELECT taskforce.drop_state_machine('sm_gate');
 SELECT count(*) AS machines_left FROM taskforce.state_machines WHERE NOT installed;

@@ -923,6 +923,59 @@ attached_trigger(Relation rel, char **column, char **content_column)
 	return false;
 }
 
+/*
+ * Whether text can be cast to a key column's (base) type without running
+ * anyone's code but the server's: a base type (made by a superuser, with C
+ * input functions, so nobody else may add a cast to it) or an array of
+ * base types; not a domain, composite or range, whose input checks
+ * constraints, nor an enum, whose owner may create a cast from text.
+ */
+static bool
+key_type_is_trusted(Oid type)
+{
+	char		kind = get_typtype(type);
+	Oid			element;
+
+	if (kind != TYPTYPE_BASE)
+		return false;
+	element = get_element_type(type);
+	return !OidIsValid(element) || key_type_is_trusted(element);
+}
+
+/* Whether a jsonb object has the key. */
+static bool
+json_has_key(Jsonb *obj, const char *name)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) name;
+	k.val.string.len = strlen(name);
+	return findJsonbValueFromContainer(&obj->root, JB_FOBJECT, &k) != NULL;
+}
+
+/*
+ * Appends " AND t.<column> = ($1 ->> '<column>')::<base type>".  The key
+ * is cast to the column's base type: a domain's CHECK (or a composite's,
+ * a range's) would run code of the table's owner as our caller, who may be
+ * a SECURITY DEFINER function.
+ */
+static void
+append_key_condition(StringInfo sql, Relation rel, Form_pg_attribute a)
+{
+	const char *name = NameStr(a->attname);
+	int32		typmod = a->atttypmod;
+	Oid			base = getBaseTypeAndTypmod(a->atttypid, &typmod);
+
+	if (!key_type_is_trusted(base))
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						errmsg("key column \"%s\" of table \"%s\" is of type %s, which row keys do not support",
+							   name, RelationGetRelationName(rel), format_type_be(a->atttypid)),
+						errhint("Key columns are of base types (text, integer, uuid, ...) or domains over them.")));
+	appendStringInfo(sql, " AND t.%s = ($1 ->> %s)::%s", quote_identifier(name),
+					 quote_literal_cstr(name), format_type_with_typemod(base, typmod));
+}
+
 PG_FUNCTION_INFO_V1(taskforce_content_hash);
 
 /*
@@ -930,8 +983,8 @@ PG_FUNCTION_INFO_V1(taskforce_content_hash);
  * trigger's rule.  The row is read as the caller (row security applies);
  * row_key names the primary key columns, tenant_id optional.
  */
-Datum
-taskforce_content_hash(PG_FUNCTION_ARGS)
+static Datum
+row_content_hash_or_state(FunctionCallInfo fcinfo, bool want_state)
 {
 	Oid			relid;
 	Jsonb	   *key;
@@ -954,6 +1007,7 @@ taskforce_content_hash(PG_FUNCTION_ARGS)
 	FmgrInfo	dummy;
 	LOCAL_FCINFO(fake, 0);
 	bytea	   *hash;
+	AttrNumber	tenant_att;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -972,7 +1026,10 @@ taskforce_content_hash(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
 						errmsg("table \"%s\" has no primary key", RelationGetRelationName(rel))));
 
-	/* Every key is a primary key column; every one but tenant_id is given. */
+	/*
+	 * Every key is a primary key column (or the tenant column); every one
+	 * but tenant_id is given.
+	 */
 	it = JsonbIteratorInit(&key->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 		if (tok == WJB_KEY)
@@ -980,7 +1037,8 @@ taskforce_content_hash(PG_FUNCTION_ARGS)
 			char	   *name = pnstrdup(v.val.string.val, v.val.string.len);
 			AttrNumber	att = column_number(RelationGetDescr(rel), name);
 
-			if (att == 0 || !bms_is_member(att - FirstLowInvalidHeapAttributeNumber, pk))
+			if (att == 0 || (!bms_is_member(att - FirstLowInvalidHeapAttributeNumber, pk) &&
+							 strcmp(name, "tenant_id") != 0))
 				ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 								errmsg("\"%s\" is not a primary key column of table \"%s\"", name,
 									   RelationGetRelationName(rel))));
@@ -993,23 +1051,22 @@ taskforce_content_hash(PG_FUNCTION_ARGS)
 	{
 		AttrNumber	att = i + FirstLowInvalidHeapAttributeNumber;
 		Form_pg_attribute a = TupleDescAttr(RelationGetDescr(rel), att - 1);
-		const char *name = NameStr(a->attname);
-		JsonbValue	k;
 
-		k.type = jbvString;
-		k.val.string.val = (char *) name;
-		k.val.string.len = strlen(name);
-		if (findJsonbValueFromContainer(&key->root, JB_FOBJECT, &k) == NULL)
+		if (!json_has_key(key, NameStr(a->attname)))
 		{
-			if (strcmp(name, "tenant_id") == 0)
+			if (strcmp(NameStr(a->attname), "tenant_id") == 0)
 				continue;
 			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							errmsg("row_key of table \"%s\" needs its primary key column \"%s\"",
-								   RelationGetRelationName(rel), name)));
+								   RelationGetRelationName(rel), NameStr(a->attname))));
 		}
-		appendStringInfo(&sql, " AND t.%s = ($1 ->> %s)::%s", quote_identifier(name),
-						 quote_literal_cstr(name), format_type_with_typemod(a->atttypid, a->atttypmod));
+		append_key_condition(&sql, rel, a);
 	}
+	/* A tenant column outside the primary key narrows the row to the tenant's. */
+	tenant_att = column_number(RelationGetDescr(rel), "tenant_id");
+	if (tenant_att != 0 && !bms_is_member(tenant_att - FirstLowInvalidHeapAttributeNumber, pk) &&
+		json_has_key(key, "tenant_id"))
+		append_key_condition(&sql, rel, TupleDescAttr(RelationGetDescr(rel), tenant_att - 1));
 
 	args[0] = JsonbPGetDatum(key);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -1037,11 +1094,39 @@ taskforce_content_hash(PG_FUNCTION_ARGS)
 	dummy.fn_mcxt = CurrentMemoryContext;
 	InitFunctionCallInfoData(*fake, &dummy, 0, InvalidOid, NULL, NULL);
 	memo = trigger_memo(fake, rel, column, content_column);
-	hash = content_hash(&tuple, RelationGetDescr(rel), memo, tf_audit_row_image(rel, &tuple));
-	hash = hash ? (bytea *) SPI_datumTransfer(PointerGetDatum(hash), false, -1) : NULL;
+	if (want_state)
+	{
+		char	   *state = state_value(&tuple, RelationGetDescr(rel), memo->state_att);
+
+		hash = state ? (bytea *) SPI_datumTransfer(CStringGetTextDatum(state), false, -1) : NULL;
+	}
+	else
+	{
+		hash = content_hash(&tuple, RelationGetDescr(rel), memo, tf_audit_row_image(rel, &tuple));
+		hash = hash ? (bytea *) SPI_datumTransfer(PointerGetDatum(hash), false, -1) : NULL;
+	}
 	SPI_finish();
 	table_close(rel, AccessShareLock);
 	if (hash == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_BYTEA_P(hash);
+	PG_RETURN_POINTER(hash);
+}
+
+Datum
+taskforce_content_hash(PG_FUNCTION_ARGS)
+{
+	return row_content_hash_or_state(fcinfo, false);
+}
+
+PG_FUNCTION_INFO_V1(taskforce_row_state);
+
+/*
+ * _row_state(tbl, row_key): the state of an existing row, found as
+ * content_hash finds it (approvals.sql: a request is for a transition the
+ * row can make).
+ */
+Datum
+taskforce_row_state(PG_FUNCTION_ARGS)
+{
+	return row_content_hash_or_state(fcinfo, true);
 }

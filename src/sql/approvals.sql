@@ -452,6 +452,45 @@ $$;
 COMMENT ON FUNCTION taskforce.disable_workflow(text, text) IS
     'disables a workflow: no new requests follow it and transitions no longer need its approval (its pending requests can still be decided); needs workflow:manage';
 
+-- An approver role is power no permission names: a context that may grant
+-- roles (role:manage; the permissions of the role held) would otherwise
+-- make itself, or anyone, an approver.  Granting a role that the tenant's
+-- enabled workflows or pending requests name as an approver role needs
+-- workflow:manage too.  Without a context (an administrator) it is allowed.
+CREATE FUNCTION taskforce._approval_check_role_grant() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF taskforce.current_tenant() IS NULL
+       OR (TG_OP = 'UPDATE' AND NEW.role_name = OLD.role_name AND NEW.user_id = OLD.user_id
+           AND NEW.tenant_id = OLD.tenant_id
+           AND (NEW.expires_at IS NOT DISTINCT FROM OLD.expires_at
+                OR (OLD.expires_at IS NOT NULL AND NEW.expires_at <= OLD.expires_at)))
+       OR taskforce.has_permission('workflow:manage') THEN
+        RETURN NEW;
+    END IF;
+    IF EXISTS (SELECT FROM taskforce.approval_workflows AS w
+                WHERE w.tenant_id = NEW.tenant_id AND w.enabled AND NEW.role_name = ANY (w.approver_roles))
+       OR EXISTS (SELECT FROM taskforce.approval_requests AS r
+                   WHERE r.tenant_id = NEW.tenant_id AND r.status = 'pending'
+                     AND NEW.role_name = ANY (r.approver_roles)) THEN
+        RAISE EXCEPTION 'role "%" approves requests of tenant "%": granting it needs permission "workflow:manage"',
+                        NEW.role_name, NEW.tenant_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Approvers are chosen by those who manage the workflows.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION taskforce._approval_check_role_grant() FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._approval_check_role_grant() IS
+    'internal: trigger refusing (42501) a grant of an approver role by a context without workflow:manage';
+CREATE TRIGGER approval_role_grant BEFORE INSERT OR UPDATE ON taskforce.role_grants
+    FOR EACH ROW EXECUTE FUNCTION taskforce._approval_check_role_grant();
+COMMENT ON TRIGGER approval_role_grant ON taskforce.role_grants IS
+    'refuses a grant of an approver role (named by an enabled workflow or a pending request) without workflow:manage';
+
 -- Whether the tenant has an enabled workflow of the request type: the
 -- state-machine engine asks before requiring an approved request.
 CREATE FUNCTION taskforce._workflow_exists(tenant_id text, request_type text)

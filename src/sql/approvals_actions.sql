@@ -71,6 +71,19 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Request approval of a row with request_approval(tbl, row_key, title).';
         END IF;
+        -- A request for a row is for a transition it can make now: asking
+        -- ahead (a draft agent version, say) would let someone other than
+        -- whoever moves it on be the requester, and its author approve.
+        IF NOT EXISTS (SELECT FROM taskforce.state_machine_attachments AS a
+                         JOIN taskforce.state_machine_transitions AS t ON t.machine = a.machine
+                        WHERE taskforce._audit_object(a.tbl) = request_approval.resource_type
+                          AND t.from_state = row_hash.current_state
+                          AND t.approval_type = request_approval.request_type) THEN
+            RAISE EXCEPTION 'no transition of % out of state "%" needs a "%" approval',
+                            request_approval.resource_type, row_hash.current_state, request_approval.request_type
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Request approval when the row is in the state the approved transition leaves.';
+        END IF;
     END IF;
     -- A pending request of the same resource: for a table row, one for the
     -- same (current) content is this request (the row was withdrawn and
@@ -328,7 +341,10 @@ COMMENT ON FUNCTION taskforce._approval_team_matching(jsonb) IS
 
 -- The roles the context user acts with: its role grants that have not
 -- expired and the roles its credential asserted, except an API key's
--- (_acl_context_roles), as for ACLs.
+-- (_acl_context_roles), as for ACLs.  None for a context limited to
+-- permission scopes (a read-only API key, a scoped token): a vote is not
+-- within any permission scope, and the credential must not reach past its
+-- scopes with its user's roles.
 CREATE FUNCTION taskforce._approval_actor_roles()
     RETURNS text[]
     LANGUAGE sql STABLE
@@ -340,18 +356,19 @@ CREATE FUNCTION taskforce._approval_actor_roles()
                AND (g.expires_at IS NULL OR g.expires_at > pg_catalog.now())
             UNION
             SELECT unnest(taskforce._acl_context_roles())) AS x
-     WHERE r IS NOT NULL
+     WHERE r IS NOT NULL AND (taskforce.current_context()).permission_scopes IS NULL
 $$;
 REVOKE ALL ON FUNCTION taskforce._approval_actor_roles() FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._approval_actor_roles() IS
-    'internal: the roles the context user acts on requests with (role grants, and asserted roles except an API key''s)';
+    'internal: the roles the context user acts on requests with (role grants, and asserted roles except an API key''s; none when the context is limited to permission scopes)';
 
 -- The current content hash of a resource when it is a row of a table
 -- under a state machine (checkable), null if there is no such row of the
 -- tenant; not checkable for other resources.  Runs as the owner (through
 -- the SECURITY DEFINER callers), so the tenant is named in the key.
 CREATE FUNCTION taskforce._approval_resource_hash(tenant_id text, resource_type text, resource_id text,
-                                                  OUT checkable boolean, OUT current_hash bytea)
+                                                  OUT checkable boolean, OUT current_hash bytea,
+                                                  OUT current_state text)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -367,17 +384,22 @@ BEGIN
                 || CASE WHEN EXISTS (SELECT FROM pg_attribute AS a
                                       WHERE a.attrelid = tbl AND a.attname = 'tenant_id' AND NOT a.attisdropped)
                         THEN jsonb_build_object('tenant_id', tenant_id) ELSE '{}' END);
+            current_state := taskforce._row_state(tbl, resource_id::jsonb
+                || CASE WHEN EXISTS (SELECT FROM pg_attribute AS a
+                                      WHERE a.attrelid = tbl AND a.attname = 'tenant_id' AND NOT a.attisdropped)
+                        THEN jsonb_build_object('tenant_id', tenant_id) ELSE '{}' END);
         EXCEPTION
             WHEN undefined_object OR no_data_found OR invalid_parameter_value OR invalid_text_representation
                  OR cardinality_violation THEN
                 current_hash := NULL;
+                current_state := NULL;
         END;
     END IF;
 END
 $$;
 REVOKE ALL ON FUNCTION taskforce._approval_resource_hash(text, text, text) FROM PUBLIC;
 COMMENT ON FUNCTION taskforce._approval_resource_hash(text, text, text) IS
-    'internal: whether a resource is a table row whose content can be checked, and its current content hash';
+    'internal: whether a resource is a table row whose content can be checked, and its current content hash and state';
 
 -- The agent version (agent_id, version) an agent_publish request is
 -- about, when its resource is a row of agent_versions (as
@@ -526,7 +548,9 @@ BEGIN
     IF NOT roles && r.approver_roles AND NOT (action = 'comment' AND actor = r.requester_id) THEN
         RAISE EXCEPTION 'user "%" may not % approval request %', actor, action, r.request_id
             USING ERRCODE = 'insufficient_privilege',
-                  HINT = format('Approvers hold one of the roles: %s.', array_to_string(r.approver_roles, ', '));
+                  HINT = CASE WHEN (taskforce.current_context()).permission_scopes IS NOT NULL
+                              THEN 'A credential limited to permission scopes does not act on approval requests; use an unlimited one.'
+                              ELSE format('Approvers hold one of the roles: %s.', array_to_string(r.approver_roles, ', ')) END;
     END IF;
     IF action <> 'comment' AND actor = r.requester_id AND NOT r.allow_self_approval THEN
         RAISE EXCEPTION 'user "%" requested approval request % and may not vote on it', actor, r.request_id

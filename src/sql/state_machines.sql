@@ -300,6 +300,24 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Call taskforce.attach_state_machine().';
     END IF;
+    -- The check below reads the rows as the owner: only a table (and
+    -- tables under it) with a text state column, so that reading it runs
+    -- no code of the caller's (a view's functions, a cast of its own type,
+    -- a foreign table's wrapper would run as the owner).
+    IF EXISTS (WITH RECURSIVE tree(relid) AS (
+                   SELECT tbl::oid
+                   UNION
+                   SELECT i.inhrelid FROM pg_catalog.pg_inherits AS i JOIN tree ON i.inhparent = tree.relid)
+               SELECT FROM tree JOIN pg_catalog.pg_class AS c ON c.oid = tree.relid
+                WHERE c.relkind NOT IN ('r', 'p'))
+       OR NOT EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
+                       JOIN pg_catalog.pg_type AS ty ON ty.oid = a.atttypid
+                      WHERE a.attrelid = tbl AND a.attname = "column" AND a.attnum > 0 AND NOT a.attisdropped
+                        AND CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END
+                            IN ('text'::regtype, 'varchar'::regtype)) THEN
+        RAISE EXCEPTION '"%" is not a table with a text column "%"', tbl, "column"
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
     SELECT m.initial_states || m.terminal_states
            || ARRAY(SELECT x FROM taskforce.state_machine_transitions AS st,
                                   LATERAL (VALUES (st.from_state), (st.to_state)) AS v(x)
@@ -485,3 +503,13 @@ CREATE FUNCTION taskforce.content_hash(tbl regclass, row_key jsonb) RETURNS byte
     AS 'MODULE_PATHNAME', 'taskforce_content_hash';
 COMMENT ON FUNCTION taskforce.content_hash(regclass, jsonb) IS
     'content hash of a row of a table with a state machine (its content column, else SHA-256 of the row without the state column)';
+
+-- The state of an existing row, found as content_hash finds it: for
+-- approvals.sql, whose requests for a row are for a transition out of its
+-- state.  Runs as the caller (approvals' SECURITY DEFINER functions).
+CREATE FUNCTION taskforce._row_state(tbl regclass, row_key jsonb) RETURNS text
+    LANGUAGE C STABLE
+    AS 'MODULE_PATHNAME', 'taskforce_row_state';
+REVOKE ALL ON FUNCTION taskforce._row_state(regclass, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION taskforce._row_state(regclass, jsonb) IS
+    'internal: the state of a row of a table with a state machine, named by its key as for content_hash';
