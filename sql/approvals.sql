@@ -858,3 +858,51 @@ SELECT taskforce.request_approval('custom:doc_publish', 'public.appr_docs', '{"i
                                   content_hash => taskforce.content_hash('public.appr_docs', '{"id": 4}'))
        IS NOT NULL AS requested_in_review;
 ROLLBACK;
+
+-- 17. An agent version's author never approves it, whoever opened the
+-- request: alice submits 3.0.0 while no agent_publish workflow is enabled
+-- (no request), wendy then enables one, bob asks for approval; alice's
+-- vote is refused (42501), carol's counts.
+BEGIN;
+SELECT public.appr_as('wendy') \gset
+SELECT count(*) AS disabled
+  FROM taskforce.approval_workflows AS w,
+       taskforce.disable_workflow(w.workflow_id) AS d
+ WHERE w.request_type = 'agent_publish' AND w.enabled;
+RESET ROLE;
+SELECT public.appr_as('alice') \gset
+SELECT version FROM taskforce.create_version('customer-support-agent', '3.0.0', '{"tools": ["b"]}', 'tool b');
+SELECT taskforce.submit_version('customer-support-agent', '3.0.0') IS NULL AS no_request_opened;
+RESET ROLE;
+SELECT public.appr_as('wendy') \gset
+SELECT workflow_id, enabled FROM taskforce.create_workflow('late-publish', 'Late publishing', 'agent_publish', 1,
+                                                           ARRAY['admin', 'agent_designer']);
+RESET ROLE;
+SELECT public.appr_as('bob') \gset
+SELECT taskforce.request_approval('taskforce.agent_versions',
+                                  '{"agent_id": "customer-support-agent", "version": "3.0.0"}',
+                                  'bob asks for 3.0.0') AS late_request \gset
+RESET ROLE;
+SELECT public.appr_as('alice') \gset
+SAVEPOINT s;
+SELECT taskforce.approve_request(:late_request);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+RESET ROLE;
+SELECT public.appr_as('carol') \gset
+SELECT status FROM taskforce.approve_request(:late_request, 'checked');
+ROLLBACK;
+
+-- 18. Requests are kept forever and copied into every delivery: a title,
+-- description or payload past its limit is refused (54000).
+BEGIN;
+SELECT public.appr_as('dave') \gset
+SAVEPOINT s;
+SELECT taskforce.request_approval('data_export', 'dataset', 'big', repeat('t', 1001));
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT taskforce.request_approval('data_export', 'dataset', 'big', 'big payload',
+                                  payload => jsonb_build_object('rows', repeat('x', 1000001)));
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+ROLLBACK;

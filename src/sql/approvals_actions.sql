@@ -38,6 +38,13 @@ BEGIN
     IF request_approval.payload IS NOT NULL AND jsonb_typeof(request_approval.payload) <> 'object' THEN
         RAISE EXCEPTION 'payload must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- Requests are kept forever and copied into every webhook delivery.
+    IF octet_length(request_approval.title) > 1000 OR octet_length(request_approval.description) > 100000
+       OR octet_length(request_approval.payload::text) > 1000000 THEN
+        RAISE EXCEPTION 'approval request too large'
+            USING ERRCODE = 'program_limit_exceeded',
+                  DETAIL = 'A title has at most 1000 bytes, a description 100000, a payload 1000000 as JSON text.';
+    END IF;
     -- The workflow is read under a share lock: a concurrent update or
     -- disable waits for this request (or this request for it).
     SELECT * INTO w FROM taskforce.approval_workflows AS x
@@ -551,6 +558,20 @@ BEGIN
                   HINT = CASE WHEN (taskforce.current_context()).permission_scopes IS NOT NULL
                               THEN 'A credential limited to permission scopes does not act on approval requests; use an unlimited one.'
                               ELSE format('Approvers hold one of the roles: %s.', array_to_string(r.approver_roles, ', ')) END;
+    END IF;
+    -- An agent version's author counts as its requester: whoever opened the
+    -- request (a colleague, after a workflow was created), the author does
+    -- not approve their own version.
+    IF action <> 'comment' AND NOT r.allow_self_approval
+       AND actor <> r.requester_id
+       AND EXISTS (SELECT FROM taskforce.agent_versions AS v
+                    WHERE v.tenant_id = r.tenant_id
+                      AND v.agent_id = (taskforce._approval_agent_version(r))[1]
+                      AND v.version = (taskforce._approval_agent_version(r))[2]
+                      AND v.created_by = actor) THEN
+        RAISE EXCEPTION 'user "%" created the agent version of approval request % and may not vote on it', actor, r.request_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'The workflow does not allow self-approval.';
     END IF;
     IF action <> 'comment' AND actor = r.requester_id AND NOT r.allow_self_approval THEN
         RAISE EXCEPTION 'user "%" requested approval request % and may not vote on it', actor, r.request_id
