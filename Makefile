@@ -40,6 +40,7 @@ OBJS = \
 	src/acl/cache.o \
 	src/acl/functions.o \
 	src/lifecycle/machine.o \
+	src/lifecycle/machine_cache.o \
 	src/lifecycle/semver.o \
 	src/lifecycle/config_hash.o \
 	src/lifecycle/webhook_sign.o
