@@ -381,20 +381,20 @@ CREATE FUNCTION taskforce._approval_resource_hash(tenant_id text, resource_type 
     AS $$
 DECLARE
     tbl regclass;
+    row_key jsonb;
 BEGIN
     SELECT a.tbl INTO tbl FROM taskforce.state_machine_attachments AS a
      WHERE taskforce._audit_object(a.tbl) = resource_type;
     checkable := FOUND;
     IF checkable THEN
         BEGIN
-            current_hash := taskforce.content_hash(tbl, resource_id::jsonb
+            -- The resource id leaves tenant_id out; the row is the tenant's.
+            row_key := resource_id::jsonb
                 || CASE WHEN EXISTS (SELECT FROM pg_attribute AS a
                                       WHERE a.attrelid = tbl AND a.attname = 'tenant_id' AND NOT a.attisdropped)
-                        THEN jsonb_build_object('tenant_id', tenant_id) ELSE '{}' END);
-            current_state := taskforce._row_state(tbl, resource_id::jsonb
-                || CASE WHEN EXISTS (SELECT FROM pg_attribute AS a
-                                      WHERE a.attrelid = tbl AND a.attname = 'tenant_id' AND NOT a.attisdropped)
-                        THEN jsonb_build_object('tenant_id', tenant_id) ELSE '{}' END);
+                        THEN jsonb_build_object('tenant_id', tenant_id) ELSE '{}' END;
+            current_hash := taskforce.content_hash(tbl, row_key);
+            current_state := taskforce._row_state(tbl, row_key);
         EXCEPTION
             WHEN undefined_object OR no_data_found OR invalid_parameter_value OR invalid_text_representation
                  OR cardinality_violation THEN
@@ -525,6 +525,7 @@ DECLARE
     approvers text[];
     approver_teams jsonb;
     rejections integer;
+    agent_version text[];
 BEGIN
     IF tenant IS NULL OR actor IS NULL THEN
         RAISE EXCEPTION 'acting on an approval request needs an authenticated user'
@@ -562,12 +563,11 @@ BEGIN
     -- An agent version's author counts as its requester: whoever opened the
     -- request (a colleague, after a workflow was created), the author does
     -- not approve their own version.
+    agent_version := taskforce._approval_agent_version(r);
     IF action <> 'comment' AND NOT r.allow_self_approval
-       AND actor <> r.requester_id
+       AND actor <> r.requester_id AND agent_version IS NOT NULL
        AND EXISTS (SELECT FROM taskforce.agent_versions AS v
-                    WHERE v.tenant_id = r.tenant_id
-                      AND v.agent_id = (taskforce._approval_agent_version(r))[1]
-                      AND v.version = (taskforce._approval_agent_version(r))[2]
+                    WHERE v.tenant_id = r.tenant_id AND v.agent_id = agent_version[1] AND v.version = agent_version[2]
                       AND v.created_by = actor) THEN
         RAISE EXCEPTION 'user "%" created the agent version of approval request % and may not vote on it', actor, r.request_id
             USING ERRCODE = 'insufficient_privilege',
